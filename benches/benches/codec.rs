@@ -1,0 +1,36 @@
+//! Codec benches: producer JSON to a validated event, and the stored encoding.
+//!
+//! Baseline in the same run: `serde_json::from_str::<Value>` alone (the parse every
+//! validation needs), so the validation overhead can be read as a ratio.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use seatwatch_model::{BINCODE_CONFIG, CallerKey, CallerPolicy, IngestOptions, parse_frame, validate_event};
+use std::hint::black_box;
+
+const EVENT: &str = r#"{"id":"e-1042","type":"offered","ts":"2026-03-02T09:15:02.125+08:00","agent":"a017","call":"c-99812","queue":"billing","caller":"+8613800138000"}"#;
+
+fn codec(c: &mut Criterion) {
+    let key = CallerKey([9; 32]);
+    let opts = IngestOptions { tenant: "acme", caller_policy: CallerPolicy::Hmac, caller_key: &key, max_future: None };
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("baseline_json_parse_value", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(EVENT)))
+    });
+    g.bench_function("json_to_event", |b| {
+        b.iter(|| {
+            let f = parse_frame(black_box(EVENT)).ok();
+            f.and_then(|f| validate_event(&f.items[0], 0, &opts).ok())
+        })
+    });
+    let ev = parse_frame(EVENT).ok().and_then(|f| validate_event(&f.items[0], 0, &opts).ok());
+    let bytes = ev.as_ref().map(|e| bincode::encode_to_vec(e, BINCODE_CONFIG).unwrap_or_default()).unwrap_or_default();
+    g.bench_function("event_encode", |b| b.iter(|| bincode::encode_to_vec(black_box(&ev), BINCODE_CONFIG)));
+    g.bench_function("event_decode", |b| {
+        b.iter(|| bincode::decode_from_slice::<seatwatch_model::Event, _>(black_box(&bytes), BINCODE_CONFIG))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);

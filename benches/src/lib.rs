@@ -1,0 +1,1 @@
+//! Shared bench fixtures live in the benches themselves; this library is empty on purpose.

@@ -1,0 +1,242 @@
+//! The typed event and the stored envelope.
+
+use crate::{CallerRef, Date, TimeOfDay, Ts};
+use bincode::{Decode, Encode};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Default)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_owned())
+            }
+        }
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An agent id as the ACD knows it (≤ 64 bytes).
+    AgentId
+);
+id_type!(
+    /// A call id as the ACD knows it.
+    CallId
+);
+id_type!(
+    /// A queue (skill group, hunt group) name.
+    QueueId
+);
+
+/// A shift's working hours on its date, local to the tenant's time zone. When `end` is
+/// not after `start` the shift ends on the next day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct ShiftHours {
+    /// Plays the role of 08:30 in the default schedule: a first login after it is late.
+    pub start: TimeOfDay,
+    /// Plays the role of 17:35: a logout before it is leaving early.
+    pub end: TimeOfDay,
+}
+
+/// What happened. One variant per event `type` of CONTRACT.md §3, plus
+/// [`EventKind::Tick`], which only the server writes.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum EventKind {
+    /// `login`: the agent logs in at a station.
+    Login { station: String },
+    /// `logout`.
+    Logout,
+    /// `ready`: available for calls.
+    Ready,
+    /// `not_ready` (alias `busy`): 示忙.
+    NotReady { reason: Option<String> },
+    /// `queued`: a caller enters a queue.
+    Queued { call: CallId, queue: QueueId, caller: Option<CallerRef>, emergency: bool, priority: Option<String> },
+    /// `abandoned`: the caller hung up while waiting.
+    Abandoned { call: CallId, queue: QueueId },
+    /// `offered`: a call starts ringing at the agent.
+    Offered {
+        call: CallId,
+        queue: Option<QueueId>,
+        caller: Option<CallerRef>,
+        emergency: bool,
+        priority: Option<String>,
+    },
+    /// `answered`, with the ACD's ring count when it sends one.
+    Answered { call: CallId, rings: Option<u32> },
+    /// `missed`: rang, not answered, taken away.
+    Missed { call: CallId },
+    /// `ended`: the call hung up; wrap-up starts.
+    Ended { call: CallId },
+    /// `wrap_up`: after-call work, explicitly.
+    WrapUp { call: Option<CallId> },
+    /// `survey_offered`: the customer was invited to rate the call.
+    SurveyOffered { call: CallId },
+    /// `transferred`: the call left this agent for `to`.
+    Transferred { call: CallId, to: String },
+    /// `heartbeat`: nothing happened up to `ts`.
+    Heartbeat,
+    /// `roster`: the agent is on the roster (or leaves it when `active` is false).
+    Roster { certified: bool, name: Option<String>, active: bool },
+    /// `shift`: overrides the default schedule for `date`; `hours: None` is `"off": true`.
+    Shift { date: Date, hours: Option<ShiftHours> },
+    /// `leave_approved` for the dates `from..=to`.
+    LeaveApproved { from: Date, to: Date, by: String },
+    /// `busy_approved`: not-ready allowed beyond the limit until `until`.
+    BusyApproved { until: Ts, by: String },
+    /// `monitored`: a call of the agent was monitored.
+    Monitored { call: Option<CallId>, by: String },
+    /// `callback_sampled`: a customer of the agent was called back for sampling.
+    CallbackSampled { call: Option<CallId>, by: String },
+    /// `callback_promised`: a call-back is due by `due`.
+    CallbackPromised { call: CallId, due: Ts },
+    /// `callback_done`.
+    CallbackDone { call: CallId },
+    /// `escalated`: an emergency was reported to a superior.
+    Escalated { call: CallId },
+    /// A server tick: the server's wall clock read `ts` (only for `clock = "wall"` tenants).
+    Tick,
+}
+
+impl EventKind {
+    /// The contract's `type` string (`not_ready` for the `busy` alias; `tick` for ticks).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::Login { .. } => "login",
+            EventKind::Logout => "logout",
+            EventKind::Ready => "ready",
+            EventKind::NotReady { .. } => "not_ready",
+            EventKind::Queued { .. } => "queued",
+            EventKind::Abandoned { .. } => "abandoned",
+            EventKind::Offered { .. } => "offered",
+            EventKind::Answered { .. } => "answered",
+            EventKind::Missed { .. } => "missed",
+            EventKind::Ended { .. } => "ended",
+            EventKind::WrapUp { .. } => "wrap_up",
+            EventKind::SurveyOffered { .. } => "survey_offered",
+            EventKind::Transferred { .. } => "transferred",
+            EventKind::Heartbeat => "heartbeat",
+            EventKind::Roster { .. } => "roster",
+            EventKind::Shift { .. } => "shift",
+            EventKind::LeaveApproved { .. } => "leave_approved",
+            EventKind::BusyApproved { .. } => "busy_approved",
+            EventKind::Monitored { .. } => "monitored",
+            EventKind::CallbackSampled { .. } => "callback_sampled",
+            EventKind::CallbackPromised { .. } => "callback_promised",
+            EventKind::CallbackDone { .. } => "callback_done",
+            EventKind::Escalated { .. } => "escalated",
+            EventKind::Tick => "tick",
+        }
+    }
+
+    /// Whether this type carries an `agent`.
+    pub fn has_agent(&self) -> bool {
+        !matches!(self, EventKind::Heartbeat | EventKind::Queued { .. } | EventKind::Abandoned { .. } | EventKind::Tick)
+    }
+
+    /// The call id the event is about, if any.
+    pub fn call(&self) -> Option<&CallId> {
+        match self {
+            EventKind::Queued { call, .. }
+            | EventKind::Abandoned { call, .. }
+            | EventKind::Offered { call, .. }
+            | EventKind::Answered { call, .. }
+            | EventKind::Missed { call }
+            | EventKind::Ended { call }
+            | EventKind::SurveyOffered { call }
+            | EventKind::Transferred { call, .. }
+            | EventKind::CallbackPromised { call, .. }
+            | EventKind::CallbackDone { call }
+            | EventKind::Escalated { call } => Some(call),
+            EventKind::WrapUp { call }
+            | EventKind::Monitored { call, .. }
+            | EventKind::CallbackSampled { call, .. } => call.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the event asserts time only (heartbeat, tick): "nothing happened up to ts".
+    pub fn is_time_only(&self) -> bool {
+        matches!(self, EventKind::Heartbeat | EventKind::Tick)
+    }
+}
+
+/// A validated event as the producer sent it, before the log gives it a sequence number.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Event {
+    /// The producer's id, unique per source (≤ 128 bytes). Empty for server ticks.
+    pub id: String,
+    /// When it happened at the ACD.
+    pub ts: Ts,
+    /// The agent, for every type but `heartbeat`, `queued`, `abandoned` (and ticks).
+    pub agent: Option<AgentId>,
+    /// What happened.
+    pub kind: EventKind,
+    /// Unknown extra fields of the producer's object, as compact JSON with sorted keys;
+    /// `None` when there were none. Kept for auditors, ignored by projections.
+    pub extra: Option<String>,
+}
+
+/// Which kind of record the log holds. The log writes this as the record-type byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// An event a producer sent.
+    Event = 1,
+    /// A tick the server wrote for a wall-clock tenant.
+    Tick = 2,
+}
+
+/// What the log stores for one accepted event: the event plus where it came from and
+/// where it sits in the log. Projectors fold over these.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Envelope {
+    /// Global, gapless position in the log, from 1.
+    pub seq: u64,
+    /// The tenant, taken from the producer's token (never from the event).
+    pub tenant: String,
+    /// The token name the event was sent with (`server` for ticks).
+    pub source: String,
+    /// When the server received it (its wall clock at ingest).
+    pub received: Ts,
+    /// The event.
+    pub event: Event,
+}
+
+impl Envelope {
+    /// The record kind the log files this envelope under.
+    pub fn record_kind(&self) -> RecordKind {
+        if matches!(self.event.kind, EventKind::Tick) { RecordKind::Tick } else { RecordKind::Event }
+    }
+    /// Shorthand for `self.event.ts`.
+    pub fn ts(&self) -> Ts {
+        self.event.ts
+    }
+    /// Shorthand for `self.event.agent`.
+    pub fn agent(&self) -> Option<&AgentId> {
+        self.event.agent.as_ref()
+    }
+}

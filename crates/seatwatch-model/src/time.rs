@@ -1,0 +1,215 @@
+//! Time types with a fixed, compact binary encoding.
+
+use bincode::{Decode, Encode};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, SecondsFormat, TimeZone, Timelike, Utc};
+use std::fmt;
+
+/// An instant with the UTC offset the producer wrote it in.
+///
+/// Stored as nanoseconds since the Unix epoch (UTC) plus the offset in seconds, so two
+/// `Ts` compare by instant (the offset only matters for display). Range: years 1678 to
+/// 2261, which validation enforces.
+#[derive(Clone, Copy, Debug, Encode, Decode, Default)]
+pub struct Ts {
+    /// Nanoseconds since 1970-01-01T00:00:00Z.
+    pub nanos: i64,
+    /// The producer's UTC offset in seconds east of Greenwich.
+    pub offset_secs: i32,
+}
+
+impl PartialEq for Ts {
+    fn eq(&self, other: &Self) -> bool {
+        self.nanos == other.nanos
+    }
+}
+impl Eq for Ts {}
+impl PartialOrd for Ts {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ts {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.nanos.cmp(&other.nanos)
+    }
+}
+impl std::hash::Hash for Ts {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.nanos.hash(state);
+    }
+}
+
+/// Nanoseconds in one second.
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+impl Ts {
+    /// A UTC instant from nanoseconds since the epoch.
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Ts { nanos, offset_secs: 0 }
+    }
+
+    /// A UTC instant from whole seconds since the epoch.
+    pub const fn from_secs(secs: i64) -> Self {
+        Ts::from_nanos(secs.saturating_mul(NANOS_PER_SEC))
+    }
+
+    /// From a chrono time; `None` outside the representable range.
+    pub fn from_datetime<Tz: TimeZone>(dt: &DateTime<Tz>) -> Option<Self> {
+        let offset_secs = dt.offset().fix().local_minus_utc();
+        dt.timestamp_nanos_opt().map(|nanos| Ts { nanos, offset_secs })
+    }
+
+    /// Parse RFC 3339 (an offset is required, `Z` counts as one).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(s).ok().and_then(|dt| Ts::from_datetime(&dt))
+    }
+
+    /// This instant in its original offset.
+    pub fn to_datetime(self) -> DateTime<FixedOffset> {
+        let offset = FixedOffset::east_opt(self.offset_secs).unwrap_or(Utc.fix());
+        DateTime::<Utc>::from_timestamp_nanos(self.nanos).with_timezone(&offset)
+    }
+
+    /// This instant in UTC.
+    pub fn to_utc(self) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp_nanos(self.nanos)
+    }
+
+    /// RFC 3339 in UTC (`Z`), with as many fractional digits as needed. This is the
+    /// form every Seatwatch output uses, so reports are byte-stable.
+    pub fn to_rfc3339(self) -> String {
+        self.to_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// Whole seconds since the epoch, rounded down.
+    pub fn secs(self) -> i64 {
+        self.nanos.div_euclid(NANOS_PER_SEC)
+    }
+
+    /// This instant plus `nanos` (saturating).
+    pub fn plus_nanos(self, nanos: i64) -> Self {
+        Ts { nanos: self.nanos.saturating_add(nanos), offset_secs: self.offset_secs }
+    }
+
+    /// This instant plus whole seconds (saturating).
+    pub fn plus_secs(self, secs: i64) -> Self {
+        self.plus_nanos(secs.saturating_mul(NANOS_PER_SEC))
+    }
+
+    /// `self - earlier` in nanoseconds (saturating).
+    pub fn nanos_since(self, earlier: Ts) -> i64 {
+        self.nanos.saturating_sub(earlier.nanos)
+    }
+}
+
+impl fmt::Display for Ts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl serde::Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+/// A calendar date (proleptic Gregorian), stored as days since 0001-01-01 (CE day 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub struct Date(pub i32);
+
+impl Date {
+    /// From chrono.
+    pub fn from_naive(d: NaiveDate) -> Self {
+        Date(d.num_days_from_ce())
+    }
+    /// To chrono (dates out of chrono's range clamp to its limits).
+    pub fn to_naive(self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.0).unwrap_or(if self.0 < 0 { NaiveDate::MIN } else { NaiveDate::MAX })
+    }
+    /// Parse `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Self> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Date::from_naive)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_naive().format("%Y-%m-%d"))
+    }
+}
+
+impl serde::Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A local wall-clock time of day, stored as seconds since midnight (0..86400).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub struct TimeOfDay(pub u32);
+
+impl TimeOfDay {
+    /// From hours and minutes; `None` if out of range.
+    pub fn hm(h: u32, m: u32) -> Option<Self> {
+        (h < 24 && m < 60).then_some(TimeOfDay(h * 3600 + m * 60))
+    }
+    /// From chrono.
+    pub fn from_naive(t: NaiveTime) -> Self {
+        TimeOfDay(t.num_seconds_from_midnight())
+    }
+    /// To chrono.
+    pub fn to_naive(self) -> NaiveTime {
+        NaiveTime::from_num_seconds_from_midnight_opt(self.0 % 86_400, 0).unwrap_or(NaiveTime::MIN)
+    }
+    /// Parse `HH:MM` or `HH:MM:SS`.
+    pub fn parse(s: &str) -> Option<Self> {
+        NaiveTime::parse_from_str(s, "%H:%M:%S")
+            .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+            .ok()
+            .map(TimeOfDay::from_naive)
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (h, m, s) = (self.0 / 3600, (self.0 / 60) % 60, self.0 % 60);
+        if s == 0 { write!(f, "{h:02}:{m:02}") } else { write!(f, "{h:02}:{m:02}:{s:02}") }
+    }
+}
+
+impl serde::Serialize for TimeOfDay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ts_round_trips_rfc3339_and_keeps_offset() {
+        let t = Ts::parse_rfc3339("2026-03-02T08:31:00.5+08:00").unwrap();
+        assert_eq!(t.offset_secs, 8 * 3600);
+        assert_eq!(t.to_rfc3339(), "2026-03-02T00:31:00.500Z");
+        assert_eq!(t.to_datetime().to_rfc3339(), "2026-03-02T08:31:00.500+08:00");
+        assert!(Ts::parse_rfc3339("2026-03-02T08:31:00").is_none(), "offset is required");
+    }
+
+    #[test]
+    fn ts_compares_by_instant_not_offset() {
+        let a = Ts::parse_rfc3339("2026-03-02T08:00:00+08:00").unwrap();
+        let b = Ts::parse_rfc3339("2026-03-02T00:00:00Z").unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn dates_and_times_parse() {
+        assert_eq!(Date::parse("2026-02-29"), None);
+        assert_eq!(Date::parse("2028-02-29").unwrap().to_string(), "2028-02-29");
+        assert_eq!(TimeOfDay::parse("08:30").unwrap(), TimeOfDay::hm(8, 30).unwrap());
+        assert_eq!(TimeOfDay::parse("17:35:10").unwrap().to_string(), "17:35:10");
+        assert_eq!(TimeOfDay::parse("25:00"), None);
+    }
+}

@@ -1,0 +1,567 @@
+//! From a producer's WebSocket text frame to typed events or the contract's rejections.
+
+use crate::{
+    AgentId, CallId, CallerKey, CallerPolicy, CallerRef, Date, Event, EventKind, QueueId, ShiftHours, TimeOfDay, Ts,
+};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The most events one frame may hold (CONTRACT.md §3).
+pub const MAX_EVENTS_PER_FRAME: usize = 1000;
+/// The longest producer `id`, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// The longest `agent`, in bytes.
+pub const MAX_AGENT_BYTES: usize = 64;
+/// The longest other text field (station, call, queue, reason, ...), in bytes.
+pub const MAX_TEXT_BYTES: usize = 256;
+
+/// The contract's rejection codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectCode {
+    /// The frame or an element of it is not JSON, or not a JSON object.
+    MalformedJson,
+    /// `type` names no event type of the contract.
+    UnknownType,
+    /// A field the type needs is absent (or `null`).
+    MissingField,
+    /// A field is present but of the wrong type, format, length or range.
+    InvalidField,
+    /// `ts` lies further in the future than the tenant's clock allows.
+    ClockSkew,
+    /// An array frame with more than [`MAX_EVENTS_PER_FRAME`] events.
+    TooManyEvents,
+    /// A binary (or otherwise non-text) frame.
+    UnsupportedFrame,
+    /// Not stored because of a server-side fault: send it again.
+    Internal,
+}
+
+impl RejectCode {
+    /// Every code, in the contract's order.
+    pub const ALL: [RejectCode; 8] = [
+        RejectCode::MalformedJson,
+        RejectCode::UnknownType,
+        RejectCode::MissingField,
+        RejectCode::InvalidField,
+        RejectCode::ClockSkew,
+        RejectCode::TooManyEvents,
+        RejectCode::UnsupportedFrame,
+        RejectCode::Internal,
+    ];
+
+    /// The wire name, e.g. `missing_field`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::MalformedJson => "malformed_json",
+            RejectCode::UnknownType => "unknown_type",
+            RejectCode::MissingField => "missing_field",
+            RejectCode::InvalidField => "invalid_field",
+            RejectCode::ClockSkew => "clock_skew",
+            RejectCode::TooManyEvents => "too_many_events",
+            RejectCode::UnsupportedFrame => "unsupported_frame",
+            RejectCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for RejectCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One rejected event (or, with `index: None`, a rejected frame).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rejection {
+    /// Position in the frame; `None` when the frame as a whole is bad.
+    pub index: Option<usize>,
+    /// The event's `id` when it had a usable one.
+    pub id: Option<String>,
+    /// The contract's code.
+    pub code: RejectCode,
+    /// What is wrong and how to fix it, for a person.
+    pub message: String,
+}
+
+impl Rejection {
+    /// A rejection of the frame as a whole.
+    pub fn frame(code: RejectCode, message: impl Into<String>) -> Self {
+        Rejection { index: None, id: None, code, message: message.into() }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// A frame-level failure (the whole frame is rejected, `index: null`).
+pub type FrameError = Rejection;
+
+/// A parsed frame: the JSON objects it holds, in order.
+#[derive(Debug)]
+pub struct Frame {
+    /// Each element as parsed; validate them with [`validate_event`].
+    pub items: Vec<Value>,
+}
+
+/// Split a text frame into its elements. A lone object becomes one element.
+pub fn parse_frame(text: &str) -> Result<Frame, FrameError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| Rejection::frame(RejectCode::MalformedJson, format!("the frame is not valid JSON: {e}")))?;
+    match v {
+        Value::Object(_) => Ok(Frame { items: vec![v] }),
+        Value::Array(items) if items.len() > MAX_EVENTS_PER_FRAME => Err(Rejection::frame(
+            RejectCode::TooManyEvents,
+            format!(
+                "the frame holds {} events; at most {MAX_EVENTS_PER_FRAME} are allowed per frame: split it",
+                items.len()
+            ),
+        )),
+        Value::Array(items) => Ok(Frame { items }),
+        other => Err(Rejection::frame(
+            RejectCode::MalformedJson,
+            format!("a frame holds one event object or an array of them, not {}", json_kind(&other)),
+        )),
+    }
+}
+
+/// What validation needs to know about the tenant and the moment.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions<'a> {
+    /// The tenant the token belongs to (mixed into caller hashes).
+    pub tenant: &'a str,
+    /// How to store `caller`.
+    pub caller_policy: CallerPolicy,
+    /// The data directory's caller key.
+    pub caller_key: &'a CallerKey,
+    /// For wall-clock tenants: the server's clock now and how far ahead of it (in
+    /// nanoseconds) a `ts` may lie before it is rejected with `clock_skew`.
+    pub max_future: Option<(Ts, i64)>,
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The producer-facing event types, for messages.
+const KNOWN_TYPES: &str = "login, logout, ready, not_ready (busy), queued, abandoned, offered, answered, missed, ended, wrap_up, survey_offered, transferred, heartbeat, roster, shift, leave_approved, busy_approved, monitored, callback_sampled, callback_promised, callback_done, escalated";
+
+/// Every `type` a producer may send (`busy` is accepted as an alias of `not_ready`).
+pub const TYPES: [&str; 23] = [
+    "login",
+    "logout",
+    "ready",
+    "not_ready",
+    "queued",
+    "abandoned",
+    "offered",
+    "answered",
+    "missed",
+    "ended",
+    "wrap_up",
+    "survey_offered",
+    "transferred",
+    "heartbeat",
+    "roster",
+    "shift",
+    "leave_approved",
+    "busy_approved",
+    "monitored",
+    "callback_sampled",
+    "callback_promised",
+    "callback_done",
+    "escalated",
+];
+
+struct Ctx<'a> {
+    obj: &'a Map<String, Value>,
+    ty: &'a str,
+    index: usize,
+    id: Option<String>,
+}
+
+impl Ctx<'_> {
+    fn reject(&self, code: RejectCode, message: String) -> Rejection {
+        Rejection { index: Some(self.index), id: self.id.clone(), code, message }
+    }
+
+    fn get(&self, field: &str) -> Option<&Value> {
+        self.obj.get(field).filter(|v| !v.is_null())
+    }
+
+    fn missing(&self, field: &str, what: &str) -> Rejection {
+        self.reject(RejectCode::MissingField, format!("`{}` needs `{field}` ({what})", self.ty))
+    }
+
+    fn opt_text(&self, field: &str, max: usize) -> Result<Option<String>, Rejection> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => {
+                Err(self.reject(RejectCode::InvalidField, format!("`{field}` must not be empty")))
+            }
+            Some(Value::String(s)) if s.len() > max => Err(self.reject(
+                RejectCode::InvalidField,
+                format!("`{field}` is {} bytes long; at most {max} are allowed", s.len()),
+            )),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => {
+                Err(self.reject(RejectCode::InvalidField, format!("`{field}` must be a string, not {}", json_kind(v))))
+            }
+        }
+    }
+
+    fn text(&self, field: &str, max: usize, what: &str) -> Result<String, Rejection> {
+        self.opt_text(field, max)?.ok_or_else(|| self.missing(field, what))
+    }
+
+    fn opt_ts(&self, field: &str) -> Result<Option<Ts>, Rejection> {
+        match self.opt_text(field, 64)? {
+            None => Ok(None),
+            Some(s) => Ts::parse_rfc3339(&s).map(Some).ok_or_else(|| {
+                self.reject(
+                    RejectCode::InvalidField,
+                    format!(
+                        "`{field}` must be an RFC 3339 time with an offset, e.g. 2026-03-02T08:25:00+08:00; got {s:?}"
+                    ),
+                )
+            }),
+        }
+    }
+
+    fn ts(&self, field: &str) -> Result<Ts, Rejection> {
+        self.opt_ts(field)?.ok_or_else(|| self.missing(field, "an RFC 3339 time with an offset"))
+    }
+
+    fn date(&self, field: &str) -> Result<Date, Rejection> {
+        let s = self.text(field, 32, "a date, YYYY-MM-DD")?;
+        Date::parse(&s).ok_or_else(|| {
+            self.reject(RejectCode::InvalidField, format!("`{field}` must be a date YYYY-MM-DD, got {s:?}"))
+        })
+    }
+
+    fn time_of_day(&self, field: &str) -> Result<TimeOfDay, Rejection> {
+        let s = self.text(field, 32, "a local time, HH:MM")?;
+        TimeOfDay::parse(&s).ok_or_else(|| {
+            self.reject(
+                RejectCode::InvalidField,
+                format!("`{field}` must be a local time HH:MM (or HH:MM:SS), got {s:?}"),
+            )
+        })
+    }
+
+    fn opt_bool(&self, field: &str) -> Result<Option<bool>, Rejection> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => {
+                Err(self
+                    .reject(RejectCode::InvalidField, format!("`{field}` must be true or false, not {}", json_kind(v))))
+            }
+        }
+    }
+
+    fn call(&self) -> Result<CallId, Rejection> {
+        self.text("call", MAX_TEXT_BYTES, "the ACD's call id").map(CallId)
+    }
+
+    fn opt_call(&self) -> Result<Option<CallId>, Rejection> {
+        Ok(self.opt_text("call", MAX_TEXT_BYTES)?.map(CallId))
+    }
+
+    fn by(&self) -> Result<String, Rejection> {
+        self.text("by", MAX_TEXT_BYTES, "who approved or did it")
+    }
+}
+
+/// Validate one element of a frame into an [`Event`].
+///
+/// `index` is the element's position in its frame (used in the rejection).
+pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> Result<Event, Rejection> {
+    let Value::Object(obj) = value else {
+        return Err(Rejection {
+            index: Some(index),
+            id: None,
+            code: RejectCode::MalformedJson,
+            message: format!("each event must be a JSON object, not {}", json_kind(value)),
+        });
+    };
+    let mut cx = Ctx { obj, ty: "event", index, id: None };
+
+    let id = match cx.get("id") {
+        None => {
+            return Err(cx.reject(
+                RejectCode::MissingField,
+                "every event needs `id` (a string unique per source, at most 128 bytes)".into(),
+            ));
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(cx.reject(RejectCode::InvalidField, "`id` must not be empty".into()));
+        }
+        Some(Value::String(s)) if s.len() > MAX_ID_BYTES => {
+            return Err(cx.reject(
+                RejectCode::InvalidField,
+                format!("`id` is {} bytes long; at most {MAX_ID_BYTES} are allowed", s.len()),
+            ));
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => {
+            return Err(cx.reject(RejectCode::InvalidField, format!("`id` must be a string, not {}", json_kind(v))));
+        }
+    };
+    cx.id = Some(id.clone());
+
+    let ty = match obj.get("type").filter(|v| !v.is_null()) {
+        None => {
+            return Err(cx.reject(RejectCode::MissingField, format!("every event needs `type`, one of: {KNOWN_TYPES}")));
+        }
+        Some(Value::String(s)) => s.as_str(),
+        Some(v) => {
+            return Err(cx.reject(RejectCode::InvalidField, format!("`type` must be a string, not {}", json_kind(v))));
+        }
+    };
+    let canonical: &'static str = match ty {
+        "busy" => "not_ready",
+        t if TYPES.contains(&t) => TYPES.iter().find(|k| **k == t).copied().unwrap_or("event"),
+        t => {
+            let shown: String = t.chars().take(64).collect();
+            return Err(
+                cx.reject(RejectCode::UnknownType, format!("unknown event type {shown:?}; known types: {KNOWN_TYPES}"))
+            );
+        }
+    };
+    cx.ty = canonical;
+
+    let ts = cx.ts("ts")?;
+    if let Some((now, max_ahead)) = opts.max_future {
+        let ahead = ts.nanos_since(now);
+        if ahead > max_ahead {
+            return Err(cx.reject(
+                RejectCode::ClockSkew,
+                format!(
+                    "`ts` {} is {} s ahead of the server's clock ({}), more than the {} s allowed: check the producer's clock (NTP)",
+                    ts.to_datetime().to_rfc3339(),
+                    ahead / 1_000_000_000,
+                    now.to_rfc3339(),
+                    max_ahead / 1_000_000_000
+                ),
+            ));
+        }
+    }
+
+    let needs_agent = !matches!(canonical, "heartbeat" | "queued" | "abandoned");
+    let agent = if needs_agent {
+        Some(AgentId(cx.text("agent", MAX_AGENT_BYTES, "the agent's id, at most 64 bytes")?))
+    } else {
+        None
+    };
+
+    let protect = |raw: Option<String>| {
+        raw.and_then(|n| CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, &n))
+    };
+    let priority = |cx: &Ctx<'_>| -> Result<(bool, Option<String>), Rejection> {
+        let p = cx.opt_text("priority", 32)?;
+        Ok((p.as_deref() == Some("emergency"), p))
+    };
+
+    let (kind, known): (EventKind, &[&str]) = match canonical {
+        "login" => (
+            EventKind::Login { station: cx.text("station", MAX_TEXT_BYTES, "the station or extension logged in at")? },
+            &["station"],
+        ),
+        "logout" => (EventKind::Logout, &[]),
+        "ready" => (EventKind::Ready, &[]),
+        "not_ready" => (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)? }, &["reason"]),
+        "queued" => {
+            let call = cx.call()?;
+            let queue = QueueId(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller waits in")?);
+            let caller = protect(cx.opt_text("caller", MAX_TEXT_BYTES)?);
+            let (emergency, priority) = priority(&cx)?;
+            (EventKind::Queued { call, queue, caller, emergency, priority }, &["call", "queue", "caller", "priority"])
+        }
+        "abandoned" => {
+            let call = cx.call()?;
+            let queue = QueueId(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller left")?);
+            (EventKind::Abandoned { call, queue }, &["call", "queue"])
+        }
+        "offered" => {
+            let call = cx.call()?;
+            let queue = cx.opt_text("queue", MAX_TEXT_BYTES)?.map(QueueId);
+            let caller = protect(cx.opt_text("caller", MAX_TEXT_BYTES)?);
+            let (emergency, priority) = priority(&cx)?;
+            (EventKind::Offered { call, queue, caller, emergency, priority }, &["call", "queue", "caller", "priority"])
+        }
+        "answered" => {
+            let call = cx.call()?;
+            let rings = match cx.get("rings") {
+                None => None,
+                Some(Value::Number(n)) => match n.as_u64() {
+                    Some(r) if r <= 10_000 => Some(r as u32),
+                    _ => {
+                        return Err(cx.reject(
+                            RejectCode::InvalidField,
+                            format!("`rings` must be a whole number from 0 to 10000, got {n}"),
+                        ));
+                    }
+                },
+                Some(v) => {
+                    return Err(
+                        cx.reject(RejectCode::InvalidField, format!("`rings` must be a number, not {}", json_kind(v)))
+                    );
+                }
+            };
+            (EventKind::Answered { call, rings }, &["call", "rings"])
+        }
+        "missed" => (EventKind::Missed { call: cx.call()? }, &["call"]),
+        "ended" => (EventKind::Ended { call: cx.call()? }, &["call"]),
+        "wrap_up" => (EventKind::WrapUp { call: cx.opt_call()? }, &["call"]),
+        "survey_offered" => (EventKind::SurveyOffered { call: cx.call()? }, &["call"]),
+        "transferred" => {
+            let call = cx.call()?;
+            let to = cx.text("to", MAX_TEXT_BYTES, "where the call went: an agent, queue or number")?;
+            (EventKind::Transferred { call, to }, &["call", "to"])
+        }
+        "heartbeat" => (EventKind::Heartbeat, &[]),
+        "roster" => {
+            let certified = cx.opt_bool("certified")?.ok_or_else(|| {
+                cx.missing("certified", "true once the agent passed assessment and the supervisor confirmed it")
+            })?;
+            let name = cx.opt_text("name", MAX_TEXT_BYTES)?;
+            let active = cx.opt_bool("active")?.unwrap_or(true);
+            (EventKind::Roster { certified, name, active }, &["certified", "name", "active"])
+        }
+        "shift" => {
+            let date = cx.date("date")?;
+            let hours = if cx.opt_bool("off")?.unwrap_or(false) {
+                None
+            } else {
+                let start = cx.time_of_day("start")?;
+                let end = cx.time_of_day("end")?;
+                if start == end {
+                    return Err(cx.reject(RejectCode::InvalidField, format!("`start` and `end` are both {start}: a shift must have a length (use \"off\": true for a day off)")));
+                }
+                Some(ShiftHours { start, end })
+            };
+            (EventKind::Shift { date, hours }, &["date", "start", "end", "off"])
+        }
+        "leave_approved" => {
+            let from = cx.date("from")?;
+            let to = cx.date("to")?;
+            if to < from {
+                return Err(cx.reject(RejectCode::InvalidField, format!("`to` ({to}) is before `from` ({from})")));
+            }
+            (EventKind::LeaveApproved { from, to, by: cx.by()? }, &["from", "to", "by"])
+        }
+        "busy_approved" => (EventKind::BusyApproved { until: cx.ts("until")?, by: cx.by()? }, &["until", "by"]),
+        "monitored" => (EventKind::Monitored { call: cx.opt_call()?, by: cx.by()? }, &["call", "by"]),
+        "callback_sampled" => (EventKind::CallbackSampled { call: cx.opt_call()?, by: cx.by()? }, &["call", "by"]),
+        "callback_promised" => (EventKind::CallbackPromised { call: cx.call()?, due: cx.ts("due")? }, &["call", "due"]),
+        "callback_done" => (EventKind::CallbackDone { call: cx.call()? }, &["call"]),
+        "escalated" => (EventKind::Escalated { call: cx.call()? }, &["call"]),
+        other => {
+            return Err(
+                cx.reject(RejectCode::UnknownType, format!("unknown event type {other:?}; known types: {KNOWN_TYPES}"))
+            );
+        }
+    };
+
+    let is_known = |k: &str| matches!(k, "id" | "type" | "ts") || (needs_agent && k == "agent") || known.contains(&k);
+    let extra = if obj.keys().all(|k| is_known(k)) {
+        None
+    } else {
+        let rest: Map<String, Value> =
+            obj.iter().filter(|(k, _)| !is_known(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        Some(Value::Object(rest).to_string())
+    };
+
+    Ok(Event { id, ts, agent, kind, extra })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn opts(key: &CallerKey) -> IngestOptions<'_> {
+        IngestOptions { tenant: "acme", caller_policy: CallerPolicy::Hmac, caller_key: key, max_future: None }
+    }
+
+    fn check(v: Value) -> Result<Event, Rejection> {
+        let key = CallerKey([7; 32]);
+        validate_event(&v, 0, &opts(&key))
+    }
+
+    #[test]
+    fn login_needs_station_with_the_contracts_message() {
+        let r = check(json!({"id":"e-4","type":"login","ts":"2026-03-02T08:20:00+08:00","agent":"a1"})).unwrap_err();
+        assert_eq!(r.code, RejectCode::MissingField);
+        assert_eq!(r.id.as_deref(), Some("e-4"));
+        assert!(r.message.contains("`login` needs `station`"), "{}", r.message);
+    }
+
+    #[test]
+    fn busy_is_an_alias_of_not_ready() {
+        let e = check(json!({"id":"1","type":"busy","ts":"2026-03-02T08:20:00+08:00","agent":"a1","reason":"lunch"}))
+            .unwrap();
+        assert_eq!(e.kind, EventKind::NotReady { reason: Some("lunch".into()) });
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_sorted_and_compact() {
+        let e = check(
+            json!({"id":"1","type":"ready","ts":"2026-03-02T08:20:00+08:00","agent":"a1","zeta":1,"alpha":{"x":[1,2]}}),
+        )
+        .unwrap();
+        assert_eq!(e.extra.as_deref(), Some(r#"{"alpha":{"x":[1,2]},"zeta":1}"#));
+    }
+
+    #[test]
+    fn caller_never_stored_in_clear_by_default() {
+        let e = check(json!({"id":"1","type":"queued","ts":"2026-03-02T08:20:00+08:00","call":"c1","queue":"sales","caller":"+8613800138000"})).unwrap();
+        let EventKind::Queued { caller: Some(CallerRef::Hmac(_)), .. } = e.kind else { panic!("{e:?}") };
+        assert!(!format!("{e:?}").contains("13800138000"));
+    }
+
+    #[test]
+    fn tick_is_not_a_producer_type() {
+        let r = check(json!({"id":"1","type":"tick","ts":"2026-03-02T08:20:00+08:00"})).unwrap_err();
+        assert_eq!(r.code, RejectCode::UnknownType);
+    }
+
+    #[test]
+    fn frame_limits() {
+        assert_eq!(parse_frame("[1,").unwrap_err().code, RejectCode::MalformedJson);
+        assert_eq!(parse_frame("42").unwrap_err().code, RejectCode::MalformedJson);
+        let big = format!("[{}]", vec!["{}"; 1001].join(","));
+        let r = parse_frame(&big).unwrap_err();
+        assert_eq!((r.code, r.index), (RejectCode::TooManyEvents, None));
+        assert_eq!(parse_frame(&format!("[{}]", vec!["{}"; 1000].join(","))).unwrap().items.len(), 1000);
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(parse_frame(&deep).unwrap_err().code, RejectCode::MalformedJson);
+    }
+
+    #[test]
+    fn clock_skew_only_beyond_the_limit() {
+        let key = CallerKey([7; 32]);
+        let now = Ts::parse_rfc3339("2026-03-02T08:00:00Z").unwrap();
+        let o = IngestOptions { max_future: Some((now, 300 * 1_000_000_000)), ..opts(&key) };
+        let ok = json!({"id":"1","type":"heartbeat","ts":"2026-03-02T08:05:00Z"});
+        let bad = json!({"id":"1","type":"heartbeat","ts":"2026-03-02T08:05:01Z"});
+        assert!(validate_event(&ok, 0, &o).is_ok());
+        assert_eq!(validate_event(&bad, 0, &o).unwrap_err().code, RejectCode::ClockSkew);
+    }
+}
