@@ -20,7 +20,7 @@ pub use caller::{CallerKey, CallerPolicy, CallerRef};
 pub use duration::Dur;
 pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours};
 pub use projector::{Clock, Projector, fold};
-pub use time::{Date, TimeOfDay, Ts};
+pub use time::{Date, NANOS_PER_SEC, TimeOfDay, Ts, rings_heard};
 pub use validate::{
     Frame, FrameError, IngestOptions, MAX_AGENT_BYTES, MAX_EVENTS_PER_FRAME, MAX_ID_BYTES, RejectCode, Rejection,
     TYPES, parse_frame, validate_event,
