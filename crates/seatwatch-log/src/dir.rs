@@ -1,0 +1,182 @@
+//! The data directory: its lock, the caller key, sled.
+
+use crate::error::LogError;
+use crate::format::{self, SegmentReader, key_seq};
+use crate::dedup::{DedupIndex, dedup_key};
+use seatwatch_model::CallerKey;
+use std::fs::{File, OpenOptions as FsOpen};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The lock file's name inside the data directory.
+pub const LOCK_FILE: &str = "seatwatch.lock";
+/// The caller key's file name inside the data directory.
+pub const KEY_FILE: &str = "caller.key";
+/// The sled database's directory inside the data directory.
+pub const LOG_DIR: &str = "log";
+
+/// Take the data directory's exclusive lock; held until the returned file is dropped.
+pub fn acquire_lock(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join(LOCK_FILE);
+    let f = FsOpen::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| LogError::io("cannot open the lock file", &path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked { dir: dir.to_path_buf() }),
+        Err(std::fs::TryLockError::Error(e)) => Err(LogError::io("cannot lock", &path, e)),
+    }
+}
+
+/// fsync a directory so that entries created in it survive power loss.
+pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    #[cfg(unix)]
+    {
+        let d = File::open(dir).map_err(|e| LogError::io("cannot open directory", dir, e))?;
+        d.sync_all().map_err(|e| LogError::io("cannot sync directory", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Load `DIR/caller.key`, or make one (32 random bytes, mode 0600) on first open.
+pub fn load_or_create_key(dir: &Path) -> Result<CallerKey, LogError> {
+    let path = dir.join(KEY_FILE);
+    match File::open(&path) {
+        Ok(mut f) => {
+            let len = f.metadata().map_err(|e| LogError::io("cannot read", &path, e))?.len();
+            if len != 32 {
+                return Err(LogError::BadCallerKey { path, len });
+            }
+            let mut k = [0u8; 32];
+            f.read_exact(&mut k).map_err(|e| LogError::io("cannot read", &path, e))?;
+            Ok(CallerKey(k))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut k = [0u8; 32];
+            rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut k).map_err(|e| {
+                LogError::io("cannot get random bytes for", &path, std::io::Error::other(e.to_string()))
+            })?;
+            let tmp = dir.join(format!("{KEY_FILE}.tmp"));
+            let mut o = FsOpen::new();
+            o.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            let mut f = o.open(&tmp).map_err(|e| LogError::io("cannot create", &tmp, e))?;
+            f.write_all(&k).map_err(|e| LogError::io("cannot write", &tmp, e))?;
+            f.sync_all().map_err(|e| LogError::io("cannot sync", &tmp, e))?;
+            drop(f);
+            std::fs::rename(&tmp, &path).map_err(|e| LogError::io("cannot create", &path, e))?;
+            sync_dir(dir)?;
+            tracing::info!(path = %path.display(), "created a new caller key");
+            Ok(CallerKey(k))
+        }
+        Err(e) => Err(LogError::io("cannot open", &path, e)),
+    }
+}
+
+/// Open sled at `DIR/log`. The background flusher is off: every commit flushes itself.
+pub fn open_sled(data_dir: &Path) -> Result<sled::Db, LogError> {
+    let log_dir = data_dir.join(LOG_DIR);
+    let db = sled::Config::new().path(&log_dir).flush_every_ms(None).open().map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains("could not acquire lock") {
+            LogError::Locked { dir: data_dir.to_path_buf() }
+        } else {
+            LogError::sled("opening the database", &e)
+        }
+    })?;
+    sync_dir(&log_dir)?;
+    sync_dir(data_dir)?;
+    Ok(db)
+}
+
+/// The file sled writes its log to, which each commit `sync_data`s.
+pub fn db_file_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(LOG_DIR).join("db")
+}
+
+/// Open the file for `sync_data`.
+pub fn open_sync_file(data_dir: &Path) -> Result<File, LogError> {
+    let p = db_file_path(data_dir);
+    FsOpen::new().write(true).open(&p).map_err(|e| LogError::io("cannot open for syncing", &p, e))
+}
+
+/// Bytes used by files under `path`.
+pub fn disk_usage(path: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(path) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_usage(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// What the writer needs to continue the log: the next seq, the head link, the dedup index.
+#[derive(Debug)]
+pub struct Tail {
+    /// The seq the next record gets.
+    pub next_seq: u64,
+    /// The link of the last record ([`format::GENESIS`] when empty).
+    pub head: [u8; 32],
+    /// Every dedup key in the log.
+    pub dedup: DedupIndex,
+}
+
+fn corrupt(seq: u64, reason: impl Into<String>) -> LogError {
+    LogError::Corrupt { seq, reason: reason.into() }
+}
+
+/// Scan the whole log: check that seqs are gapless, rebuild the dedup index, and fully
+/// decode and chain-check the last segment (`verify` checks everything).
+pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
+    let mut expected = 1u64;
+    let mut head = format::GENESIS;
+    let mut dedup = DedupIndex::default();
+    let mut last: Option<(u64, sled::IVec, [u8; 32])> = None;
+    for item in db.iter() {
+        let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
+        let key = key_seq(&k).ok_or_else(|| corrupt(expected, format!("a segment key is {} bytes, not 8", k.len())))?;
+        if key != expected {
+            return Err(corrupt(expected, format!("expected a segment starting at seq {expected}, found one at {key}")));
+        }
+        let link_before = head;
+        let mut r = SegmentReader::new(&v).map_err(|r| corrupt(expected, r))?;
+        while let Some(rec) = r.next_record().map_err(|r| corrupt(expected, r))? {
+            let (seq, tenant, source, id) = format::decode_ids(rec).map_err(|r| corrupt(expected, r))?;
+            if seq != expected {
+                return Err(corrupt(expected, format!("found seq {seq} where seq {expected} belongs")));
+            }
+            if let Some(k) = dedup_key(tenant, source, id) {
+                dedup.insert(k);
+            }
+            head = format::stored_link(rec).unwrap_or(format::GENESIS);
+            expected += 1;
+        }
+        last = Some((key, v, link_before));
+    }
+    if let Some((key, v, mut prev)) = last {
+        let mut seq = key;
+        let mut r = SegmentReader::new(&v).map_err(|r| corrupt(seq, r))?;
+        while let Some(rec) = r.next_record().map_err(|r| corrupt(seq, r))? {
+            let (env, link) = format::decode_record(rec).map_err(|r| corrupt(seq, r))?;
+            if env.seq != seq {
+                return Err(corrupt(seq, format!("found seq {} where seq {seq} belongs", env.seq)));
+            }
+            let body = &rec[..rec.len() - format::LINK_LEN];
+            if format::chain_link(&prev, body) != link {
+                return Err(corrupt(seq, "the hash chain is broken at the log's tail"));
+            }
+            prev = link;
+            seq += 1;
+        }
+    }
+    Ok(Tail { next_seq: expected, head, dedup })
+}

@@ -1,0 +1,140 @@
+//! Errors.
+
+use std::path::PathBuf;
+
+/// What can go wrong opening, writing or reading the log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Another process (or another `Log` in this one) holds the data directory.
+    #[error(
+        "the data directory {} is in use by another Seatwatch process (e.g. a running `seatwatch serve`); \
+         a data directory is used by one process at a time. To copy a live server's log, use `seatwatch backup`",
+        dir.display()
+    )]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// A file-system operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "cannot create".
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// sled reported an error.
+    #[error("the log's database (sled) failed while {what}: {message}")]
+    Sled {
+        /// What was being done.
+        what: &'static str,
+        /// sled's error, as text.
+        message: String,
+    },
+    /// A commit could not be made durable; nothing of the request was stored (send it again).
+    #[error("the log could not make this batch durable, nothing of it was stored (send it again): {reason}")]
+    Write {
+        /// Why, e.g. the file system is full.
+        reason: String,
+    },
+    /// A stored record does not decode, or breaks the log's invariants.
+    #[error("the log is corrupt at seq {seq}: {reason} (run `seatwatch verify` for a full check)")]
+    Corrupt {
+        /// The first sequence number affected.
+        seq: u64,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// The log was closed; nothing more can be appended or read through this handle.
+    #[error("the log is closed")]
+    Closed,
+    /// `caller.key` exists but is not a 32-byte key.
+    #[error(
+        "the caller key file {} is {len} bytes, but must be exactly 32; restore it from a backup \
+         (deleting it makes every stored caller hash unmatchable)",
+        path.display()
+    )]
+    BadCallerKey {
+        /// The key file.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+    },
+    /// An event encodes to more than fits in one segment.
+    #[error("event {index} of the batch encodes to {bytes} bytes, more than the log's record limit of {max} bytes")]
+    TooLarge {
+        /// Its position in the batch.
+        index: usize,
+        /// Bytes it needs.
+        bytes: usize,
+        /// The limit ([`crate::OpenOptions::max_segment_bytes`] less framing).
+        max: usize,
+    },
+    /// An event could not be encoded.
+    #[error("cannot encode an event: {reason}")]
+    Encode {
+        /// bincode's error.
+        reason: String,
+    },
+    /// [`crate::Log::append_raw`] got a record that does not continue this log.
+    #[error("raw record {seq} cannot be appended: {reason}")]
+    RawRejected {
+        /// The record's sequence number (or the position expected).
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// [`crate::OpenOptions`] holds a value out of range.
+    #[error("invalid log options: {reason}")]
+    InvalidOptions {
+        /// Which and why.
+        reason: String,
+    },
+}
+
+impl LogError {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        LogError::Io { what, path: path.into(), source }
+    }
+
+    pub(crate) fn sled(what: &'static str, e: &sled::Error) -> Self {
+        LogError::Sled { what, message: e.to_string() }
+    }
+}
+
+/// Why [`crate::verify`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The log could not be opened at all, so nothing was checked.
+    #[error("cannot open the log: {0}")]
+    Open(#[source] LogError),
+    /// There is no log in the directory.
+    #[error("no Seatwatch log in {}: expected the directory {}", dir.display(), dir.join("log").display())]
+    NoLog {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// A record is bad: the first one found.
+    #[error("bad record at seq {seq}: {reason} ({good} records before it are intact)")]
+    BadRecord {
+        /// The first bad sequence number (where the log stops being trustworthy).
+        seq: u64,
+        /// What is wrong, in words.
+        reason: String,
+        /// How many records before it verified.
+        good: u64,
+    },
+}
+
+impl VerifyError {
+    /// The first bad sequence number, when the failure is a bad record.
+    pub fn bad_seq(&self) -> Option<u64> {
+        match self {
+            VerifyError::BadRecord { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Seatwatch's durable, tamper-evident, append-only event log.
+//!
+//! The log is the truth (CONTRACT.md §5): every projection is a fold over it. This crate
+//! stores [`Envelope`]s in order, gives each a gapless `seq` from 1, answers an append only
+//! once it is durable on disk, drops duplicates, and chains every record to the one
+//! before it with BLAKE3 so that an edit anywhere is found by [`verify`].
+//!
+//! It knows nothing of projections, HTTP, tokens or tenants' rules: it takes already
+//! validated events and hands them back in order.
+//!
+//! # Data directory
+//!
+//! ```text
+//! DIR/seatwatch.lock   exclusive lock, held while a Log (or verify) has the directory
+//! DIR/caller.key       32 random bytes (mode 0600): the key for hashing callers
+//! DIR/log/             the sled database
+//! DIR/snapshots/       (written by another crate)
+//! ```
+//!
+//! # Format
+//!
+//! See [`format`] for the bytes. In short: records
+//! `[version 1][kind][bincode Envelope][32-byte BLAKE3 link]` are grouped into segments of
+//! less than 12 KiB (one sled value each, keyed by the first seq as big-endian u64).
+//!
+//! # Invariants
+//!
+//! * Seqs are gapless from 1; the record at seq `n` holds `seq == n`; a segment's key is
+//!   its first record's seq. Committed segments are never rewritten.
+//! * `link_n = BLAKE3(link_{n-1} ‖ record_n without link)`, `link_0` = 32 zero bytes; the
+//!   head hash ([`Head`]) is the last link.
+//! * An append returns only after its records are in sled, sled is flushed and (unless
+//!   [`OpenOptions::sync_data`] is off) the database file is `sync_data`ed.
+//! * `(tenant, source, event id)` is stored at most once; events with an empty id (server
+//!   ticks) are never deduplicated.
+//! * A failed commit is answered with an error for every request in it, and leaves the
+//!   log gapless and consistent; later appends work again once the cause is gone.
+//!
+//! # Concurrency
+//!
+//! [`Log`] is a cheap handle (`Clone`, `Send`, `Sync`). One writer thread owns the write
+//! path and commits everything queued at once (group commit); see [`writer`](crate).
+
+mod dedup;
+mod dir;
+mod error;
+pub mod format;
+mod read;
+mod verify;
+mod writer;
+
+pub use error::{LogError, VerifyError};
+pub use read::{RawIter, ReadIter};
+pub use verify::verify;
+
+use seatwatch_model::{CallerKey, Envelope, Event, Ts};
+use std::fs::File;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock, mpsc};
+use writer::{Item, Prepared, Reply, Request, Shared, Work, Writer};
+
+/// The default [`OpenOptions::max_segment_bytes`]: under 12 KiB with room for sled's own
+/// per-item framing.
+pub const DEFAULT_MAX_SEGMENT_BYTES: usize = 12 * 1024 - 256;
+
+/// How to open a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// `sync_data` the database file after every flush (default true). sled's own flush
+    /// uses `sync_file_range` on Linux, which survives a process crash but not
+    /// necessarily a power loss. Turn off only for benchmarks.
+    pub sync_data: bool,
+    /// The largest segment (sled value) in bytes, default [`DEFAULT_MAX_SEGMENT_BYTES`];
+    /// one encoded event must fit in it.
+    pub max_segment_bytes: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { sync_data: true, max_segment_bytes: DEFAULT_MAX_SEGMENT_BYTES }
+    }
+}
+
+/// An event to append, with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The tenant (from the producer's token).
+    pub tenant: String,
+    /// The token name (`server` for ticks).
+    pub source: String,
+    /// The server's wall clock when it was received.
+    pub received: Ts,
+    /// The validated event.
+    pub event: Event,
+}
+
+/// What happened to one event of an append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppendOutcome {
+    /// Stored under this seq.
+    Appended(u64),
+    /// The same `(tenant, source, id)` is already in the log (or earlier in this commit): not stored.
+    Duplicate,
+}
+
+/// The last durable record and its chain link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Head {
+    /// Its seq (0 for an empty log).
+    pub last_seq: u64,
+    /// Its link (32 zero bytes for an empty log).
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    /// The hash as 64 lowercase hex digits.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.hash)
+    }
+}
+
+/// One record exactly as stored: `[version][kind][payload][link]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRecord {
+    /// Its seq.
+    pub seq: u64,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What [`verify`] found in a sound log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub records: u64,
+    /// The last seq (0 for an empty log).
+    pub last_seq: u64,
+    /// The head.
+    pub head: Head,
+}
+
+/// Counters for `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct LogStats {
+    /// sled batches committed (each one flush + sync).
+    pub commits: u64,
+    /// Append requests answered (successfully or not).
+    pub requests: u64,
+}
+
+/// A handle to an open log. Cloning is cheap; the log closes when [`Log::close`] is called
+/// or the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct Log {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    tx: RwLock<Option<mpsc::Sender<Request>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<Result<(), LogError>>>>,
+    lock: Mutex<Option<File>>,
+    dir: PathBuf,
+    caller_key: CallerKey,
+    opts: OpenOptions,
+}
+
+impl Log {
+    /// Open (or create) the log in `dir` with default options.
+    pub fn open(dir: &Path) -> Result<Log, LogError> {
+        Log::open_with(dir, OpenOptions::default())
+    }
+
+    /// Open (or create) the log in `dir`. Fails at once with [`LogError::Locked`] if
+    /// another process or handle has it, and with [`LogError::Corrupt`] if the log's tail
+    /// does not decode or chain.
+    pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<Log, LogError> {
+        if !(format::MIN_SEGMENT_BYTES..=format::MAX_SEGMENT_BYTES_LIMIT).contains(&opts.max_segment_bytes) {
+            return Err(LogError::InvalidOptions {
+                reason: format!(
+                    "max_segment_bytes is {}, but must be between {} and {}",
+                    opts.max_segment_bytes,
+                    format::MIN_SEGMENT_BYTES,
+                    format::MAX_SEGMENT_BYTES_LIMIT
+                ),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(|e| LogError::io("cannot create the data directory", dir, e))?;
+        let lock = dir::acquire_lock(dir)?;
+        let caller_key = dir::load_or_create_key(dir)?;
+        let db = dir::open_sled(dir)?;
+        let tail = dir::scan(&db)?;
+        let sync_file = Some(dir::open_sync_file(dir)?);
+        let head = Head { last_seq: tail.next_seq - 1, hash: tail.head };
+        tracing::info!(dir = %dir.display(), last_seq = head.last_seq, dedup_keys = tail.dedup.len(), "log opened");
+        let shared = Arc::new(Shared::new(db, head));
+        let (tx, rx) = mpsc::channel();
+        let w = Writer::new(shared.clone(), rx, dir.to_path_buf(), opts, tail, sync_file);
+        let handle = std::thread::Builder::new()
+            .name("seatwatch-log-writer".into())
+            .spawn(move || w.run())
+            .map_err(|e| LogError::io("cannot start the writer thread for", dir, e))?;
+        Ok(Log {
+            inner: Arc::new(Inner {
+                shared,
+                tx: RwLock::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                lock: Mutex::new(Some(lock)),
+                dir: dir.to_path_buf(),
+                caller_key,
+                opts,
+            }),
+        })
+    }
+
+    /// The data directory's key for hashing callers.
+    pub fn caller_key(&self) -> &CallerKey {
+        &self.inner.caller_key
+    }
+
+    /// The last durable record and its chain link.
+    pub fn head(&self) -> Head {
+        *self.inner.shared.head.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The options the log was opened with.
+    pub fn options(&self) -> OpenOptions {
+        self.inner.opts
+    }
+
+    /// Commit and request counters.
+    pub fn stats(&self) -> LogStats {
+        LogStats {
+            commits: self.inner.shared.commits.load(Ordering::Relaxed),
+            requests: self.inner.shared.requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Encode a batch on the caller's thread (all but the seq) and queue it.
+    fn send(&self, batch: Vec<Pending>, reply: Reply) -> Result<(), LogError> {
+        let max = self.inner.opts.max_segment_bytes;
+        let mut buf = Vec::with_capacity(batch.len() * 192);
+        let mut items = Vec::with_capacity(batch.len());
+        // Framing around a payload tail: segment header, length prefix, version, kind,
+        // the seq (≤ 9 bytes as a varint) and the link.
+        let overhead = format::SEGMENT_HEADER_LEN + format::RECORD_PREFIX_LEN + format::RECORD_HEADER_LEN + 9 + 32;
+        for (index, p) in batch.iter().enumerate() {
+            let start = buf.len();
+            format::encode_tail(&mut buf, &p.tenant, &p.source, &p.received, &p.event)
+                .map_err(|e| LogError::Encode { reason: e.to_string() })?;
+            let bytes = buf.len() - start + overhead;
+            if bytes > max {
+                return Err(LogError::TooLarge { index, bytes, max });
+            }
+            let kind = if matches!(p.event.kind, seatwatch_model::EventKind::Tick) {
+                seatwatch_model::RecordKind::Tick
+            } else {
+                seatwatch_model::RecordKind::Event
+            };
+            items.push(Item {
+                start,
+                end: buf.len(),
+                kind: format::kind_byte(kind),
+                key: dedup::dedup_key(&p.tenant, &p.source, &p.event.id),
+            });
+        }
+        self.submit(Request { work: Work::Append(Prepared { buf, items }), reply })
+    }
+
+    fn submit(&self, req: Request) -> Result<(), LogError> {
+        let g = self.inner.tx.read().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            Some(tx) => tx.send(req).map_err(|_| LogError::Closed),
+            None => Err(LogError::Closed),
+        }
+    }
+
+    /// Append a batch; resolves once it is durable, with one outcome per event, in order.
+    ///
+    /// The batch is encoded and queued when this is *called*, not when the future is
+    /// first polled, so calls commit in call order; dropping the future does not take
+    /// the batch back. Needs no tokio runtime of its own.
+    pub fn append(
+        &self,
+        batch: Vec<Pending>,
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, LogError>> + Send + 'static + use<> {
+        let sent = if batch.is_empty() {
+            Ok(None)
+        } else {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.send(batch, Reply::Async(tx)).map(|()| Some(rx))
+        };
+        async move {
+            match sent? {
+                None => Ok(Vec::new()),
+                Some(rx) => rx.await.unwrap_or(Err(LogError::Closed)),
+            }
+        }
+    }
+
+    /// [`Log::append`] for threads that may block.
+    pub fn append_blocking(&self, batch: Vec<Pending>) -> Result<Vec<AppendOutcome>, LogError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(batch, Reply::Blocking(tx))?;
+        rx.recv().unwrap_or(Err(LogError::Closed))
+    }
+
+    /// Append records copied verbatim from another log (`seatwatch backup`). They must
+    /// continue this log: the first has seq `head().last_seq + 1`, seqs are consecutive,
+    /// and each link follows the chain. Durable on return; all or nothing.
+    pub fn append_raw(&self, records: Vec<RawRecord>) -> Result<(), LogError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(Request { work: Work::Raw(records), reply: Reply::Blocking(tx) })?;
+        rx.recv().unwrap_or(Err(LogError::Closed)).map(|_| ())
+    }
+
+    /// Decode a raw record (checks its version and kind bytes and that it holds its seq).
+    pub fn decode_raw(raw: &RawRecord) -> Result<Envelope, LogError> {
+        read::decode_at(raw.seq, &raw.bytes)
+    }
+
+    /// Committed records with seq ≥ `from_seq`, in order: those durable when this is
+    /// called. After an error the iterator ends.
+    pub fn read_from(&self, from_seq: u64) -> ReadIter {
+        ReadIter::new(self.inner.shared.clone(), from_seq)
+    }
+
+    /// Like [`Log::read_from`], the stored bytes of each record.
+    pub fn read_raw_from(&self, from_seq: u64) -> RawIter {
+        RawIter::new(self.inner.shared.clone(), from_seq)
+    }
+
+    /// The last durable seq, bumped after each commit. Its sender is dropped on close.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        let g = self.inner.shared.watch.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            Some(w) => w.subscribe(),
+            None => tokio::sync::watch::channel(self.inner.shared.committed.load(Ordering::Acquire)).1,
+        }
+    }
+
+    /// Finish queued appends, flush and sync, stop the writer, close sled and release the
+    /// directory. Later appends and reads get [`LogError::Closed`]. Idempotent; also done
+    /// when the last clone is dropped.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.inner.close()
+    }
+
+    /// Bytes the database uses on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        dir::disk_usage(&self.inner.dir.join(dir::LOG_DIR))
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    #[cfg(test)]
+    fn fail_next_commits(&self, n: u32) {
+        self.inner.shared.fail_commits.store(n, Ordering::Release);
+    }
+}
+
+impl Inner {
+    fn close(&self) -> Result<(), LogError> {
+        let tx = self.tx.write().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(tx) = tx else { return Ok(()) };
+        drop(tx);
+        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let result = match handle.map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(LogError::Write { reason: "the log's writer thread stopped unexpectedly".into() }),
+            None => Ok(()),
+        };
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.db.write().unwrap_or_else(|e| e.into_inner()).take();
+        self.shared.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        tracing::info!(dir = %self.dir.display(), "log closed");
+        result
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, dir = %self.dir.display(), "closing the log on drop failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
