@@ -12,6 +12,7 @@
 mod caller;
 mod duration;
 mod event;
+mod export;
 mod projector;
 mod time;
 mod validate;
