@@ -1,4 +1,5 @@
 //! Integration tests of the event model: JSON → model → stored record → model round
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! trips, and every validation code produced from a producer's input.
 
 use proptest::prelude::*;
