@@ -1,6 +1,7 @@
 //! Integration tests of the event model: JSON → model → stored record → model round
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! trips, and every validation code produced from a producer's input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
 use seatwatch_model::*;
