@@ -1,0 +1,507 @@
+//! Counters and agent time, kept per interval, per minute (for sliding windows) and
+//! cumulatively, each for the total and per queue.
+
+use crate::AgentState;
+use crate::localtime::DayCache;
+use crate::settings::{MINUTE_NS, Resolved, Sl, SlFormula};
+use bincode::{Decode, Encode};
+use seatwatch_model::{NANOS_PER_SEC, QueueId, Ts};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts and time sums of one bucket (interval, minute, or since the start) for one
+/// queue or the total. Times are integer nanoseconds, so sums do not depend on order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub(crate) struct Stats {
+    pub queued: u64,
+    pub offered: u64,
+    pub answered: u64,
+    pub answered_in_time: u64,
+    pub answered_in_threshold: u64,
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub missed: u64,
+    pub transferred: u64,
+    pub handled: u64,
+    pub answer_delay_ns: i128,
+    pub handle_ns: i128,
+    pub ringing_ns: i64,
+    pub talk_ns: i64,
+    pub wrap_ns: i64,
+    pub ready_ns: i64,
+    pub not_ready_ns: i64,
+    pub staffed_ns: i64,
+}
+
+impl Stats {
+    fn add_state(&mut self, state: AgentState, dt: i64) {
+        let slot = match state {
+            AgentState::LoggedOut => return,
+            AgentState::Ready => &mut self.ready_ns,
+            AgentState::NotReady => &mut self.not_ready_ns,
+            AgentState::Ringing => &mut self.ringing_ns,
+            AgentState::Talking => &mut self.talk_ns,
+            AgentState::WrapUp => &mut self.wrap_ns,
+        };
+        *slot = slot.saturating_add(dt);
+    }
+
+    fn busy_ns(&self) -> i64 {
+        self.ringing_ns.saturating_add(self.talk_ns).saturating_add(self.wrap_ns)
+    }
+
+    fn merge(&mut self, o: &Stats) {
+        self.queued += o.queued;
+        self.offered += o.offered;
+        self.answered += o.answered;
+        self.answered_in_time += o.answered_in_time;
+        self.answered_in_threshold += o.answered_in_threshold;
+        self.abandoned += o.abandoned;
+        self.short_abandoned += o.short_abandoned;
+        self.missed += o.missed;
+        self.transferred += o.transferred;
+        self.handled += o.handled;
+        self.answer_delay_ns += o.answer_delay_ns;
+        self.handle_ns += o.handle_ns;
+        self.ringing_ns = self.ringing_ns.saturating_add(o.ringing_ns);
+        self.talk_ns = self.talk_ns.saturating_add(o.talk_ns);
+        self.wrap_ns = self.wrap_ns.saturating_add(o.wrap_ns);
+        self.ready_ns = self.ready_ns.saturating_add(o.ready_ns);
+        self.not_ready_ns = self.not_ready_ns.saturating_add(o.not_ready_ns);
+        self.staffed_ns = self.staffed_ns.saturating_add(o.staffed_ns);
+    }
+}
+
+/// Per-queue stats of one bucket, sparse and sorted by queue index.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub(crate) struct QStats(pub Vec<(u32, Stats)>);
+
+impl QStats {
+    pub fn get_mut(&mut self, q: u32) -> &mut Stats {
+        let i = match self.0.binary_search_by_key(&q, |e| e.0) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (q, Stats::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+}
+
+/// Stats of one span of time for the total and each queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub(crate) struct Bucket {
+    pub start: i64,
+    pub end: i64,
+    pub total: Stats,
+    pub queues: QStats,
+}
+
+impl Bucket {
+    fn count(&mut self, q: Option<u32>, f: &impl Fn(&mut Stats, bool)) {
+        f(&mut self.total, true);
+        if let Some(q) = q {
+            f(self.queues.get_mut(q), false);
+        }
+    }
+
+    /// Book `dt` of agent time in `state`: busy time goes to the total and to the queue of
+    /// the call; ready, not-ready and staffed time to the total and every queue the agent
+    /// belongs to.
+    fn add_time(&mut self, state: AgentState, dt: i64, call_queue: Option<u32>, members: &[u32]) {
+        if state == AgentState::LoggedOut || dt <= 0 {
+            return;
+        }
+        self.total.add_state(state, dt);
+        self.total.staffed_ns = self.total.staffed_ns.saturating_add(dt);
+        let busy = matches!(state, AgentState::Ringing | AgentState::Talking | AgentState::WrapUp);
+        if busy && let Some(q) = call_queue {
+            self.queues.get_mut(q).add_state(state, dt);
+        }
+        for &m in members {
+            let s = self.queues.get_mut(m);
+            s.staffed_ns = s.staffed_ns.saturating_add(dt);
+            if !busy {
+                s.add_state(state, dt);
+            }
+        }
+    }
+}
+
+/// Minutes kept for the sliding windows (the longest window is 60 minutes).
+pub(crate) const RING_MINUTES: i64 = 64;
+
+/// Everything a tenant counts.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub(crate) struct Book {
+    /// Calendar intervals by start.
+    pub intervals: BTreeMap<i64, Bucket>,
+    /// One bucket per UTC minute, slot `minute mod RING_MINUTES`; `start` is the minute's
+    /// first instant, `i64::MIN` for a slot never used.
+    pub minutes: Vec<Bucket>,
+    /// Since the start of the log; `start`/`end` unused.
+    pub totals: Bucket,
+}
+
+impl Default for Book {
+    fn default() -> Self {
+        let empty = Bucket { start: i64::MIN, end: i64::MIN, ..Bucket::default() };
+        Book { intervals: BTreeMap::new(), minutes: vec![empty; RING_MINUTES as usize], totals: Bucket::default() }
+    }
+}
+
+fn minute_of(nanos: i64) -> i64 {
+    nanos.div_euclid(MINUTE_NS)
+}
+
+impl Book {
+    fn interval_mut(&mut self, cfg: &Resolved, days: &mut DayCache, nanos: i64, now: i64) -> Option<&mut Bucket> {
+        let (start, end) = days.interval(cfg.tz, cfg.interval_ns, nanos);
+        if end <= now.saturating_sub(cfg.retention_ns) {
+            return None;
+        }
+        Some(self.intervals.entry(start).or_insert_with(|| Bucket { start, end, ..Bucket::default() }))
+    }
+
+    fn minute_mut(&mut self, minute: i64, now: i64) -> Option<&mut Bucket> {
+        if minute <= minute_of(now) - RING_MINUTES {
+            return None;
+        }
+        let slot = &mut self.minutes[minute.rem_euclid(RING_MINUTES) as usize];
+        let start = minute.saturating_mul(MINUTE_NS);
+        if slot.start < start {
+            // Reset in place, keeping the per-queue vector's capacity.
+            slot.start = start;
+            slot.end = start.saturating_add(MINUTE_NS);
+            slot.total = Stats::default();
+            slot.queues.0.clear();
+        } else if slot.start > start {
+            return None;
+        }
+        Some(slot)
+    }
+
+    /// Count something that happened at `nanos` for queue `q` (and the total). `f` gets
+    /// `true` for the total's stats.
+    pub fn count(
+        &mut self,
+        cfg: &Resolved,
+        days: &mut DayCache,
+        nanos: i64,
+        now: i64,
+        q: Option<u32>,
+        f: impl Fn(&mut Stats, bool),
+    ) {
+        self.totals.count(q, &f);
+        if let Some(b) = self.interval_mut(cfg, days, nanos, now) {
+            b.count(q, &f);
+        }
+        if let Some(b) = self.minute_mut(minute_of(nanos), now) {
+            b.count(q, &f);
+        }
+    }
+
+    /// Book agent time `[from, to)` in `state`, split at interval and minute boundaries.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_time(
+        &mut self,
+        cfg: &Resolved,
+        days: &mut DayCache,
+        from: i64,
+        to: i64,
+        now: i64,
+        state: AgentState,
+        call_queue: Option<u32>,
+        members: &[u32],
+    ) {
+        if state == AgentState::LoggedOut || to <= from {
+            return;
+        }
+        let mut a = from.max(now.saturating_sub(cfg.retention_ns));
+        while a < to {
+            let (_, end) = days.interval(cfg.tz, cfg.interval_ns, a);
+            let b = end.min(to);
+            if let Some(bucket) = self.interval_mut(cfg, days, a, now) {
+                bucket.add_time(state, b - a, call_queue, members);
+            }
+            a = b;
+        }
+        let mut a = from.max((minute_of(now) - RING_MINUTES + 1).saturating_mul(MINUTE_NS));
+        while a < to {
+            let m = minute_of(a);
+            let b = (m + 1).saturating_mul(MINUTE_NS).min(to);
+            if let Some(bucket) = self.minute_mut(m, now) {
+                bucket.add_time(state, b - a, call_queue, members);
+            }
+            a = b;
+        }
+    }
+
+    /// Drop intervals that ended `retention` before `now`.
+    pub fn prune(&mut self, cfg: &Resolved, now: i64) {
+        let cutoff = now.saturating_sub(cfg.retention_ns);
+        while let Some(e) = self.intervals.first_entry() {
+            if e.get().end <= cutoff {
+                e.remove();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The sum of the minute buckets `first..=last` (minute numbers).
+    pub fn window(&self, first: i64, last: i64) -> Bucket {
+        let mut out = Bucket::default();
+        for b in &self.minutes {
+            if b.start == i64::MIN {
+                continue;
+            }
+            let m = minute_of(b.start);
+            if m < first || m > last {
+                continue;
+            }
+            out.total.merge(&b.total);
+            for (q, s) in &b.queues.0 {
+                out.queues.get_mut(*q).merge(s);
+            }
+        }
+        out
+    }
+
+    /// A copy holding the intervals that start at or after `from` and the minute ring:
+    /// what query-time accrual of open agent states may touch.
+    pub fn overlay(&self, from: i64) -> Book {
+        Book {
+            intervals: self.intervals.range(from..).map(|(k, v)| (*k, v.clone())).collect(),
+            minutes: self.minutes.clone(),
+            totals: Bucket::default(),
+        }
+    }
+}
+
+fn secs(ns: i64) -> f64 {
+    ns as f64 / NANOS_PER_SEC as f64
+}
+
+fn secs_wide(ns: i128) -> f64 {
+    ns as f64 / NANOS_PER_SEC as f64
+}
+
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den > 0.0).then(|| num / den)
+}
+
+fn service_level(s: &Stats, formula: SlFormula) -> Option<f64> {
+    let den = match formula {
+        SlFormula::Offered => s.offered,
+        SlFormula::AnsweredAbandoned => s.answered + s.abandoned,
+        SlFormula::AnsweredLongAbandoned => (s.answered + s.abandoned).saturating_sub(s.short_abandoned),
+        SlFormula::Queued => s.queued,
+    };
+    ratio(s.answered_in_threshold as f64, den as f64)
+}
+
+/// The figures of one queue (or the total) over one interval or window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figures {
+    /// `queued` events (callers entering the queue).
+    pub queued: u64,
+    /// Calls offered to an agent (each call counted at its first offer).
+    pub offered: u64,
+    /// Calls answered (each call counted at its first answer).
+    pub answered: u64,
+    /// Answered within `max_rings` rings.
+    pub answered_in_time: u64,
+    /// Answered within the service-level threshold (= `answered_in_time` without one).
+    pub answered_in_threshold: u64,
+    /// Callers who hung up while waiting.
+    pub abandoned: u64,
+    /// Abandons after less than `short_abandon` of waiting.
+    pub short_abandoned: u64,
+    /// Ring-no-answers.
+    pub missed: u64,
+    /// Transfers away from an agent.
+    pub transferred: u64,
+    /// Calls whose after-call work ended (the AHT denominator).
+    pub handled: u64,
+    /// Service level by the queue's formula; `null` with a zero denominator.
+    pub service_level: Option<f64>,
+    /// The formula `service_level` used.
+    pub service_level_formula: &'static str,
+    /// Average speed of answer: answer delay ÷ answered.
+    pub asa_seconds: Option<f64>,
+    /// Average handle time: (talk + wrap-up) ÷ handled.
+    pub aht_seconds: Option<f64>,
+    /// Busy ÷ (busy + ready), busy = ringing + talking + wrap-up.
+    pub occupancy: Option<f64>,
+    /// Busy ÷ staffed (logged-in) time.
+    pub utilization: Option<f64>,
+    /// Agent seconds ringing.
+    pub ringing_seconds: f64,
+    /// Agent seconds talking.
+    pub talk_seconds: f64,
+    /// Agent seconds in wrap-up.
+    pub wrap_up_seconds: f64,
+    /// Agent seconds ready and idle.
+    pub ready_seconds: f64,
+    /// Agent seconds not ready.
+    pub not_ready_seconds: f64,
+    /// Agent seconds logged in.
+    pub staffed_seconds: f64,
+}
+
+impl Figures {
+    pub(crate) fn new(s: &Stats, sl: Sl) -> Self {
+        let busy = s.busy_ns();
+        Figures {
+            queued: s.queued,
+            offered: s.offered,
+            answered: s.answered,
+            answered_in_time: s.answered_in_time,
+            answered_in_threshold: s.answered_in_threshold,
+            abandoned: s.abandoned,
+            short_abandoned: s.short_abandoned,
+            missed: s.missed,
+            transferred: s.transferred,
+            handled: s.handled,
+            service_level: service_level(s, sl.formula),
+            service_level_formula: sl.formula.as_str(),
+            asa_seconds: ratio(secs_wide(s.answer_delay_ns), s.answered as f64),
+            aht_seconds: ratio(secs_wide(s.handle_ns), s.handled as f64),
+            occupancy: ratio(secs(busy), secs(busy.saturating_add(s.ready_ns))),
+            utilization: ratio(secs(busy), secs(s.staffed_ns)),
+            ringing_seconds: secs(s.ringing_ns),
+            talk_seconds: secs(s.talk_ns),
+            wrap_up_seconds: secs(s.wrap_ns),
+            ready_seconds: secs(s.ready_ns),
+            not_ready_seconds: secs(s.not_ready_ns),
+            staffed_seconds: secs(s.staffed_ns),
+        }
+    }
+}
+
+/// One row of `/v1/intervals`: one interval and one queue, or the total (`queue: null`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IntervalRow {
+    /// The interval's first instant.
+    pub start: Ts,
+    /// The instant after its last.
+    pub end: Ts,
+    /// The queue, `null` for the total over all calls (including calls of no queue).
+    pub queue: Option<QueueId>,
+    /// Whether the tenant's watermark has passed `end` (the figures are final unless an
+    /// event arrives later than the allowed lateness).
+    pub closed: bool,
+    /// The figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// One sliding-window row: the last `window_minutes` minutes up to the tenant's clock.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WindowRow {
+    /// 15 or 60.
+    pub window_minutes: u32,
+    /// The first instant covered: the start of the minute `window_minutes − 1` minutes
+    /// before the one holding `end`.
+    pub start: Ts,
+    /// The tenant's clock.
+    pub end: Ts,
+    /// The queue, `null` for the total.
+    pub queue: Option<QueueId>,
+    /// The figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// Cumulative counters of one queue (or the total) since the start of the log; never
+/// reset, for Prometheus counters.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Totals {
+    /// `queued` events.
+    pub queued: u64,
+    /// Calls offered (first offer of each call).
+    pub offered: u64,
+    /// Calls answered (first answer of each call).
+    pub answered: u64,
+    /// Answered within `max_rings` rings.
+    pub answered_in_time: u64,
+    /// Answered within the service-level threshold.
+    pub answered_in_threshold: u64,
+    /// Callers who hung up while waiting.
+    pub abandoned: u64,
+    /// Abandons after less than `short_abandon`.
+    pub short_abandoned: u64,
+    /// Ring-no-answers.
+    pub missed: u64,
+    /// Transfers away from an agent.
+    pub transferred: u64,
+    /// Calls whose after-call work ended.
+    pub handled: u64,
+    /// Sum of answer delays (ASA numerator), seconds.
+    pub answer_delay_seconds: f64,
+    /// Sum of handle times (AHT numerator), seconds.
+    pub handle_seconds: f64,
+}
+
+impl Totals {
+    pub(crate) fn new(s: &Stats) -> Self {
+        Totals {
+            queued: s.queued,
+            offered: s.offered,
+            answered: s.answered,
+            answered_in_time: s.answered_in_time,
+            answered_in_threshold: s.answered_in_threshold,
+            abandoned: s.abandoned,
+            short_abandoned: s.short_abandoned,
+            missed: s.missed,
+            transferred: s.transferred,
+            handled: s.handled,
+            answer_delay_seconds: secs_wide(s.answer_delay_ns),
+            handle_seconds: secs_wide(s.handle_ns),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_with_zero_denominators_are_none() {
+        let f = Figures::new(&Stats::default(), Sl { formula: SlFormula::Offered, threshold_ns: None });
+        assert_eq!((f.service_level, f.asa_seconds, f.aht_seconds, f.occupancy, f.utilization), (None, None, None, None, None));
+    }
+
+    #[test]
+    fn each_service_level_formula_uses_its_denominator() {
+        let s = Stats {
+            queued: 10,
+            offered: 8,
+            answered: 6,
+            answered_in_threshold: 3,
+            abandoned: 4,
+            short_abandoned: 1,
+            ..Stats::default()
+        };
+        let sl = |formula| service_level(&s, formula);
+        assert_eq!(sl(SlFormula::Offered), Some(3.0 / 8.0));
+        assert_eq!(sl(SlFormula::AnsweredAbandoned), Some(3.0 / 10.0));
+        assert_eq!(sl(SlFormula::AnsweredLongAbandoned), Some(3.0 / 9.0));
+        assert_eq!(sl(SlFormula::Queued), Some(3.0 / 10.0));
+    }
+
+    #[test]
+    fn busy_time_goes_to_the_calls_queue_idle_time_to_every_member_queue() {
+        let mut b = Bucket::default();
+        b.add_time(AgentState::Talking, 10, Some(1), &[1, 2]);
+        b.add_time(AgentState::Ready, 5, None, &[1, 2]);
+        assert_eq!(b.total.talk_ns, 10);
+        assert_eq!(b.total.staffed_ns, 15);
+        let q1 = b.queues.0.iter().find(|e| e.0 == 1).unwrap().1;
+        let q2 = b.queues.0.iter().find(|e| e.0 == 2).unwrap().1;
+        assert_eq!((q1.talk_ns, q1.ready_ns, q1.staffed_ns), (10, 5, 15));
+        assert_eq!((q2.talk_ns, q2.ready_ns, q2.staffed_ns), (0, 5, 15));
+    }
+}

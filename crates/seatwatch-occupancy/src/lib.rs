@@ -1,0 +1,1267 @@
+//! Seatwatch's occupancy projector.
+//!
+//! [`Occupancy`] folds the log (through [`seatwatch_model::Projector`]) into, per tenant:
+//!
+//! * live agent state: the agent-set status (logged out, ready, not ready + reason) and the
+//!   system activity (ringing, talking, wrap-up) combined into one [`AgentState`], since
+//!   when, the station, and today's counters ([`Occupancy::agents`]);
+//! * live queue state: waiting calls, the oldest wait, agents by state
+//!   ([`Occupancy::queues`]);
+//! * calendar intervals (15 minutes by default, aligned to local midnight) per queue and
+//!   in total ([`Occupancy::intervals`]), sliding windows of the last 15 and 60 minutes
+//!   ([`Occupancy::windows`]) and cumulative counters ([`Occupancy::totals`]).
+//!
+//! It is pure: no I/O, no wall clock. Time is the tenant's [`seatwatch_model::Clock`],
+//! advanced by event timestamps, heartbeats and ticks; figures that depend on elapsed time
+//! (time in state, the open interval, windows) are computed up to that clock's `now()`
+//! when queried. Every formula, the state precedence and every edge case are documented in
+//! `docs/metrics-definitions.md`; the rules in short:
+//!
+//! * state precedence: `logged_out` > `ringing` / `talking` / `wrap_up` (the activity) >
+//!   `not_ready` > `ready`;
+//! * an agent's events are applied at the effective time `max(ts, agent's last effective
+//!   ts)`, so an event older than the agent's last one is never dropped;
+//! * counts land in the interval of their event's `ts`; agent time is split across
+//!   interval boundaries; AHT is booked when after-call work ends.
+
+mod book;
+mod localtime;
+mod settings;
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+pub use book::{Figures, IntervalRow, Totals, WindowRow};
+pub use settings::{ServiceLevelSettings, Settings, SettingsError, SlFormula, TenantSettings};
+pub use snapshot::SnapshotError;
+
+use bincode::{Decode, Encode};
+use book::{Book, Stats};
+use localtime::DayCache;
+use seatwatch_model::{
+    AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Ts, rings_heard,
+};
+use settings::{MINUTE_NS, Resolved, Sl};
+use snapshot::{Calls, ClockState, Derived};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// An agent's derived state (CONTRACT.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// Not logged in.
+    LoggedOut,
+    /// Logged in, available, no call.
+    Ready,
+    /// Logged in, 示忙, no call.
+    NotReady,
+    /// A call is ringing at the agent.
+    Ringing,
+    /// On a call.
+    Talking,
+    /// After-call work.
+    WrapUp,
+}
+
+impl AgentState {
+    /// Every state, in the order above.
+    pub const ALL: [AgentState; 6] = [
+        AgentState::LoggedOut,
+        AgentState::Ready,
+        AgentState::NotReady,
+        AgentState::Ringing,
+        AgentState::Talking,
+        AgentState::WrapUp,
+    ];
+
+    /// The contract's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::LoggedOut => "logged_out",
+            AgentState::Ready => "ready",
+            AgentState::NotReady => "not_ready",
+            AgentState::Ringing => "ringing",
+            AgentState::Talking => "talking",
+            AgentState::WrapUp => "wrap_up",
+        }
+    }
+
+    /// Ringing, talking or wrap-up: the time occupancy counts as busy.
+    pub fn is_busy(self) -> bool {
+        matches!(self, AgentState::Ringing | AgentState::Talking | AgentState::WrapUp)
+    }
+}
+
+impl std::fmt::Display for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An agent's counters for the tenant-local day of the tenant's clock.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AgentCounters {
+    /// The local date the counters are for.
+    pub date: Date,
+    /// Calls answered.
+    pub handled: u64,
+    /// Ring-no-answers.
+    pub missed: u64,
+    /// Seconds ringing.
+    pub ringing_seconds: f64,
+    /// Seconds talking (there is no hold event in the contract: hold is part of talk).
+    pub talk_seconds: f64,
+    /// Seconds in wrap-up.
+    pub wrap_up_seconds: f64,
+    /// Seconds ready and idle.
+    pub ready_seconds: f64,
+    /// Seconds not ready.
+    pub not_ready_seconds: f64,
+    /// Seconds logged in: the sum of the five above.
+    pub logged_in_seconds: f64,
+}
+
+/// One agent as `GET /v1/agents` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AgentView {
+    /// The agent id.
+    pub agent: AgentId,
+    /// The derived state.
+    pub state: AgentState,
+    /// When the agent entered `state` (or, for `not_ready`, its current reason).
+    pub since: Ts,
+    /// The station of the last login; `null` when logged out or never seen logging in.
+    pub station: Option<String>,
+    /// The not-ready reason, in state `not_ready` only.
+    pub reason: Option<String>,
+    /// The call the agent is ringing, talking or in wrap-up for, when known.
+    pub call: Option<CallId>,
+    /// `now − since` by the tenant's clock.
+    pub seconds_in_state: f64,
+    /// Today's counters (tenant-local day of the tenant's clock).
+    pub today: AgentCounters,
+    /// The queues the agent belongs to (it was offered or answered calls from them),
+    /// sorted.
+    pub queues: Vec<QueueId>,
+}
+
+/// One queue's live state.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct QueueView {
+    /// The queue.
+    pub queue: QueueId,
+    /// Calls queued and not yet answered, abandoned or ended (ringing ones included).
+    pub waiting: u64,
+    /// When the longest-waiting call entered the queue.
+    pub oldest_waiting_since: Option<Ts>,
+    /// How long it has waited, by the tenant's clock.
+    pub oldest_wait_seconds: Option<f64>,
+    /// Member agents logged in (every state but `logged_out`).
+    pub logged_in: u64,
+    /// Member agents ready.
+    pub ready: u64,
+    /// Member agents not ready.
+    pub not_ready: u64,
+    /// Member agents ringing.
+    pub ringing: u64,
+    /// Member agents talking.
+    pub talking: u64,
+    /// Member agents ringing or talking.
+    pub on_call: u64,
+    /// Member agents in wrap-up.
+    pub wrap_up: u64,
+}
+
+/// An agent state change, for `/v1/stream` `agent_state` pushes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AgentStateChange {
+    /// The tenant.
+    pub tenant: String,
+    /// The agent.
+    pub agent: AgentId,
+    /// The new state.
+    pub state: AgentState,
+    /// Since when.
+    pub since: Ts,
+    /// The station.
+    pub station: Option<String>,
+    /// The not-ready reason (state `not_ready` only).
+    pub reason: Option<String>,
+    /// The log sequence number of the record that caused the change.
+    pub seq: u64,
+}
+
+/// One span of an agent's state timeline.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TimelineEntry {
+    /// The agent.
+    pub agent: AgentId,
+    /// The state.
+    pub state: AgentState,
+    /// From (inclusive).
+    pub from: Ts,
+    /// To (exclusive); the tenant's clock for the current state.
+    pub to: Ts,
+    /// Whether this is the agent's current state (still open).
+    pub open: bool,
+}
+
+/// At most this many changes wait for [`Occupancy::take_changes`]; older ones are dropped
+/// (and counted in [`Occupancy::dropped_changes`]).
+pub const MAX_PENDING_CHANGES: usize = 65_536;
+
+/// At most this many queues are tracked per tenant; calls of further queues count in the
+/// total (`"queue": null`) rows only.
+pub const MAX_QUEUES: usize = 1024;
+
+// ---------------------------------------------------------------------------------------
+// Internal state
+
+/// FxHash: a fast, deterministic hasher for the id → index maps (never iterated for
+/// output).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Fx(u64);
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+enum Presence {
+    LoggedOut,
+    Ready,
+    NotReady,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+enum Act {
+    Idle,
+    Ringing,
+    Talking,
+    WrapUp,
+}
+
+/// Today's counters in nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+struct Counters {
+    date: Option<Date>,
+    handled: u64,
+    missed: u64,
+    ringing_ns: i64,
+    talk_ns: i64,
+    wrap_ns: i64,
+    ready_ns: i64,
+    not_ready_ns: i64,
+    logged_in_ns: i64,
+}
+
+impl Counters {
+    /// Start a new day's counters when `date` is later than the current one; returns
+    /// whether `date` is the counters' day.
+    fn roll(&mut self, date: Date) -> bool {
+        if self.date.is_none_or(|d| d < date) {
+            *self = Counters { date: Some(date), ..Counters::default() };
+        }
+        self.date == Some(date)
+    }
+
+    fn add_time(&mut self, tz: chrono_tz::Tz, days: &mut DayCache, from: i64, to: i64, state: AgentState) {
+        if state == AgentState::LoggedOut {
+            return;
+        }
+        let mut a = from;
+        while a < to {
+            let d = days.get(tz, a);
+            let b = d.end.min(to);
+            if self.roll(d.date) {
+                let dt = b - a;
+                let slot = match state {
+                    AgentState::Ready => &mut self.ready_ns,
+                    AgentState::NotReady => &mut self.not_ready_ns,
+                    AgentState::Ringing => &mut self.ringing_ns,
+                    AgentState::Talking => &mut self.talk_ns,
+                    AgentState::WrapUp | AgentState::LoggedOut => &mut self.wrap_ns,
+                };
+                *slot = slot.saturating_add(dt);
+                self.logged_in_ns = self.logged_in_ns.saturating_add(dt);
+            }
+            a = b;
+        }
+    }
+
+    fn view(&self) -> AgentCounters {
+        let s = |ns: i64| ns as f64 / NANOS_PER_SEC as f64;
+        AgentCounters {
+            date: self.date.unwrap_or(Date(0)),
+            handled: self.handled,
+            missed: self.missed,
+            ringing_seconds: s(self.ringing_ns),
+            talk_seconds: s(self.talk_ns),
+            wrap_up_seconds: s(self.wrap_ns),
+            ready_seconds: s(self.ready_ns),
+            not_ready_seconds: s(self.not_ready_ns),
+            logged_in_seconds: s(self.logged_in_ns),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+struct Agent {
+    id: AgentId,
+    presence: Presence,
+    reason: Option<String>,
+    station: Option<String>,
+    act: Act,
+    /// The call of `act` (empty when none is known); its buffer is reused.
+    call: String,
+    call_queue: Option<u32>,
+    /// When the agent answered the call of `act` (talking, wrap-up after a talk).
+    answered_at: Option<Ts>,
+    since: Ts,
+    /// The effective time of the agent's last event: its time is booked up to here.
+    last: Ts,
+    /// Bumped whenever `station` / `reason` change.
+    station_ver: u32,
+    reason_ver: u32,
+    /// Queue indexes, sorted.
+    members: Vec<u32>,
+    today: Counters,
+}
+
+impl Agent {
+    fn new(id: &AgentId, ts: Ts) -> Self {
+        Agent {
+            id: id.clone(),
+            presence: Presence::LoggedOut,
+            reason: None,
+            station: None,
+            act: Act::Idle,
+            call: String::new(),
+            call_queue: None,
+            answered_at: None,
+            since: ts,
+            last: ts,
+            station_ver: 0,
+            reason_ver: 0,
+            members: Vec::new(),
+            today: Counters::default(),
+        }
+    }
+
+    /// The precedence: logged out > activity (ringing, talking, wrap-up) > not ready > ready.
+    fn state(&self) -> AgentState {
+        match (self.presence, self.act) {
+            (Presence::LoggedOut, _) => AgentState::LoggedOut,
+            (_, Act::Ringing) => AgentState::Ringing,
+            (_, Act::Talking) => AgentState::Talking,
+            (_, Act::WrapUp) => AgentState::WrapUp,
+            (Presence::NotReady, Act::Idle) => AgentState::NotReady,
+            (Presence::Ready, Act::Idle) => AgentState::Ready,
+        }
+    }
+
+    fn on_call(&self, act: Act, call: &CallId) -> bool {
+        self.act == act && self.call == call.0
+    }
+
+    fn set_call(&mut self, act: Act, call: Option<&CallId>, queue: Option<u32>, answered_at: Option<Ts>) {
+        self.act = act;
+        self.call.clear();
+        if let Some(c) = call {
+            self.call.push_str(&c.0);
+        }
+        self.call_queue = queue;
+        self.answered_at = answered_at;
+        if let Some(q) = queue
+            && let Err(i) = self.members.binary_search(&q)
+        {
+            self.members.insert(i, q);
+        }
+    }
+
+    fn clear_call(&mut self) {
+        self.act = Act::Idle;
+        self.call.clear();
+        self.call_queue = None;
+        self.answered_at = None;
+    }
+
+    fn set_station(&mut self, station: Option<&str>) {
+        if self.station.as_deref() != station {
+            self.station = station.map(str::to_owned);
+            self.station_ver = self.station_ver.wrapping_add(1);
+        }
+    }
+
+    fn set_reason(&mut self, reason: Option<&str>) {
+        if self.reason.as_deref() != reason {
+            self.reason = reason.map(str::to_owned);
+            self.reason_ver = self.reason_ver.wrapping_add(1);
+        }
+    }
+
+    fn shown_reason(&self) -> Option<&str> {
+        if self.state() == AgentState::NotReady { self.reason.as_deref() } else { None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub(crate) struct Call {
+    queue: Option<u32>,
+    queued_at: Option<Ts>,
+    waiting: bool,
+    first_offered_at: Option<Ts>,
+    offered_at: Option<Ts>,
+    answered: bool,
+    agent: Option<u32>,
+    last: Ts,
+}
+
+impl Call {
+    fn new(ts: Ts) -> Self {
+        Call {
+            queue: None,
+            queued_at: None,
+            waiting: false,
+            first_offered_at: None,
+            offered_at: None,
+            answered: false,
+            agent: None,
+            last: ts,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+struct Span {
+    agent: u32,
+    state: AgentState,
+    from: Ts,
+    to: Ts,
+}
+
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub(crate) struct Tenant {
+    name: String,
+    clock: ClockState,
+    agents: Vec<Agent>,
+    agent_index: Derived<FxMap<String, u32>>,
+    queues: Vec<QueueId>,
+    queue_index: Derived<FxMap<String, u32>>,
+    queue_sl: Derived<Vec<Sl>>,
+    calls: Calls,
+    book: Book,
+    timeline: Vec<Span>,
+    next_prune: i64,
+    days: Derived<DayCache>,
+}
+
+/// Pending changes for [`Occupancy::take_changes`].
+#[derive(Clone, Debug, Default)]
+struct Changes {
+    q: VecDeque<AgentStateChange>,
+    track: bool,
+    dropped: u64,
+}
+
+/// What one `apply` needs besides the tenant.
+struct Cx<'a> {
+    cfg: &'a Resolved,
+    changes: &'a mut Changes,
+    timeline: bool,
+    seq: u64,
+}
+
+type Before = (AgentState, u32, u32);
+
+impl Tenant {
+    fn new(name: &str, cfg: &Resolved) -> Self {
+        Tenant {
+            name: name.to_owned(),
+            clock: ClockState(Clock::new(cfg.lateness_ns)),
+            agents: Vec::new(),
+            agent_index: Derived::default(),
+            queues: Vec::new(),
+            queue_index: Derived::default(),
+            queue_sl: Derived::default(),
+            calls: Calls::default(),
+            book: Book::default(),
+            timeline: Vec::new(),
+            next_prune: i64::MIN,
+            days: Derived::default(),
+        }
+    }
+
+    /// Rebuild the derived indexes (after decoding a snapshot).
+    fn rebuild(&mut self, cfg: &Resolved) {
+        self.agent_index.0 = self.agents.iter().enumerate().map(|(i, a)| (a.id.0.clone(), i as u32)).collect();
+        self.queue_index.0 = self.queues.iter().enumerate().map(|(i, q)| (q.0.clone(), i as u32)).collect();
+        self.queue_sl.0 = self.queues.iter().map(|q| cfg.sl_for(q.as_str())).collect();
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.0.now().map_or(i64::MIN, |t| t.nanos)
+    }
+
+    fn queue(&mut self, cfg: &Resolved, q: &QueueId) -> Option<u32> {
+        if let Some(&i) = self.queue_index.0.get(q.as_str()) {
+            return Some(i);
+        }
+        if self.queues.len() >= MAX_QUEUES {
+            return None;
+        }
+        let i = self.queues.len() as u32;
+        self.queues.push(q.clone());
+        self.queue_index.0.insert(q.0.clone(), i);
+        self.queue_sl.0.push(cfg.sl_for(q.as_str()));
+        Some(i)
+    }
+
+    fn agent(&mut self, id: &AgentId, ts: Ts) -> usize {
+        if let Some(&i) = self.agent_index.0.get(id.as_str()) {
+            return i as usize;
+        }
+        let i = self.agents.len();
+        self.agents.push(Agent::new(id, ts));
+        self.agent_index.0.insert(id.0.clone(), i as u32);
+        i
+    }
+
+    /// Run `f` on the call `id`, creating it when unknown.
+    fn with_call<R>(&mut self, id: &CallId, ts: Ts, f: impl FnOnce(&mut Call) -> R) -> R {
+        if let Some(c) = self.calls.0.get_mut(id.as_str()) {
+            c.last = c.last.max(ts);
+            return f(c);
+        }
+        f(self.calls.0.entry(id.0.clone()).or_insert_with(|| Call::new(ts)))
+    }
+
+    fn count(&mut self, cfg: &Resolved, ts: Ts, q: Option<u32>, f: impl Fn(&mut Stats, bool)) {
+        let now = self.now();
+        self.book.count(cfg, &mut self.days.0, ts.nanos, now, q, f);
+    }
+
+    /// Book agent `a`'s time up to `eff` in its current state.
+    fn advance(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
+        let now = self.now();
+        let Tenant { agents, book, days, .. } = self;
+        let ag = &mut agents[a];
+        if eff > ag.last {
+            let st = ag.state();
+            if st != AgentState::LoggedOut {
+                book.add_time(cfg, &mut days.0, ag.last.nanos, eff.nanos, now, st, ag.call_queue, &ag.members);
+                ag.today.add_time(cfg.tz, &mut days.0, ag.last.nanos, eff.nanos, st);
+            }
+            ag.last = eff;
+        }
+    }
+
+    /// Start handling agent `a` at `ts`: book its time up to the effective time and return
+    /// that time and what the agent showed before.
+    fn begin(&mut self, cfg: &Resolved, a: usize, ts: Ts) -> (Ts, Before) {
+        let eff = ts.max(self.agents[a].last);
+        self.advance(cfg, a, eff);
+        let ag = &self.agents[a];
+        (eff, (ag.state(), ag.station_ver, ag.reason_ver))
+    }
+
+    /// Finish handling agent `a`: record a change when what it shows changed.
+    fn settle(&mut self, cx: &mut Cx<'_>, a: usize, eff: Ts, before: Before) {
+        let ag = &mut self.agents[a];
+        let (old, station_ver, reason_ver) = before;
+        let new = ag.state();
+        // A new state, or a new reason within not_ready, starts a new `since`; a new
+        // station alone is pushed with the same `since`; a reason change outside not_ready
+        // is invisible.
+        let new_state = new != old || (new == AgentState::NotReady && ag.reason_ver != reason_ver);
+        if !new_state && ag.station_ver == station_ver {
+            return;
+        }
+        if new_state {
+            if cx.timeline && eff > ag.since {
+                self.timeline.push(Span { agent: a as u32, state: old, from: ag.since, to: eff });
+            }
+            ag.since = eff;
+        }
+        if cx.changes.track {
+            if cx.changes.q.len() >= MAX_PENDING_CHANGES {
+                cx.changes.q.pop_front();
+                cx.changes.dropped += 1;
+            }
+            cx.changes.q.push_back(AgentStateChange {
+                tenant: self.name.clone(),
+                agent: ag.id.clone(),
+                state: new,
+                since: ag.since,
+                station: ag.station.clone(),
+                reason: ag.shown_reason().map(str::to_owned),
+                seq: cx.seq,
+            });
+        }
+    }
+
+    /// End the agent's call involvement at `eff`: a talk or a wrap-up books the call's
+    /// handle time (answer to `eff`) when the answer was seen; ringing just stops.
+    fn finish_call(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
+        let ag = &self.agents[a];
+        if matches!(ag.act, Act::Talking | Act::WrapUp)
+            && let Some(answered) = ag.answered_at
+        {
+            let handle = i128::from(eff.nanos_since(answered).max(0));
+            let q = ag.call_queue;
+            self.count(cfg, eff, q, |s, _| {
+                s.handled += 1;
+                s.handle_ns += handle;
+            });
+        }
+        self.agents[a].clear_call();
+    }
+
+    fn end_wrap(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
+        if self.agents[a].act == Act::WrapUp {
+            self.finish_call(cfg, a, eff);
+        }
+    }
+
+    fn implicit_login(&mut self, a: usize) {
+        let ag = &mut self.agents[a];
+        if ag.presence == Presence::LoggedOut {
+            ag.presence = Presence::Ready;
+        }
+    }
+
+    fn apply(&mut self, cx: &mut Cx<'_>, env: &Envelope) {
+        let cfg = cx.cfg;
+        let ts = env.event.ts;
+        match &env.event.kind {
+            EventKind::Queued { call, queue, .. } => {
+                let q = self.queue(cfg, queue);
+                self.with_call(call, ts, |c| {
+                    c.queue = q.or(c.queue);
+                    c.queued_at = Some(ts);
+                    c.waiting = true;
+                });
+                self.count(cfg, ts, q, |s, _| s.queued += 1);
+                return;
+            }
+            EventKind::Abandoned { call, queue } => {
+                let q = self.queue(cfg, queue);
+                let removed = self.calls.0.remove(call.as_str());
+                let wait = removed.as_ref().and_then(|c| c.queued_at).map(|t| ts.nanos_since(t));
+                let short = wait.is_some_and(|w| w < cfg.short_abandon_ns);
+                self.count(cfg, ts, q, |s, _| {
+                    s.abandoned += 1;
+                    s.short_abandoned += u64::from(short);
+                });
+                // The caller hung up while ringing at an agent: the ringing stops.
+                if let Some(a) = removed.and_then(|c| c.agent).map(|a| a as usize)
+                    && self.agents.get(a).is_some_and(|ag| ag.on_call(Act::Ringing, call))
+                {
+                    let (eff, before) = self.begin(cfg, a, ts);
+                    self.agents[a].clear_call();
+                    self.settle(cx, a, eff, before);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(agent) = env.event.agent.as_ref() else { return };
+        let kind = &env.event.kind;
+        if !matches!(
+            kind,
+            EventKind::Login { .. }
+                | EventKind::Logout
+                | EventKind::Ready
+                | EventKind::NotReady { .. }
+                | EventKind::Offered { .. }
+                | EventKind::Answered { .. }
+                | EventKind::Missed { .. }
+                | EventKind::Ended { .. }
+                | EventKind::WrapUp { .. }
+                | EventKind::Transferred { .. }
+        ) {
+            return;
+        }
+        let a = self.agent(agent, ts);
+        let (eff, before) = self.begin(cfg, a, ts);
+        match kind {
+            EventKind::Login { station } => {
+                let ag = &mut self.agents[a];
+                if ag.presence == Presence::LoggedOut {
+                    ag.presence = Presence::Ready;
+                    ag.set_reason(None);
+                }
+                // A second login keeps the state and moves the agent to the new station.
+                ag.set_station(Some(station));
+            }
+            EventKind::Logout => {
+                self.finish_call(cfg, a, eff);
+                let ag = &mut self.agents[a];
+                ag.presence = Presence::LoggedOut;
+                ag.set_station(None);
+                ag.set_reason(None);
+            }
+            EventKind::Ready => {
+                self.implicit_login(a);
+                self.end_wrap(cfg, a, eff);
+                let ag = &mut self.agents[a];
+                ag.presence = Presence::Ready;
+                ag.set_reason(None);
+            }
+            EventKind::NotReady { reason } => {
+                self.implicit_login(a);
+                self.end_wrap(cfg, a, eff);
+                let ag = &mut self.agents[a];
+                ag.presence = Presence::NotReady;
+                ag.set_reason(reason.as_deref());
+            }
+            EventKind::Offered { call, queue, .. } => {
+                let eq = match queue {
+                    Some(q) => self.queue(cfg, q),
+                    None => None,
+                };
+                let (q, first) = self.with_call(call, ts, |c| {
+                    if c.queue.is_none() {
+                        c.queue = eq;
+                    }
+                    let first = c.first_offered_at.is_none();
+                    if first {
+                        c.first_offered_at = Some(ts);
+                    }
+                    c.offered_at = Some(ts);
+                    c.agent = Some(a as u32);
+                    (eq.or(c.queue), first)
+                });
+                if first {
+                    self.count(cfg, ts, q, |s, _| s.offered += 1);
+                }
+                self.implicit_login(a);
+                match self.agents[a].act {
+                    // One call at a time: a ring while talking does not change the agent.
+                    Act::Talking => {}
+                    Act::WrapUp => {
+                        self.finish_call(cfg, a, eff);
+                        self.agents[a].set_call(Act::Ringing, Some(call), q, None);
+                    }
+                    Act::Idle | Act::Ringing => self.agents[a].set_call(Act::Ringing, Some(call), q, None),
+                }
+            }
+            EventKind::Answered { call, rings } => {
+                let (max_rings, cadence) = (cfg.max_rings, cfg.cadence_ns);
+                let (q, first, delay, ring_ns) = self.with_call(call, ts, |c| {
+                    let first = !c.answered;
+                    c.answered = true;
+                    c.waiting = false;
+                    c.agent = Some(a as u32);
+                    let delay = c.queued_at.or(c.first_offered_at).map_or(0, |t| ts.nanos_since(t).max(0));
+                    let ring_ns = c.offered_at.map_or(0, |t| ts.nanos_since(t));
+                    (c.queue, first, delay, ring_ns)
+                });
+                if first {
+                    let rings = rings.unwrap_or_else(|| rings_heard(ring_ns, cadence));
+                    let in_time = rings <= max_rings;
+                    let within = |sl: Sl| sl.threshold_ns.map_or(in_time, |th| delay <= th);
+                    let q_in = q.and_then(|q| self.queue_sl.0.get(q as usize).copied()).is_some_and(within);
+                    let total_in = within(cfg.default_sl);
+                    self.count(cfg, ts, q, |s, total| {
+                        s.answered += 1;
+                        s.answer_delay_ns += i128::from(delay);
+                        s.answered_in_time += u64::from(in_time);
+                        s.answered_in_threshold += u64::from(if total { total_in } else { q_in });
+                    });
+                }
+                self.implicit_login(a);
+                let ag = &self.agents[a];
+                if !ag.on_call(Act::Talking, call) {
+                    if matches!(ag.act, Act::Talking | Act::WrapUp) {
+                        self.finish_call(cfg, a, eff);
+                    }
+                    let ag = &mut self.agents[a];
+                    ag.set_call(Act::Talking, Some(call), q, Some(eff));
+                    let day = self.days.0.get(cfg.tz, eff.nanos).date;
+                    if ag.today.roll(day) {
+                        ag.today.handled += 1;
+                    }
+                }
+            }
+            EventKind::Missed { call } => {
+                let q = match self.calls.0.get_mut(call.as_str()) {
+                    Some(c) => {
+                        c.agent = None;
+                        c.offered_at = None;
+                        c.last = c.last.max(ts);
+                        c.queue
+                    }
+                    None => None,
+                };
+                self.count(cfg, ts, q, |s, _| s.missed += 1);
+                let day = self.days.0.get(cfg.tz, eff.nanos).date;
+                let ag = &mut self.agents[a];
+                if ag.today.roll(day) {
+                    ag.today.missed += 1;
+                }
+                // The agent returns to its agent-set status (ready, normally).
+                if ag.on_call(Act::Ringing, call) {
+                    ag.clear_call();
+                }
+            }
+            EventKind::Ended { call } => {
+                let q = self.calls.0.remove(call.as_str()).and_then(|c| c.queue);
+                let ag = &mut self.agents[a];
+                if ag.presence != Presence::LoggedOut {
+                    match ag.act {
+                        Act::Talking if ag.call == call.0 => ag.act = Act::WrapUp,
+                        Act::Ringing if ag.call == call.0 => ag.clear_call(),
+                        // `ended` implies wrap-up even when the talk was not seen.
+                        Act::Idle => ag.set_call(Act::WrapUp, Some(call), q, None),
+                        _ => {}
+                    }
+                }
+            }
+            EventKind::WrapUp { call } => {
+                let q = call.as_ref().and_then(|c| self.calls.0.get(c.as_str())).and_then(|c| c.queue);
+                let ag = &mut self.agents[a];
+                if ag.presence != Presence::LoggedOut {
+                    match ag.act {
+                        Act::Talking => ag.act = Act::WrapUp,
+                        Act::WrapUp => {}
+                        Act::Idle | Act::Ringing => ag.set_call(Act::WrapUp, call.as_ref(), q, None),
+                    }
+                }
+            }
+            EventKind::Transferred { call, .. } => {
+                let q = match self.calls.0.get_mut(call.as_str()) {
+                    Some(c) => {
+                        c.agent = None;
+                        c.last = c.last.max(ts);
+                        c.queue
+                    }
+                    None => None,
+                };
+                self.count(cfg, ts, q, |s, _| s.transferred += 1);
+                let ag = &mut self.agents[a];
+                if ag.on_call(Act::Talking, call) {
+                    // The transferring agent's talk stops; after-call work follows.
+                    ag.act = Act::WrapUp;
+                } else if ag.on_call(Act::Ringing, call) {
+                    ag.clear_call();
+                }
+            }
+            _ => {}
+        }
+        self.settle(cx, a, eff, before);
+    }
+
+    fn prune(&mut self, cfg: &Resolved, now: i64) {
+        self.book.prune(cfg, now);
+        let cutoff = now.saturating_sub(cfg.call_timeout_ns);
+        self.calls.0.retain(|_, c| c.last.nanos >= cutoff);
+    }
+
+    /// The book with every logged-in agent's open state accrued up to the clock: the
+    /// intervals from the earliest open state's interval on, and the minute ring. Returns
+    /// it and that first interval's start (`i64::MAX` when nothing is open).
+    fn pending(&self, cfg: &Resolved) -> (Book, i64) {
+        let now = self.now();
+        let mut days = self.days.0;
+        let open = |a: &&Agent| a.state() != AgentState::LoggedOut && a.last.nanos < now;
+        let lo = match self.agents.iter().filter(open).map(|a| a.last.nanos).min() {
+            Some(t) => days.interval(cfg.tz, cfg.interval_ns, t).0,
+            None => i64::MAX,
+        };
+        let mut b = self.book.overlay(lo);
+        for ag in self.agents.iter().filter(open) {
+            b.add_time(cfg, &mut days, ag.last.nanos, now, now, ag.state(), ag.call_queue, &ag.members);
+        }
+        (b, lo)
+    }
+
+    /// Queue indexes sorted by name.
+    fn queue_order(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.queues.len() as u32).collect();
+        order.sort_by(|a, b| self.queues[*a as usize].cmp(&self.queues[*b as usize]));
+        order
+    }
+
+    fn sl(&self, cfg: &Resolved, q: Option<u32>) -> Sl {
+        q.and_then(|q| self.queue_sl.0.get(q as usize).copied()).unwrap_or(cfg.default_sl)
+    }
+
+    /// Rows of one bucket: the total first, then queues by name (only `only` if given).
+    fn rows<'a>(
+        &'a self,
+        cfg: &Resolved,
+        b: &'a book::Bucket,
+        order: &'a [u32],
+        only: Option<Option<u32>>,
+    ) -> impl Iterator<Item = (Option<QueueId>, Figures)> + 'a {
+        let sl_total = cfg.default_sl;
+        let total = (only.is_none()).then(|| (None, Figures::new(&b.total, sl_total)));
+        let sls: Vec<(u32, Sl)> = order.iter().map(|&q| (q, self.sl(cfg, Some(q)))).collect();
+        let queues = sls.into_iter().filter_map(move |(q, sl)| {
+            if only.is_some_and(|o| o != Some(q)) {
+                return None;
+            }
+            let i = b.queues.0.binary_search_by_key(&q, |e| e.0).ok()?;
+            Some((Some(self.queues[q as usize].clone()), Figures::new(&b.queues.0[i].1, sl)))
+        });
+        total.into_iter().chain(queues)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The projector
+
+/// The occupancy projector. See the crate documentation.
+#[derive(Clone, Debug)]
+pub struct Occupancy {
+    default: TenantSettings,
+    per_tenant: BTreeMap<String, TenantSettings>,
+    position: u64,
+    timeline: bool,
+    index: BTreeMap<String, usize>,
+    tenants: Vec<Tenant>,
+    cfgs: Vec<Resolved>,
+    changes: Changes,
+}
+
+/// Equality of the folded state: the position, the timeline flag and every tenant's
+/// state. Settings and changes waiting for [`Occupancy::take_changes`] are not compared.
+impl PartialEq for Occupancy {
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position && self.timeline == other.timeline && self.tenants == other.tenants
+    }
+}
+
+impl Projector for Occupancy {
+    fn apply(&mut self, env: &Envelope) {
+        self.position = env.seq;
+        let ti = self.tenant_index(&env.tenant);
+        let (Some(t), Some(cfg)) = (self.tenants.get_mut(ti), self.cfgs.get(ti)) else { return };
+        t.clock.0.observe(env);
+        let now = t.now();
+        if now >= t.next_prune {
+            t.prune(cfg, now);
+            t.next_prune = now.saturating_add(cfg.interval_ns);
+        }
+        let mut cx = Cx { cfg, changes: &mut self.changes, timeline: self.timeline, seq: env.seq };
+        t.apply(&mut cx, env);
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl Occupancy {
+    /// A projector that has seen nothing. `default` applies to every tenant not in
+    /// `per_tenant`. Changes are tracked for [`Occupancy::take_changes`]; the timeline is
+    /// off.
+    pub fn new(default: TenantSettings, per_tenant: BTreeMap<String, TenantSettings>) -> Self {
+        Occupancy {
+            default,
+            per_tenant,
+            position: 0,
+            timeline: false,
+            index: BTreeMap::new(),
+            tenants: Vec::new(),
+            cfgs: Vec::new(),
+            changes: Changes { track: true, ..Changes::default() },
+        }
+    }
+
+    /// Keep (or not) every agent's state timeline for [`Occupancy::agent_timeline`]. It
+    /// grows with the log, so it is off by default; turn it on before the first record.
+    pub fn with_timeline(mut self, on: bool) -> Self {
+        self.timeline = on;
+        self
+    }
+
+    /// Track (or not) changes for [`Occupancy::take_changes`] (on by default; a replay
+    /// that never drains them should turn this off).
+    pub fn with_changes(mut self, on: bool) -> Self {
+        self.changes.track = on;
+        if !on {
+            self.changes.q.clear();
+        }
+        self
+    }
+
+    fn tenant_index(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let cfg = Resolved::new(self.per_tenant.get(name).unwrap_or(&self.default));
+        let i = self.tenants.len();
+        self.tenants.push(Tenant::new(name, &cfg));
+        self.cfgs.push(cfg);
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    fn tenant(&self, name: &str) -> Option<(&Tenant, &Resolved)> {
+        let &i = self.index.get(name)?;
+        Some((self.tenants.get(i)?, self.cfgs.get(i)?))
+    }
+
+    /// The tenants seen so far, sorted.
+    pub fn tenants(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
+    /// The tenant's clock: the greatest timestamp seen.
+    pub fn now(&self, tenant: &str) -> Option<Ts> {
+        self.tenant(tenant)?.0.clock.0.now()
+    }
+
+    /// The tenant's watermark (see [`seatwatch_model::Clock`]).
+    pub fn watermark(&self, tenant: &str) -> Option<Ts> {
+        self.tenant(tenant)?.0.clock.0.watermark()
+    }
+
+    /// Every agent seen, sorted by id.
+    pub fn agents(&self, tenant: &str) -> Vec<AgentView> {
+        let Some((t, cfg)) = self.tenant(tenant) else { return Vec::new() };
+        let now = t.now();
+        let mut days = t.days.0;
+        let today = days.get(cfg.tz, now).date;
+        let mut out: Vec<AgentView> = t
+            .agents
+            .iter()
+            .map(|ag| {
+                let state = ag.state();
+                let mut counters = ag.today.clone();
+                if ag.last.nanos < now {
+                    counters.add_time(cfg.tz, &mut days, ag.last.nanos, now, state);
+                }
+                counters.roll(today);
+                let mut queues: Vec<QueueId> = ag.members.iter().map(|&q| t.queues[q as usize].clone()).collect();
+                queues.sort();
+                AgentView {
+                    agent: ag.id.clone(),
+                    state,
+                    since: ag.since,
+                    station: ag.station.clone(),
+                    reason: ag.shown_reason().map(str::to_owned),
+                    call: (ag.act != Act::Idle && !ag.call.is_empty() && state != AgentState::LoggedOut)
+                        .then(|| CallId(ag.call.clone())),
+                    seconds_in_state: now.saturating_sub(ag.since.nanos).max(0) as f64 / NANOS_PER_SEC as f64,
+                    today: counters.view(),
+                    queues,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.agent.cmp(&b.agent));
+        out
+    }
+
+    /// Every queue seen, sorted by name.
+    pub fn queues(&self, tenant: &str) -> Vec<QueueView> {
+        let Some((t, _)) = self.tenant(tenant) else { return Vec::new() };
+        let now = t.now();
+        let mut views: Vec<QueueView> = t
+            .queues
+            .iter()
+            .map(|q| QueueView {
+                queue: q.clone(),
+                waiting: 0,
+                oldest_waiting_since: None,
+                oldest_wait_seconds: None,
+                logged_in: 0,
+                ready: 0,
+                not_ready: 0,
+                ringing: 0,
+                talking: 0,
+                on_call: 0,
+                wrap_up: 0,
+            })
+            .collect();
+        for c in t.calls.0.values() {
+            if let (true, Some(q)) = (c.waiting, c.queue)
+                && let Some(v) = views.get_mut(q as usize)
+            {
+                v.waiting += 1;
+                if let Some(at) = c.queued_at
+                    && v.oldest_waiting_since.is_none_or(|o| at < o)
+                {
+                    v.oldest_waiting_since = Some(at);
+                }
+            }
+        }
+        for ag in &t.agents {
+            let st = ag.state();
+            if st == AgentState::LoggedOut {
+                continue;
+            }
+            for &q in &ag.members {
+                let Some(v) = views.get_mut(q as usize) else { continue };
+                v.logged_in += 1;
+                match st {
+                    AgentState::Ready => v.ready += 1,
+                    AgentState::NotReady => v.not_ready += 1,
+                    AgentState::Ringing => v.ringing += 1,
+                    AgentState::Talking => v.talking += 1,
+                    AgentState::WrapUp => v.wrap_up += 1,
+                    AgentState::LoggedOut => {}
+                }
+                v.on_call = v.ringing + v.talking;
+            }
+        }
+        for v in &mut views {
+            v.oldest_wait_seconds =
+                v.oldest_waiting_since.map(|t| now.saturating_sub(t.nanos).max(0) as f64 / NANOS_PER_SEC as f64);
+        }
+        views.sort_by(|a, b| a.queue.cmp(&b.queue));
+        views
+    }
+
+    /// Interval rows overlapping `[from, to)`: every interval kept (closed ones and the
+    /// open one), with open agent states accrued up to the tenant's clock. Sorted by start;
+    /// within an interval the total (`queue: None`) comes first, then queues by name.
+    /// `queue: Some(q)` returns only that queue's rows (no total). Queues with nothing in
+    /// an interval have no row for it.
+    pub fn intervals(&self, tenant: &str, from: Option<Ts>, to: Option<Ts>, queue: Option<&str>) -> Vec<IntervalRow> {
+        let Some((t, cfg)) = self.tenant(tenant) else { return Vec::new() };
+        let only = match queue {
+            Some(name) => match t.queue_index.0.get(name) {
+                Some(&q) => Some(Some(q)),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let (pending, lo) = t.pending(cfg);
+        let watermark = t.clock.0.watermark().map_or(i64::MIN, |w| w.nanos);
+        let order = t.queue_order();
+        let (from, to) = (from.map_or(i64::MIN, |f| f.nanos), to.map_or(i64::MAX, |t| t.nanos));
+        let mut out = Vec::new();
+        for b in t.book.intervals.range(..lo).map(|e| e.1).chain(pending.intervals.values()) {
+            if b.end <= from || b.start >= to {
+                continue;
+            }
+            for (q, figures) in t.rows(cfg, b, &order, only) {
+                out.push(IntervalRow {
+                    start: Ts::from_nanos(b.start),
+                    end: Ts::from_nanos(b.end),
+                    queue: q,
+                    closed: b.end <= watermark,
+                    figures,
+                });
+            }
+        }
+        out
+    }
+
+    /// Sliding windows of the last 15 and 60 minutes up to the tenant's clock: the total
+    /// and each queue with something in the window, 15-minute rows first.
+    pub fn windows(&self, tenant: &str) -> Vec<WindowRow> {
+        let Some((t, cfg)) = self.tenant(tenant) else { return Vec::new() };
+        let now = t.now();
+        let (pending, _) = t.pending(cfg);
+        let order = t.queue_order();
+        let last = now.div_euclid(MINUTE_NS);
+        let mut out = Vec::new();
+        for minutes in [15u32, 60] {
+            let first = last - i64::from(minutes) + 1;
+            let b = pending.window(first, last);
+            for (q, figures) in t.rows(cfg, &b, &order, None) {
+                out.push(WindowRow {
+                    window_minutes: minutes,
+                    start: Ts::from_nanos(first.saturating_mul(MINUTE_NS)),
+                    end: Ts::from_nanos(now),
+                    queue: q,
+                    figures,
+                });
+            }
+        }
+        out
+    }
+
+    /// Cumulative counters since the start of the log, per queue and in total (`None`).
+    pub fn totals(&self, tenant: &str) -> BTreeMap<Option<QueueId>, Totals> {
+        let Some((t, _)) = self.tenant(tenant) else { return BTreeMap::new() };
+        let mut out = BTreeMap::new();
+        out.insert(None, Totals::new(&t.book.totals.total));
+        for (q, s) in &t.book.totals.queues.0 {
+            out.insert(Some(t.queues[*q as usize].clone()), Totals::new(s));
+        }
+        out
+    }
+
+    /// Agent state changes since the last call, in order.
+    pub fn take_changes(&mut self) -> Vec<AgentStateChange> {
+        self.changes.q.drain(..).collect()
+    }
+
+    /// How many changes were dropped because more than [`MAX_PENDING_CHANGES`] waited.
+    pub fn dropped_changes(&self) -> u64 {
+        self.changes.dropped
+    }
+
+    /// The state timeline of the tenant's agents (or of `agent`), sorted by agent and
+    /// start, each agent's current state last (open, up to the clock). `None` unless the
+    /// projector was built [`Occupancy::with_timeline`]. Zero-length states are left out.
+    pub fn agent_timeline(&self, tenant: &str, agent: Option<&str>) -> Option<Vec<TimelineEntry>> {
+        if !self.timeline {
+            return None;
+        }
+        let Some((t, _)) = self.tenant(tenant) else { return Some(Vec::new()) };
+        let now = t.clock.0.now().unwrap_or_default();
+        let wanted = |i: u32| agent.is_none_or(|a| t.agents[i as usize].id.as_str() == a);
+        let mut out: Vec<(u32, TimelineEntry)> = t
+            .timeline
+            .iter()
+            .filter(|s| wanted(s.agent))
+            .map(|s| {
+                let entry = TimelineEntry {
+                    agent: t.agents[s.agent as usize].id.clone(),
+                    state: s.state,
+                    from: s.from,
+                    to: s.to,
+                    open: false,
+                };
+                (s.agent, entry)
+            })
+            .collect();
+        for (i, ag) in t.agents.iter().enumerate() {
+            if wanted(i as u32) {
+                let entry =
+                    TimelineEntry { agent: ag.id.clone(), state: ag.state(), from: ag.since, to: now, open: true };
+                out.push((i as u32, entry));
+            }
+        }
+        out.sort_by(|a, b| a.1.agent.cmp(&b.1.agent).then(a.1.from.cmp(&b.1.from)).then(a.1.open.cmp(&b.1.open)));
+        Some(out.into_iter().map(|e| e.1).collect())
+    }
+}
