@@ -1,0 +1,202 @@
+//! Seatwatch's compliance projector: the call centre's own rules (`seed-rules.md`) as
+//! live alarms, per tenant.
+//!
+//! [`Compliance`] is a [`Projector`]: a pure, deterministic fold of the log. It never
+//! reads the wall clock; time advances only through event timestamps, heartbeats and
+//! the server's ticks, through each tenant's [`seatwatch_model::Clock`] (a watermark
+//! with an allowed lateness). Elapsed-time rules are deadlines that fire when the time
+//! reached is strictly past them, with `raised_at` set to the deadline itself, so live
+//! ingest and any later replay give the same alarms with the same ids and times.
+//!
+//! Every rule's exact meaning, parameters and edge cases are in `docs/compliance.md`.
+
+mod alarm;
+mod local;
+mod rules;
+mod tenant;
+
+pub use alarm::{Alarm, AlarmChange, AlarmQuery};
+pub use rules::{Rule, Rules, RulesError, TenantSettings, UnknownRule, Weekday};
+
+use seatwatch_model::{BINCODE_CONFIG, Envelope, Projector, Ts};
+use std::collections::BTreeMap;
+use tenant::{Cx, TenantState};
+
+/// The compliance projection of the whole log: every tenant's alarms and the state
+/// needed to raise and clear them.
+///
+/// `PartialEq` compares the state (position, settings, every tenant's state and
+/// alarms), never the pending [`Compliance::take_changes`] outbox.
+#[derive(Clone, Debug)]
+pub struct Compliance {
+    default: TenantSettings,
+    per_tenant: BTreeMap<String, TenantSettings>,
+    tenants: BTreeMap<String, TenantState>,
+    position: u64,
+    record_changes: bool,
+    outbox: Vec<AlarmChange>,
+}
+
+impl PartialEq for Compliance {
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position
+            && self.default == other.default
+            && self.per_tenant == other.per_tenant
+            && self.tenants == other.tenants
+    }
+}
+
+/// A snapshot that cannot be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not a compliance snapshot, or of another format version.
+    #[error("not a compliance snapshot of format version {SNAPSHOT_VERSION} (found {0:?}): rebuild from the log")]
+    Version(Option<u8>),
+    /// The bytes do not decode.
+    #[error("compliance snapshot is corrupt: {0}")]
+    Decode(#[from] bincode::error::DecodeError),
+}
+
+/// The snapshot format version written as the first byte of [`Compliance::snapshot`].
+pub const SNAPSHOT_VERSION: u8 = 1;
+
+#[derive(bincode::Encode, bincode::Decode)]
+struct SnapshotBody {
+    position: u64,
+    tenants: BTreeMap<String, TenantState>,
+}
+
+impl Compliance {
+    /// A projector that has seen nothing. Tenants not in `per_tenant` use `default`.
+    pub fn new(default: TenantSettings, per_tenant: BTreeMap<String, TenantSettings>) -> Self {
+        Compliance {
+            default,
+            per_tenant,
+            tenants: BTreeMap::new(),
+            position: 0,
+            record_changes: true,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Whether raised/cleared alarms are queued for [`Compliance::take_changes`] (on by
+    /// default; a replay that never drains them should switch it off).
+    pub fn set_change_log(&mut self, on: bool) {
+        self.record_changes = on;
+        if !on {
+            self.outbox.clear();
+        }
+    }
+
+    /// The settings in force for `tenant`.
+    pub fn settings(&self, tenant: &str) -> &TenantSettings {
+        self.per_tenant.get(tenant).unwrap_or(&self.default)
+    }
+
+    /// The tenant's alarms passing `q`, sorted by `(raised_at, id)`.
+    pub fn alarms(&self, tenant: &str, q: &AlarmQuery) -> Vec<Alarm> {
+        let Some(t) = self.tenants.get(tenant) else { return Vec::new() };
+        let lower = q.from.map_or(i64::MIN, |f| f.nanos);
+        t.alarms
+            .range((lower, String::new())..)
+            .map(|(_, a)| a)
+            .take_while(|a| q.to.is_none_or(|to| a.raised_at < to))
+            .filter(|a| q.matches(a))
+            .cloned()
+            .collect()
+    }
+
+    /// Every alarm of every tenant: tenants in name order, each tenant's alarms by
+    /// `(raised_at, id)`.
+    pub fn all_alarms(&self) -> impl Iterator<Item = (&str, &Alarm)> {
+        self.tenants.iter().flat_map(|(name, t)| t.alarms.values().map(move |a| (name.as_str(), a)))
+    }
+
+    /// Alarms raised or cleared since the last call, in the order they happened.
+    pub fn take_changes(&mut self) -> Vec<AlarmChange> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Active (not cleared) alarms per rule; every rule is present, with 0 when none.
+    pub fn active_counts(&self, tenant: &str) -> BTreeMap<Rule, u64> {
+        let mut m: BTreeMap<Rule, u64> = Rule::ALL.iter().map(|r| (*r, 0)).collect();
+        if let Some(t) = self.tenants.get(tenant) {
+            m.extend(t.active.iter().map(|(r, n)| (*r, *n)));
+        }
+        m
+    }
+
+    /// Alarms raised so far per rule (a counter); every rule is present.
+    pub fn raised_counts(&self, tenant: &str) -> BTreeMap<Rule, u64> {
+        let mut m: BTreeMap<Rule, u64> = Rule::ALL.iter().map(|r| (*r, 0)).collect();
+        if let Some(t) = self.tenants.get(tenant) {
+            m.extend(t.raised.iter().map(|(r, n)| (*r, *n)));
+        }
+        m
+    }
+
+    /// The tenants that have sent at least one record, in name order.
+    pub fn tenants(&self) -> impl Iterator<Item = &str> {
+        self.tenants.keys().map(String::as_str)
+    }
+
+    /// The earliest pending deadline of the tenant. It fires once the tenant's time is
+    /// strictly past it: a server keeping wall-clock time writes a tick after it.
+    pub fn next_deadline(&self, tenant: &str) -> Option<Ts> {
+        self.tenants.get(tenant)?.deadlines.first().map(|(due, _)| Ts::from_nanos(*due))
+    }
+
+    /// The tenant's watermark: the time up to which its alarms are final.
+    pub fn watermark(&self, tenant: &str) -> Option<Ts> {
+        self.tenants.get(tenant)?.clock.0.watermark()
+    }
+
+    /// The whole state as bytes (format version byte + bincode). Settings are not part
+    /// of it: restore with the same settings, or rebuild from the log.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let body = SnapshotBody { position: self.position, tenants: self.tenants.clone() };
+        let mut out = vec![SNAPSHOT_VERSION];
+        // Encoding into a Vec cannot fail for these types; an error would leave only the
+        // version byte, which `restore` rejects.
+        if let Ok(bytes) = bincode::encode_to_vec(&body, BINCODE_CONFIG) {
+            out.extend(bytes);
+        }
+        out
+    }
+
+    /// A projector in the state [`Compliance::snapshot`] saved.
+    pub fn restore(
+        bytes: &[u8],
+        default: TenantSettings,
+        per_tenant: BTreeMap<String, TenantSettings>,
+    ) -> Result<Self, SnapshotError> {
+        match bytes.first() {
+            Some(&SNAPSHOT_VERSION) => {}
+            other => return Err(SnapshotError::Version(other.copied())),
+        }
+        let (body, _): (SnapshotBody, usize) = bincode::decode_from_slice(&bytes[1..], BINCODE_CONFIG)?;
+        let mut c = Compliance::new(default, per_tenant);
+        c.position = body.position;
+        c.tenants = body.tenants;
+        Ok(c)
+    }
+}
+
+impl Projector for Compliance {
+    fn apply(&mut self, env: &Envelope) {
+        if self.position != 0 && env.seq <= self.position {
+            tracing::warn!(seq = env.seq, position = self.position, "compliance: record already applied, skipped");
+            return;
+        }
+        self.position = env.seq;
+        let Compliance { default, per_tenant, tenants, record_changes, outbox, .. } = self;
+        let s = per_tenant.get(&env.tenant).unwrap_or(default);
+        let t = tenants.entry(env.tenant.clone()).or_insert_with(|| TenantState::new(s));
+        let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes };
+        t.apply(&mut cx, env);
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
