@@ -1,8 +1,8 @@
 //! The data directory: its lock, the caller key, sled.
 
+use crate::dedup::{DedupIndex, dedup_key};
 use crate::error::LogError;
 use crate::format::{self, SegmentReader, key_seq};
-use crate::dedup::{DedupIndex, dedup_key};
 use seatwatch_model::CallerKey;
 use std::fs::{File, OpenOptions as FsOpen};
 use std::io::{Read, Write};
@@ -145,7 +145,10 @@ pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
         let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
         let key = key_seq(&k).ok_or_else(|| corrupt(expected, format!("a segment key is {} bytes, not 8", k.len())))?;
         if key != expected {
-            return Err(corrupt(expected, format!("expected a segment starting at seq {expected}, found one at {key}")));
+            return Err(corrupt(
+                expected,
+                format!("expected a segment starting at seq {expected}, found one at {key}"),
+            ));
         }
         let link_before = head;
         let mut r = SegmentReader::new(&v).map_err(|r| corrupt(expected, r))?;

@@ -139,7 +139,10 @@ pub fn decode_record(record: &[u8]) -> Result<(Envelope, [u8; 32]), String> {
     }
     let expected = kind_byte(env.record_kind());
     if kind != expected {
-        return Err(format!("record kind byte is {kind} but the envelope is a {} (kind {expected})", env.event.kind.type_name()));
+        return Err(format!(
+            "record kind byte is {kind} but the envelope is a {} (kind {expected})",
+            env.event.kind.type_name()
+        ));
     }
     let link = stored_link(record).ok_or_else(|| "record has no link".to_owned())?;
     Ok((env, link))
@@ -268,7 +271,12 @@ impl SegmentBuilder {
 
     /// Remember the current position.
     pub fn mark(&self) -> BuilderMark {
-        BuilderMark { done: self.done.len(), cur_len: self.cur.len(), cur_first: self.cur_first, cur_count: self.cur_count }
+        BuilderMark {
+            done: self.done.len(),
+            cur_len: self.cur.len(),
+            cur_first: self.cur_first,
+            cur_count: self.cur_count,
+        }
     }
 
     /// Forget everything added since `m`.
@@ -400,7 +408,13 @@ mod tests {
             tenant: "acme".into(),
             source: "acd-1".into(),
             received: Ts::from_secs(1_700_000_000),
-            event: Event { id: id.into(), ts: Ts::from_secs(1_700_000_000), agent: None, kind: EventKind::Heartbeat, extra: None },
+            event: Event {
+                id: id.into(),
+                ts: Ts::from_secs(1_700_000_000),
+                agent: None,
+                kind: EventKind::Heartbeat,
+                extra: None,
+            },
         }
     }
 

@@ -1,9 +1,9 @@
 //! Reading committed records in order.
 
+use crate::RawRecord;
 use crate::error::LogError;
 use crate::format::{self, SegmentReader, key_seq, segment_key};
 use crate::writer::Shared;
-use crate::RawRecord;
 use seatwatch_model::Envelope;
 use std::sync::Arc;
 

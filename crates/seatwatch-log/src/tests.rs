@@ -8,7 +8,13 @@ fn pending(id: &str) -> Pending {
         tenant: "acme".into(),
         source: "acd-1".into(),
         received: Ts::from_secs(1_772_400_000),
-        event: Event { id: id.into(), ts: Ts::from_secs(1_772_400_000), agent: None, kind: EventKind::Heartbeat, extra: None },
+        event: Event {
+            id: id.into(),
+            ts: Ts::from_secs(1_772_400_000),
+            agent: None,
+            kind: EventKind::Heartbeat,
+            extra: None,
+        },
     }
 }
 
@@ -71,10 +77,12 @@ fn every_request_of_a_failed_commit_gets_the_error() {
     let mut seqs: Vec<u64> = results
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .flat_map(|v| v.iter().map(|o| match o {
-            AppendOutcome::Appended(s) => *s,
-            AppendOutcome::Duplicate => panic!("no duplicates here"),
-        }))
+        .flat_map(|v| {
+            v.iter().map(|o| match o {
+                AppendOutcome::Appended(s) => *s,
+                AppendOutcome::Duplicate => panic!("no duplicates here"),
+            })
+        })
         .collect();
     seqs.sort();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());

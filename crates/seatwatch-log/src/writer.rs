@@ -311,9 +311,11 @@ impl Writer {
             if format::chain_link(&self.head, body) != link {
                 return Err(rejected("its hash-chain link does not follow this log's head".into()));
             }
-            self.builder
-                .push_raw(r.seq, &r.bytes)
-                .map_err(|t| LogError::TooLarge { index, bytes: t.bytes, max: self.opts.max_segment_bytes })?;
+            self.builder.push_raw(r.seq, &r.bytes).map_err(|t| LogError::TooLarge {
+                index,
+                bytes: t.bytes,
+                max: self.opts.max_segment_bytes,
+            })?;
             if let Some(k) = dedup_key(&env.tenant, &env.source, &env.event.id)
                 && self.dedup.insert(k)
             {

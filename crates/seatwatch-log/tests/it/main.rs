@@ -1,1 +1,12 @@
-fn main(){}
+//! Integration tests of seatwatch-log (one binary; see each module).
+
+// Helpers outside `#[test]` functions panic on failure too: that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod backup;
+mod crash;
+mod fixtures;
+mod golden;
+mod props;
+mod tamper;

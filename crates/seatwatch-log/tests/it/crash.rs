@@ -1,0 +1,118 @@
+//! Crash safety: an acknowledged batch survives SIGKILL of the process.
+//!
+//! The parent test re-executes this test binary as a child that appends batches in a loop
+//! and prints each batch's seq range after `append_blocking` returns. The parent reads a
+//! few of those lines, SIGKILLs the child mid-stream, reopens the directory and checks
+//! that every acknowledged batch is there exactly once, whole, and that verify passes.
+
+use crate::fixtures::hb;
+use seatwatch_log::{AppendOutcome, Log, verify};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHILD_ENV: &str = "SEATWATCH_LOG_CRASH_CHILD_DIR";
+const CHILD_TEST: &str = "crash::crash_child_appender";
+
+fn batch_size(i: u64) -> u64 {
+    i % 7 + 1
+}
+
+/// Append batches to `dir`, printing `batch I FIRST LAST` after each returns; stop after
+/// `max_batches` or `max_time`.
+fn run_appender(dir: &Path, max_batches: u64, max_time: Duration, out: &mut dyn Write) -> u64 {
+    let log = Log::open(dir).unwrap();
+    let start = Instant::now();
+    let mut done = 0;
+    for i in 0..max_batches {
+        if start.elapsed() > max_time {
+            break;
+        }
+        let batch = (0..batch_size(i)).map(|j| hb(&format!("b{i}-{j}"))).collect();
+        let outs = log.append_blocking(batch).unwrap();
+        let seqs: Vec<u64> = outs
+            .iter()
+            .map(|o| match o {
+                AppendOutcome::Appended(s) => *s,
+                AppendOutcome::Duplicate => panic!("no duplicates are sent"),
+            })
+            .collect();
+        writeln!(out, "batch {i} {} {}", seqs[0], seqs[seqs.len() - 1]).unwrap();
+        out.flush().unwrap();
+        done += 1;
+    }
+    done
+}
+
+/// The child's body when run by the parent; on its own, a short run of the same loop.
+#[test]
+fn crash_child_appender() {
+    if let Some(dir) = std::env::var_os(CHILD_ENV) {
+        // Bounded so that it stops by itself should the parent never kill it.
+        run_appender(Path::new(&dir), 1_000_000, Duration::from_secs(60), &mut std::io::stdout());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    assert_eq!(run_appender(dir.path(), 5, Duration::from_secs(60), &mut out), 5);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text, "batch 0 1 1\nbatch 1 2 3\nbatch 2 4 6\nbatch 3 7 10\nbatch 4 11 15\n");
+}
+
+#[test]
+fn acknowledged_batches_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acked: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut lines = BufReader::new(stdout).lines();
+    while acked.len() < 40 {
+        let Some(line) = lines.next() else { break };
+        let line = line.unwrap();
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let ["batch", i, first, last] = parts[..] {
+            acked.insert(i.parse().unwrap(), (first.parse().unwrap(), last.parse().unwrap()));
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, mid-stream
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 40, "the child reported too few batches before ending");
+
+    let report = verify(dir.path(), &mut |_| {}).unwrap();
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.head(), report.head);
+    let mut by_id: BTreeMap<String, u64> = BTreeMap::new();
+    let mut expected_seq = 1;
+    for env in log.read_from(1) {
+        let env = env.unwrap();
+        assert_eq!(env.seq, expected_seq, "gapless");
+        expected_seq += 1;
+        assert!(by_id.insert(env.event.id.clone(), env.seq).is_none(), "{} stored twice", env.event.id);
+    }
+    for (i, (first, last)) in &acked {
+        assert_eq!(last - first + 1, batch_size(*i));
+        for (j, seq) in (*first..=*last).enumerate() {
+            assert_eq!(by_id.get(&format!("b{i}-{j}")), Some(&seq), "acknowledged batch {i} lost or moved");
+        }
+    }
+    // Batches after the last acknowledged one may or may not have made it, but only whole.
+    let mut batches: BTreeMap<u64, u64> = BTreeMap::new();
+    for id in by_id.keys() {
+        let i: u64 = id[1..id.find('-').unwrap()].parse().unwrap();
+        *batches.entry(i).or_default() += 1;
+    }
+    for (i, n) in batches {
+        assert_eq!(n, batch_size(i), "batch {i} is partly stored");
+    }
+    // And the reopened log goes on.
+    assert_eq!(log.append_blocking(vec![hb("after")]).unwrap(), vec![AppendOutcome::Appended(expected_seq)]);
+}
