@@ -1,0 +1,666 @@
+//! Unit tests: each edge case of docs/metrics-definitions.md, interval splitting, the
+//! service-level variants, the clock, snapshots.
+
+use super::*;
+use seatwatch_model::{Dur, Event, fold};
+
+const T: &str = "acme";
+
+/// 2026-03-02 (a Monday) at `hms` in Shanghai.
+fn at(hms: &str) -> Ts {
+    Ts::parse_rfc3339(&format!("2026-03-02T{hms}+08:00")).expect("test time")
+}
+
+fn call(c: &str) -> CallId {
+    CallId::from(c)
+}
+
+fn q(name: &str) -> QueueId {
+    QueueId::from(name)
+}
+
+struct Sim {
+    occ: Occupancy,
+    seq: u64,
+}
+
+impl Sim {
+    fn new() -> Self {
+        Sim::with(TenantSettings::default())
+    }
+
+    fn with(settings: TenantSettings) -> Self {
+        Sim { occ: Occupancy::new(settings, BTreeMap::new()).with_timeline(true), seq: 0 }
+    }
+
+    fn env(&mut self, hms: &str, agent: Option<&str>, kind: EventKind) -> Envelope {
+        self.seq += 1;
+        Envelope {
+            seq: self.seq,
+            tenant: T.into(),
+            source: "acd".into(),
+            received: at(hms),
+            event: Event { id: format!("e{}", self.seq), ts: at(hms), agent: agent.map(AgentId::from), kind, extra: None },
+        }
+    }
+
+    fn ev(&mut self, hms: &str, agent: &str, kind: EventKind) -> &mut Self {
+        let env = self.env(hms, Some(agent), kind);
+        self.occ.apply(&env);
+        self
+    }
+
+    fn sys(&mut self, hms: &str, kind: EventKind) -> &mut Self {
+        let env = self.env(hms, None, kind);
+        self.occ.apply(&env);
+        self
+    }
+
+    fn login(&mut self, hms: &str, a: &str, station: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Login { station: station.into() })
+    }
+    fn ready(&mut self, hms: &str, a: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Ready)
+    }
+    fn not_ready(&mut self, hms: &str, a: &str, reason: Option<&str>) -> &mut Self {
+        self.ev(hms, a, EventKind::NotReady { reason: reason.map(str::to_owned) })
+    }
+    fn logout(&mut self, hms: &str, a: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Logout)
+    }
+    fn queued(&mut self, hms: &str, c: &str, queue: &str) -> &mut Self {
+        self.sys(
+            hms,
+            EventKind::Queued { call: call(c), queue: q(queue), caller: None, emergency: false, priority: None },
+        )
+    }
+    fn abandoned(&mut self, hms: &str, c: &str, queue: &str) -> &mut Self {
+        self.sys(hms, EventKind::Abandoned { call: call(c), queue: q(queue) })
+    }
+    fn offered(&mut self, hms: &str, a: &str, c: &str, queue: Option<&str>) -> &mut Self {
+        self.ev(
+            hms,
+            a,
+            EventKind::Offered { call: call(c), queue: queue.map(q), caller: None, emergency: false, priority: None },
+        )
+    }
+    fn answered(&mut self, hms: &str, a: &str, c: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Answered { call: call(c), rings: None })
+    }
+    fn missed(&mut self, hms: &str, a: &str, c: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Missed { call: call(c) })
+    }
+    fn ended(&mut self, hms: &str, a: &str, c: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Ended { call: call(c) })
+    }
+    fn transferred(&mut self, hms: &str, a: &str, c: &str) -> &mut Self {
+        self.ev(hms, a, EventKind::Transferred { call: call(c), to: "2001".into() })
+    }
+    fn heartbeat(&mut self, hms: &str) -> &mut Self {
+        self.sys(hms, EventKind::Heartbeat)
+    }
+
+    fn agent(&self, a: &str) -> AgentView {
+        self.occ.agents(T).into_iter().find(|v| v.agent.as_str() == a).expect("agent seen")
+    }
+
+    fn row(&self, start: &str, queue: Option<&str>) -> IntervalRow {
+        self.occ
+            .intervals(T, None, None, None)
+            .into_iter()
+            .find(|r| r.start == at(start) && r.queue.as_ref().map(QueueId::as_str) == queue)
+            .unwrap_or_else(|| panic!("no row {start} {queue:?}"))
+    }
+
+    fn total(&self, queue: Option<&str>) -> Totals {
+        self.occ.totals(T).remove(&queue.map(q)).expect("totals")
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+// --- state and precedence ------------------------------------------------------------
+
+#[test]
+fn login_makes_the_agent_ready_at_its_station() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st-1");
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since, v.station.as_deref(), v.reason.as_deref()), (AgentState::Ready, at("08:00:00"), Some("st-1"), None));
+    let json = serde_json::to_value(&v).unwrap();
+    for key in ["agent", "state", "since", "station", "reason"] {
+        assert!(json.get(key).is_some(), "{key} missing from {json}");
+    }
+    assert_eq!(json["state"], "ready");
+    assert_eq!(json["since"], "2026-03-02T00:00:00Z");
+}
+
+#[test]
+fn activity_takes_precedence_over_not_ready_and_the_reason_shows_only_in_not_ready() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st").not_ready("08:01:00", "a1", Some("lunch"));
+    assert_eq!(s.agent("a1").reason.as_deref(), Some("lunch"));
+    s.offered("08:02:00", "a1", "c1", Some("sales"));
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.reason), (AgentState::Ringing, None));
+    s.answered("08:02:03", "a1", "c1").ended("08:03:00", "a1", "c1");
+    assert_eq!(s.agent("a1").state, AgentState::WrapUp);
+    // The next agent state event ends wrap-up.
+    s.not_ready("08:04:00", "a1", Some("lunch"));
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since, v.reason.as_deref()), (AgentState::NotReady, at("08:04:00"), Some("lunch")));
+}
+
+#[test]
+fn a_new_reason_within_not_ready_starts_a_new_since() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st").not_ready("08:01:00", "a1", Some("lunch"));
+    s.occ.take_changes();
+    s.not_ready("08:02:00", "a1", Some("lunch"));
+    assert!(s.occ.take_changes().is_empty(), "the same state again is no change");
+    s.not_ready("08:03:00", "a1", Some("training"));
+    let v = s.agent("a1");
+    assert_eq!((v.since, v.reason.as_deref()), (at("08:03:00"), Some("training")));
+    let ch = s.occ.take_changes();
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].reason.as_deref(), Some("training"));
+}
+
+#[test]
+fn state_changes_are_reported_in_order_with_their_seq() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st").offered("08:01:00", "a1", "c1", None).answered("08:01:02", "a1", "c1");
+    let ch = s.occ.take_changes();
+    let states: Vec<_> = ch.iter().map(|c| (c.state, c.seq)).collect();
+    assert_eq!(states, [(AgentState::Ready, 1), (AgentState::Ringing, 2), (AgentState::Talking, 3)]);
+    assert_eq!(ch[0].station.as_deref(), Some("st"));
+    assert_eq!(ch[0].tenant, T);
+    assert!(s.occ.take_changes().is_empty(), "drained");
+}
+
+// --- the edge cases -------------------------------------------------------------------
+
+#[test]
+fn events_of_an_agent_never_seen_logging_in_imply_a_login() {
+    let mut s = Sim::new();
+    s.ready("08:00:00", "ghost");
+    let v = s.agent("ghost");
+    assert_eq!((v.state, v.station), (AgentState::Ready, None));
+    s.answered("08:00:10", "phantom", "c9");
+    let v = s.agent("phantom");
+    assert_eq!((v.state, v.since), (AgentState::Talking, at("08:00:10")));
+    assert_eq!(s.total(None).answered, 1);
+    // `ended` alone does not log an agent in.
+    s.ended("08:00:20", "stranger", "c8");
+    assert_eq!(s.agent("stranger").state, AgentState::LoggedOut);
+}
+
+#[test]
+fn a_second_login_keeps_the_state_and_moves_the_station() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st-1").not_ready("08:01:00", "a1", Some("brief"));
+    s.occ.take_changes();
+    s.login("08:05:00", "a1", "st-2");
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since, v.station.as_deref()), (AgentState::NotReady, at("08:01:00"), Some("st-2")));
+    let ch = s.occ.take_changes();
+    assert_eq!(ch.len(), 1, "the new station is pushed");
+    assert_eq!((ch[0].since, ch[0].station.as_deref()), (at("08:01:00"), Some("st-2")));
+    s.login("08:06:00", "a1", "st-2");
+    assert!(s.occ.take_changes().is_empty(), "same station again: nothing changes");
+}
+
+#[test]
+fn an_event_older_than_the_agents_last_applies_at_the_effective_time() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st").not_ready("08:10:00", "a1", None);
+    // Older than the agent's last event: applied at 08:10:00, never dropped.
+    s.ready("08:05:00", "a1");
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since), (AgentState::Ready, at("08:10:00")));
+    s.heartbeat("08:12:00");
+    let v = s.agent("a1");
+    assert!(close(v.today.ready_seconds, 600.0 + 120.0), "{:?}", v.today);
+    assert!(close(v.today.not_ready_seconds, 0.0), "zero-length not-ready");
+    assert!(close(v.today.logged_in_seconds, 720.0));
+}
+
+#[test]
+fn calls_still_open_at_the_end_of_the_log_count_up_to_the_clock() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .queued("08:01:00", "c1", "sales")
+        .offered("08:01:10", "a1", "c1", Some("sales"))
+        .answered("08:01:12", "a1", "c1")
+        .queued("08:02:00", "c2", "sales")
+        .heartbeat("08:03:00");
+    let v = s.agent("a1");
+    assert_eq!(v.state, AgentState::Talking);
+    assert_eq!(v.call.as_ref().map(CallId::as_str), Some("c1"));
+    assert!(close(v.seconds_in_state, 108.0));
+    let qv = &s.occ.queues(T)[0];
+    assert_eq!((qv.waiting, qv.oldest_waiting_since), (1, Some(at("08:02:00"))));
+    assert_eq!(qv.oldest_wait_seconds, Some(60.0));
+    assert_eq!((qv.logged_in, qv.talking, qv.on_call), (1, 1, 1));
+    let r = s.row("08:00:00", Some("sales"));
+    assert_eq!((r.figures.answered, r.figures.handled, r.figures.aht_seconds), (1, 0, None));
+    assert!(close(r.figures.talk_seconds, 108.0), "open talk counted up to the clock");
+    assert!(!r.closed);
+}
+
+#[test]
+fn a_transfer_stops_the_transferring_agents_talk() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .queued("08:00:50", "c1", "sales")
+        .offered("08:01:00", "a1", "c1", Some("sales"))
+        .answered("08:01:05", "a1", "c1")
+        .transferred("08:03:05", "a1", "c1");
+    assert_eq!(s.agent("a1").state, AgentState::WrapUp);
+    s.ready("08:03:35", "a1").heartbeat("08:05:00");
+    let r = s.row("08:00:00", Some("sales"));
+    assert_eq!(r.figures.transferred, 1);
+    assert!(close(r.figures.talk_seconds, 120.0), "talk stops at the transfer");
+    assert!(close(r.figures.wrap_up_seconds, 30.0));
+    assert_eq!(r.figures.handled, 1);
+    assert_eq!(r.figures.aht_seconds, Some(150.0));
+    // The call goes on elsewhere; its end does not touch a1 (already ready).
+    s.ended("08:06:00", "a2", "c1");
+    assert_eq!(s.agent("a1").state, AgentState::Ready);
+}
+
+#[test]
+fn ended_implies_wrap_up_until_the_next_state_event() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .offered("08:01:00", "a1", "c1", Some("sales"))
+        .answered("08:01:05", "a1", "c1")
+        .ended("08:04:05", "a1", "c1");
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since), (AgentState::WrapUp, at("08:04:05")));
+    s.heartbeat("08:05:00");
+    assert_eq!(s.row("08:00:00", None).figures.handled, 0, "AHT waits for the end of wrap-up");
+    s.ready("08:05:05", "a1");
+    let r = s.row("08:00:00", None);
+    assert_eq!(r.figures.handled, 1);
+    assert_eq!(r.figures.aht_seconds, Some(240.0)); // 180 s talk + 60 s wrap-up
+    // `ended` while idle (talk not seen) still means wrap-up, without an AHT sample.
+    s.ended("08:06:00", "a1", "c7");
+    assert_eq!(s.agent("a1").state, AgentState::WrapUp);
+    s.ready("08:06:30", "a1");
+    assert_eq!(s.row("08:00:00", None).figures.handled, 1);
+}
+
+#[test]
+fn missed_returns_the_agent_to_ready() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .queued("08:01:00", "c1", "sales")
+        .offered("08:01:05", "a1", "c1", Some("sales"))
+        .missed("08:01:25", "a1", "c1");
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since, v.today.missed), (AgentState::Ready, at("08:01:25"), 1));
+    assert_eq!(s.row("08:00:00", Some("sales")).figures.missed, 1);
+    // The call is still waiting in its queue and can be offered again: not offered twice.
+    assert_eq!(s.occ.queues(T)[0].waiting, 1);
+    s.offered("08:01:30", "a1", "c1", Some("sales")).answered("08:01:32", "a1", "c1");
+    let r = s.row("08:00:00", Some("sales"));
+    assert_eq!((r.figures.offered, r.figures.answered, r.figures.answered_in_time), (1, 1, 1));
+    assert_eq!(r.figures.asa_seconds, Some(32.0), "ASA runs from entering the queue");
+}
+
+#[test]
+fn a_logout_in_the_middle_of_a_call_ends_the_agents_part() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .offered("08:01:00", "a1", "c1", Some("sales"))
+        .answered("08:01:05", "a1", "c1")
+        .logout("08:02:05", "a1");
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.station, v.call), (AgentState::LoggedOut, None, None));
+    let r = s.row("08:00:00", Some("sales"));
+    assert_eq!((r.figures.handled, r.figures.aht_seconds), (1, Some(60.0)), "talk only, no wrap-up");
+    // The call's end after the logout neither logs the agent in nor starts wrap-up.
+    s.ended("08:03:00", "a1", "c1").heartbeat("08:04:00");
+    let v = s.agent("a1");
+    assert_eq!(v.state, AgentState::LoggedOut);
+    assert!(close(v.today.logged_in_seconds, 125.0));
+}
+
+#[test]
+fn abandons_short_and_long_and_while_ringing() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .queued("08:01:00", "c1", "sales")
+        .abandoned("08:01:04", "c1", "sales")
+        .queued("08:02:00", "c2", "sales")
+        .abandoned("08:02:05", "c2", "sales")
+        .queued("08:03:00", "c3", "sales")
+        .offered("08:03:10", "a1", "c3", Some("sales"))
+        .abandoned("08:03:20", "c3", "sales");
+    let r = s.row("08:00:00", Some("sales"));
+    assert_eq!((r.figures.queued, r.figures.abandoned, r.figures.short_abandoned), (3, 3, 1));
+    let v = s.agent("a1");
+    assert_eq!((v.state, v.since), (AgentState::Ready, at("08:03:20")), "the ringing stopped");
+    assert_eq!(s.occ.queues(T)[0].waiting, 0);
+}
+
+#[test]
+fn ring_count_comes_from_the_event_or_from_ring_time() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st");
+    let mut t = 0;
+    let mut answer = |s: &mut Sim, ring_ms: i64, rings: Option<u32>| {
+        t += 1;
+        let c = format!("c{t}");
+        let start = at("08:00:00").plus_secs(60 * t);
+        s.seq += 1;
+        let mk = |seq: u64, ts: Ts, kind: EventKind| Envelope {
+            seq,
+            tenant: T.into(),
+            source: "acd".into(),
+            received: ts,
+            event: Event { id: format!("e{seq}"), ts, agent: Some(AgentId::from("a1")), kind, extra: None },
+        };
+        let offered = EventKind::Offered { call: call(&c), queue: None, caller: None, emergency: false, priority: None };
+        s.occ.apply(&mk(s.seq, start, offered));
+        s.seq += 1;
+        s.occ.apply(&mk(s.seq, start.plus_nanos(ring_ms * 1_000_000), EventKind::Answered { call: call(&c), rings }));
+        s.seq += 1;
+        s.occ.apply(&mk(s.seq, start.plus_secs(30), EventKind::Ended { call: call(&c) }));
+        s.seq += 1;
+        s.occ.apply(&mk(s.seq, start.plus_secs(40), EventKind::Ready));
+    };
+    answer(&mut s, 14_900, None); // 3rd ring: in time
+    answer(&mut s, 15_000, None); // 4th ring: late
+    answer(&mut s, 2_000, Some(5)); // the ACD says 5 rings: late
+    answer(&mut s, 20_000, Some(3)); // the ACD says 3 rings: in time
+    let t = s.total(None);
+    assert_eq!((t.answered, t.answered_in_time, t.answered_in_threshold), (4, 2, 2));
+}
+
+#[test]
+fn each_service_level_variant() {
+    let mut settings = TenantSettings::default();
+    let sl = |formula, threshold| ServiceLevelSettings { formula, threshold };
+    settings.settings.service_level = sl(SlFormula::Offered, None);
+    settings.settings.queues.insert("aa".into(), sl(SlFormula::AnsweredAbandoned, None));
+    settings.settings.queues.insert("al".into(), sl(SlFormula::AnsweredLongAbandoned, None));
+    settings.settings.queues.insert("qu".into(), sl(SlFormula::Queued, Some(Dur::secs(20))));
+    let mut s = Sim::with(settings);
+    s.login("08:00:00", "a1", "st");
+    // In each queue: one call answered fast (in time, and within 20 s), one answered after
+    // 30 s of queueing and 25 s of ringing (late on both counts), one long abandon, one
+    // short abandon, one call still waiting.
+    for qn in ["aa", "al", "qu"] {
+        let c = |n: u32| format!("{qn}{n}");
+        s.queued("08:01:00", &c(1), qn).offered("08:01:01", "a1", &c(1), Some(qn));
+        s.answered("08:01:03", "a1", &c(1)).ended("08:01:30", "a1", &c(1)).ready("08:01:40", "a1");
+        s.queued("08:02:00", &c(2), qn).offered("08:02:05", "a1", &c(2), Some(qn));
+        s.answered("08:02:30", "a1", &c(2)).ended("08:02:50", "a1", &c(2)).ready("08:02:55", "a1");
+        s.queued("08:03:00", &c(3), qn).abandoned("08:03:40", &c(3), qn);
+        s.queued("08:04:00", &c(4), qn).abandoned("08:04:02", &c(4), qn);
+        s.queued("08:05:00", &c(5), qn);
+    }
+    let f = |qn: &str| s.row("08:00:00", Some(qn)).figures;
+    // aa: 1 in time ÷ (2 answered + 2 abandoned)
+    assert_eq!((f("aa").service_level, f("aa").service_level_formula), (Some(0.25), "answered_abandoned"));
+    // al: 1 ÷ (2 + 2 − 1 short)
+    assert_eq!(f("al").service_level, Some(1.0 / 3.0));
+    // qu: threshold 20 s from queueing: c1 waited 3 s (in), c2 30 s (out); 1 ÷ 5 queued
+    assert_eq!((f("qu").answered_in_threshold, f("qu").service_level), (1, Some(0.2)));
+    // Total, formula `offered` with the ring rule: 3 in time ÷ 6 offered.
+    let total = s.row("08:00:00", None).figures;
+    assert_eq!((total.offered, total.answered_in_time, total.service_level), (6, 3, Some(0.5)));
+}
+
+#[test]
+fn a_service_level_threshold_counts_answer_delay_not_rings() {
+    let mut settings = TenantSettings::default();
+    settings.settings.service_level = ServiceLevelSettings { formula: SlFormula::Offered, threshold: Some(Dur::secs(20)) };
+    let mut s = Sim::with(settings);
+    s.login("08:00:00", "a1", "st")
+        .queued("08:01:00", "c1", "sales")
+        .offered("08:01:15", "a1", "c1", Some("sales"))
+        .answered("08:01:19", "a1", "c1");
+    let f = s.row("08:00:00", None).figures;
+    // 19 s from queueing (≤ 20 s) and a single ring (4 s): both in.
+    assert_eq!((f.answered_in_time, f.answered_in_threshold), (1, 1));
+    s.ended("08:02:00", "a1", "c1").ready("08:02:10", "a1");
+    s.queued("08:03:00", "c2", "sales").offered("08:03:20", "a1", "c2", Some("sales")).answered("08:03:22", "a1", "c2");
+    // 22 s from queueing: out of the threshold though answered at the first ring.
+    let f = s.row("08:00:00", None).figures;
+    assert_eq!((f.answered_in_time, f.answered_in_threshold), (2, 1));
+    assert_eq!(f.service_level, Some(0.5));
+}
+
+// --- time -----------------------------------------------------------------------------
+
+#[test]
+fn a_state_spanning_interval_boundaries_is_split() {
+    let mut s = Sim::new();
+    s.login("08:10:00", "a1", "st").not_ready("08:10:00", "a1", None).ready("08:40:00", "a1").heartbeat("08:45:00");
+    let nr = |start: &str| s.row(start, None).figures.not_ready_seconds;
+    assert_eq!((nr("08:00:00"), nr("08:15:00"), nr("08:30:00")), (300.0, 900.0, 600.0));
+    let r = s.row("08:30:00", None);
+    assert_eq!((r.figures.ready_seconds, r.figures.staffed_seconds), (300.0, 900.0));
+    assert_eq!(r.end, at("08:45:00"));
+    // The watermark (heartbeat at 08:45) has passed the first three intervals' ends.
+    assert!(s.row("08:15:00", None).closed);
+}
+
+#[test]
+fn intervals_follow_the_configured_length_and_query_range() {
+    let mut settings = TenantSettings::default();
+    settings.settings.interval = Dur::mins(30);
+    let mut s = Sim::with(settings);
+    s.login("08:10:00", "a1", "st").heartbeat("09:20:00");
+    let rows = s.occ.intervals(T, Some(at("08:30:00")), Some(at("09:00:00")), None);
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].start, rows[0].end), (at("08:30:00"), at("09:00:00")));
+    assert_eq!(rows[0].figures.ready_seconds, 1800.0);
+    let all = s.occ.intervals(T, None, None, None);
+    assert_eq!(all.iter().map(|r| r.start).collect::<Vec<_>>(), [at("08:00:00"), at("08:30:00"), at("09:00:00")]);
+}
+
+#[test]
+fn time_in_state_follows_the_tenants_clock_not_the_wall_clock() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st");
+    assert_eq!(s.agent("a1").seconds_in_state, 0.0);
+    s.sys("08:00:30", EventKind::Tick);
+    assert_eq!(s.agent("a1").seconds_in_state, 30.0);
+    assert_eq!(s.occ.now(T), Some(at("08:00:30")));
+    // Another tenant's time does not move this one's clock.
+    let env = Envelope { tenant: "other".into(), ..s.env("09:00:00", None, EventKind::Heartbeat) };
+    s.occ.apply(&env);
+    assert_eq!(s.occ.now(T), Some(at("08:00:30")));
+    assert_eq!(s.occ.tenants().collect::<Vec<_>>(), ["acme", "other"]);
+    assert!(s.occ.agents("other").is_empty());
+}
+
+#[test]
+fn today_is_the_tenant_local_day() {
+    let mut s = Sim::new();
+    s.login("23:50:00", "a1", "st");
+    let env = s.env("00:00:00", None, EventKind::Heartbeat);
+    let next_day = Envelope { event: Event { ts: at("23:50:00").plus_secs(20 * 60), ..env.event }, ..env };
+    s.occ.apply(&next_day);
+    let v = s.agent("a1");
+    assert_eq!(v.today.date.to_string(), "2026-03-03");
+    assert!(close(v.today.ready_seconds, 600.0), "only the new day's ten minutes: {:?}", v.today);
+    // The two local days are separate intervals: 23:45 ends at midnight.
+    let rows = s.occ.intervals(T, None, None, None);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].end, at("23:50:00").plus_secs(10 * 60));
+    assert_eq!((rows[0].figures.ready_seconds, rows[1].figures.ready_seconds), (600.0, 600.0));
+}
+
+#[test]
+fn sliding_windows_cover_the_last_15_and_60_minutes() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .queued("08:10:00", "c1", "sales")
+        .offered("08:10:00", "a1", "c1", Some("sales"))
+        .answered("08:10:05", "a1", "c1")
+        .ended("08:12:05", "a1", "c1")
+        .ready("08:13:05", "a1")
+        .heartbeat("09:00:30");
+    let w = s.occ.windows(T);
+    let get = |m: u32, queue: Option<&str>| {
+        w.iter().find(|r| r.window_minutes == m && r.queue.as_ref().map(QueueId::as_str) == queue).cloned()
+    };
+    // 15 minutes: 08:46:00 to 09:00:30: only ready time, the call is older.
+    let w15 = get(15, None).unwrap();
+    assert_eq!((w15.start, w15.end), (at("08:46:00"), at("09:00:30")));
+    assert_eq!((w15.figures.answered, w15.figures.ready_seconds), (0, 870.0));
+    assert!(get(15, Some("sales")).is_some_and(|r| r.figures.answered == 0));
+    // 60 minutes: 08:01:00 to 09:00:30 holds the call.
+    let w60 = get(60, Some("sales")).unwrap();
+    assert_eq!((w60.figures.answered, w60.figures.handled, w60.figures.talk_seconds), (1, 1, 120.0));
+    assert_eq!(w60.figures.aht_seconds, Some(180.0));
+    let w60 = get(60, None).unwrap();
+    assert_eq!(w60.figures.staffed_seconds, 3570.0);
+}
+
+#[test]
+fn old_intervals_are_dropped_after_the_retention_but_totals_stay() {
+    let mut settings = TenantSettings::default();
+    settings.settings.retention = Dur::mins(60);
+    let mut s = Sim::with(settings);
+    s.queued("08:00:00", "c1", "sales").abandoned("08:00:30", "c1", "sales").heartbeat("10:00:00");
+    s.heartbeat("10:30:00");
+    let rows = s.occ.intervals(T, None, None, None);
+    assert!(rows.iter().all(|r| r.start >= at("09:15:00")), "{rows:?}");
+    assert_eq!(s.total(Some("sales")).abandoned, 1);
+}
+
+#[test]
+fn stale_calls_are_forgotten_after_the_call_timeout() {
+    let mut settings = TenantSettings::default();
+    settings.settings.call_timeout = Dur::mins(60);
+    let mut s = Sim::with(settings);
+    s.queued("08:00:00", "c1", "sales").heartbeat("08:30:00");
+    assert_eq!(s.occ.queues(T)[0].waiting, 1);
+    s.heartbeat("09:30:00").heartbeat("09:46:00");
+    assert_eq!(s.occ.queues(T)[0].waiting, 0);
+}
+
+// --- queues ---------------------------------------------------------------------------
+
+#[test]
+fn agents_belong_to_the_queues_they_were_offered_calls_from() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st1").login("08:00:00", "a2", "st2");
+    s.offered("08:01:00", "a1", "c1", Some("sales")).answered("08:01:02", "a1", "c1");
+    s.offered("08:01:00", "a2", "c2", Some("support")).missed("08:01:20", "a2", "c2");
+    s.not_ready("08:02:00", "a2", None);
+    let qs = s.occ.queues(T);
+    assert_eq!(qs.iter().map(|v| v.queue.as_str()).collect::<Vec<_>>(), ["sales", "support"]);
+    assert_eq!((qs[0].logged_in, qs[0].talking, qs[0].ready), (1, 1, 0));
+    assert_eq!((qs[1].logged_in, qs[1].not_ready), (1, 1));
+    assert_eq!(s.agent("a1").queues, [q("sales")]);
+    // Membership outlives a logout.
+    s.logout("08:03:00", "a2").login("08:04:00", "a2", "st2");
+    assert_eq!(s.occ.queues(T)[1].ready, 1);
+}
+
+#[test]
+fn occupancy_and_utilization_per_queue() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .offered("08:00:00", "a1", "c1", Some("sales"))
+        .answered("08:00:00", "a1", "c1")
+        .ended("08:05:00", "a1", "c1")
+        .ready("08:06:00", "a1")
+        .not_ready("08:10:00", "a1", None)
+        .heartbeat("08:15:00");
+    let f = s.row("08:00:00", Some("sales")).figures;
+    // busy 360 s (300 talk + 60 wrap), ready 240 s, not ready 300 s, staffed 900 s.
+    assert_eq!(f.occupancy, Some(360.0 / 600.0));
+    assert_eq!(f.utilization, Some(360.0 / 900.0));
+}
+
+// --- snapshots and equality ---------------------------------------------------------------
+
+fn scripted() -> Sim {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "st")
+        .queued("08:00:30", "c1", "sales")
+        .offered("08:00:40", "a1", "c1", Some("sales"))
+        .answered("08:00:45", "a1", "c1")
+        .queued("08:01:00", "c2", "support");
+    s
+}
+
+#[test]
+fn snapshots_restore_to_an_equal_state_that_folds_on_identically() {
+    let mut live = scripted();
+    let bytes = live.occ.snapshot();
+    assert_eq!(bytes, live.occ.clone().snapshot(), "deterministic");
+    let mut restored = Occupancy::restore(&bytes, TenantSettings::default(), BTreeMap::new()).unwrap();
+    assert_eq!(restored, live.occ);
+    assert_eq!(restored.position(), live.occ.position());
+    let more: Vec<Envelope> = vec![
+        live.env("08:02:00", Some("a1"), EventKind::Ended { call: call("c1") }),
+        live.env("08:02:30", Some("a1"), EventKind::Ready),
+        live.env("08:03:00", None, EventKind::Heartbeat),
+    ];
+    fold(&mut live.occ, &more);
+    fold(&mut restored, &more);
+    assert_eq!(restored, live.occ);
+    assert_eq!(restored.intervals(T, None, None, None), live.occ.intervals(T, None, None, None));
+    assert_eq!(restored.agents(T), live.occ.agents(T));
+    assert_eq!(restored.queues(T), live.occ.queues(T));
+    assert_eq!(restored.snapshot(), live.occ.snapshot());
+}
+
+#[test]
+fn restoring_with_other_settings_or_bad_bytes_is_a_clear_error() {
+    let s = scripted();
+    let bytes = s.occ.snapshot();
+    let other = TenantSettings { timezone: chrono_tz::Europe::Berlin, ..TenantSettings::default() };
+    let err = Occupancy::restore(&bytes, other, BTreeMap::new()).unwrap_err();
+    assert!(matches!(err, SnapshotError::SettingsChanged { .. }));
+    assert!(err.to_string().contains("Asia/Shanghai"), "{err}");
+    assert!(matches!(
+        Occupancy::restore(b"nonsense", TenantSettings::default(), BTreeMap::new()),
+        Err(SnapshotError::Format)
+    ));
+    let truncated = &bytes[..bytes.len() - 3];
+    assert!(Occupancy::restore(truncated, TenantSettings::default(), BTreeMap::new()).is_err());
+}
+
+#[test]
+fn pending_changes_do_not_count_for_equality_and_are_bounded() {
+    let a = scripted();
+    let mut b = scripted();
+    b.occ.take_changes();
+    assert_eq!(a.occ, b.occ);
+    let mut quiet = Occupancy::new(TenantSettings::default(), BTreeMap::new()).with_changes(false);
+    let mut s = scripted();
+    let env = s.env("08:05:00", Some("a1"), EventKind::Ready);
+    quiet.apply(&env);
+    assert!(quiet.take_changes().is_empty());
+    assert_eq!(quiet.dropped_changes(), 0);
+}
+
+#[test]
+fn the_timeline_lists_every_state_and_the_open_one() {
+    let mut s = scripted();
+    s.heartbeat("08:01:30");
+    let tl = s.occ.agent_timeline(T, Some("a1")).unwrap();
+    let got: Vec<_> = tl.iter().map(|e| (e.state, e.from, e.to, e.open)).collect();
+    assert_eq!(
+        got,
+        [
+            (AgentState::Ready, at("08:00:00"), at("08:00:40"), false),
+            (AgentState::Ringing, at("08:00:40"), at("08:00:45"), false),
+            (AgentState::Talking, at("08:00:45"), at("08:01:30"), true),
+        ]
+    );
+    let off = Occupancy::new(TenantSettings::default(), BTreeMap::new());
+    assert!(off.agent_timeline(T, None).is_none());
+}
