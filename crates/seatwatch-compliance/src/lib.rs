@@ -200,3 +200,6 @@ impl Projector for Compliance {
         self.position
     }
 }
+
+#[cfg(test)]
+mod tests;

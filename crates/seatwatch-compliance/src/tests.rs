@@ -1,0 +1,767 @@
+//! Unit tests of every rule: boundaries, suppressions, clearing, time zones.
+
+use super::*;
+use seatwatch_model::{AgentId, CallId, Date, Dur, Event, EventKind, ShiftHours, TimeOfDay};
+
+/// A tenant's log under construction, folded as it grows.
+struct Log {
+    seq: u64,
+    c: Compliance,
+    offset: &'static str,
+}
+
+fn ts(s: &str, offset: &str) -> Ts {
+    let full = if s.ends_with('Z') || s[10..].contains('+') { s.to_owned() } else { format!("{s}{offset}") };
+    Ts::parse_rfc3339(&full).unwrap_or_else(|| panic!("bad ts {full}"))
+}
+
+impl Log {
+    fn new() -> Self {
+        Log::with(TenantSettings::default(), "+08:00")
+    }
+
+    fn with(s: TenantSettings, offset: &'static str) -> Self {
+        Log { seq: 0, c: Compliance::new(s, BTreeMap::new()), offset }
+    }
+
+    fn rules(f: impl FnOnce(&mut Rules)) -> Self {
+        let mut s = TenantSettings::default();
+        f(&mut s.rules);
+        Log::with(s, "+08:00")
+    }
+
+    /// Append an event at local time `at` ("2026-03-02T08:41:00"); returns its seq.
+    fn ev(&mut self, at: &str, agent: Option<&str>, kind: EventKind) -> u64 {
+        self.seq += 1;
+        let t = ts(at, self.offset);
+        let env = Envelope {
+            seq: self.seq,
+            tenant: "acme".into(),
+            source: "test".into(),
+            received: t,
+            event: Event { id: format!("e{}", self.seq), ts: t, agent: agent.map(AgentId::from), kind, extra: None },
+        };
+        self.c.apply(&env);
+        self.seq
+    }
+
+    fn login(&mut self, at: &str, a: &str, station: &str) -> u64 {
+        self.ev(at, Some(a), EventKind::Login { station: station.into() })
+    }
+    fn logout(&mut self, at: &str, a: &str) -> u64 {
+        self.ev(at, Some(a), EventKind::Logout)
+    }
+    fn ready(&mut self, at: &str, a: &str) -> u64 {
+        self.ev(at, Some(a), EventKind::Ready)
+    }
+    fn not_ready(&mut self, at: &str, a: &str) -> u64 {
+        self.ev(at, Some(a), EventKind::NotReady { reason: None })
+    }
+    fn hb(&mut self, at: &str) -> u64 {
+        self.ev(at, None, EventKind::Heartbeat)
+    }
+    fn offered(&mut self, at: &str, a: &str, call: &str, emergency: bool) -> u64 {
+        let kind = EventKind::Offered {
+            call: CallId::from(call),
+            queue: None,
+            caller: None,
+            emergency,
+            priority: emergency.then(|| "emergency".to_owned()),
+        };
+        self.ev(at, Some(a), kind)
+    }
+    fn answered(&mut self, at: &str, a: &str, call: &str, rings: Option<u32>) -> u64 {
+        self.ev(at, Some(a), EventKind::Answered { call: CallId::from(call), rings })
+    }
+    fn ended(&mut self, at: &str, a: &str, call: &str) -> u64 {
+        self.ev(at, Some(a), EventKind::Ended { call: CallId::from(call) })
+    }
+    fn survey(&mut self, at: &str, a: &str, call: &str) -> u64 {
+        self.ev(at, Some(a), EventKind::SurveyOffered { call: CallId::from(call) })
+    }
+    fn roster(&mut self, at: &str, a: &str, certified: bool, active: bool) -> u64 {
+        self.ev(at, Some(a), EventKind::Roster { certified, name: None, active })
+    }
+    fn shift(&mut self, at: &str, a: &str, date: &str, hours: Option<(&str, &str)>) -> u64 {
+        let hours = hours.map(|(s, e)| ShiftHours {
+            start: TimeOfDay::parse(s).unwrap_or(TimeOfDay(0)),
+            end: TimeOfDay::parse(e).unwrap_or(TimeOfDay(0)),
+        });
+        let date = Date::parse(date).unwrap_or(Date(0));
+        self.ev(at, Some(a), EventKind::Shift { date, hours })
+    }
+    fn leave(&mut self, at: &str, a: &str, from: &str, to: &str) -> u64 {
+        let (from, to) = (Date::parse(from).unwrap_or(Date(0)), Date::parse(to).unwrap_or(Date(0)));
+        self.ev(at, Some(a), EventKind::LeaveApproved { from, to, by: "sup".into() })
+    }
+
+    fn all(&self) -> Vec<Alarm> {
+        self.c.alarms("acme", &AlarmQuery::default())
+    }
+
+    /// `(rule, agent, raised_at local, cleared_at local)` of every alarm.
+    fn summary(&self) -> Vec<(Rule, String, String, Option<String>)> {
+        let local =
+            |t: Ts| t.to_utc().with_timezone(&self.c.settings("acme").timezone).format("%m-%d %H:%M:%S").to_string();
+        self.all()
+            .into_iter()
+            .map(|a| (a.rule, a.agent.map(|x| x.0).unwrap_or_default(), local(a.raised_at), a.cleared_at.map(local)))
+            .collect()
+    }
+
+    /// The summary of one rule's alarms only.
+    fn only(&self, rule: Rule) -> Vec<(Rule, String, String, Option<String>)> {
+        self.summary().into_iter().filter(|x| x.0 == rule).collect()
+    }
+
+    fn rules_raised(&self) -> Vec<Rule> {
+        self.all().into_iter().map(|a| a.rule).collect()
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+// 2026-03-02 is a Monday.
+const MON: &str = "2026-03-02";
+
+fn at(time: &str) -> String {
+    format!("{MON}T{time}")
+}
+
+// ----- late_login / absent / early_logout ------------------------------------------------
+
+#[test]
+fn late_login_boundaries() {
+    let mut l = Log::new();
+    l.login(&at("08:30:00"), "on_time", "s1");
+    l.login(&at("08:30:01"), "late", "s2");
+    l.login(&at("09:30:00"), "very_late", "s3");
+    assert_eq!(
+        l.summary(),
+        vec![
+            (Rule::LateLogin, s("late"), s("03-02 08:30:01"), None),
+            (Rule::LateLogin, s("very_late"), s("03-02 09:30:00"), None),
+        ]
+    );
+    let a = &l.all()[0];
+    assert_eq!(a.id, "late_login-2");
+    assert_eq!(a.evidence, vec![2]);
+    assert!(a.message.contains("first login at 08:30:01 local") && a.message.contains("after 08:30"), "{}", a.message);
+    assert!(a.message.contains("seed art. 8"), "{}", a.message);
+}
+
+#[test]
+fn only_the_first_login_of_the_day_counts() {
+    let mut l = Log::new();
+    l.login(&at("08:20:00"), "a1", "s1");
+    l.logout(&at("17:40:00"), "a1");
+    l.login(&at("17:50:00"), "a1", "s1");
+    l.logout(&at("18:30:00"), "a1");
+    l.login(&at("08:00:00").replace("03-02", "03-03"), "a1", "s1");
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+}
+
+#[test]
+fn login_more_than_an_hour_late_is_absent_not_late() {
+    let mut l = Log::new();
+    l.login(&at("08:00:00"), "other", "s0"); // keeps time moving, known agents
+    l.login(&at("09:30:01"), "a1", "s1");
+    let sum = l.summary();
+    assert_eq!(sum, vec![(Rule::Absent, s("a1"), s("03-02 09:30:00"), None)]);
+    assert_eq!(l.all()[0].id, format!("absent-a1-{MON}"));
+}
+
+#[test]
+fn no_show_fires_via_watermark_strictly_after_the_hour() {
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    // a1 worked on Friday: a known agent.
+    l.login("2026-02-27T08:00:00", "a1", "s1");
+    l.logout("2026-02-27T17:40:00", "a1");
+    l.hb(&at("09:30:00"));
+    assert!(l.all().is_empty(), "exactly at start + 60 min: nothing yet");
+    assert_eq!(l.c.next_deadline("acme"), Some(ts(&at("09:30:00"), "+08:00")));
+    l.hb(&at("09:30:01"));
+    assert_eq!(l.summary(), vec![(Rule::Absent, s("a1"), s("03-02 09:30:00"), None)]);
+    // The login that follows does not add late_login.
+    l.login(&at("09:45:00"), "a1", "s1");
+    assert_eq!(l.all().len(), 1);
+    assert!(l.all()[0].message.contains("no login by 09:30"), "{}", l.all()[0].message);
+}
+
+#[test]
+fn unknown_agents_are_not_absent_and_weekends_are_free() {
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login("2026-02-27T08:00:00", "a1", "s1"); // Friday
+    l.logout("2026-02-27T17:40:00", "a1");
+    l.hb("2026-03-01T23:00:00"); // through the weekend
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+    l.hb(&at("12:00:00"));
+    assert_eq!(l.rules_raised(), vec![Rule::Absent], "only a1 is known");
+}
+
+#[test]
+fn roster_decides_who_is_expected() {
+    let mut l = Log::new();
+    l.roster("2026-02-27T18:00:00", "r1", true, true);
+    l.roster("2026-02-27T18:00:00", "r2", true, false); // left the roster
+    l.login("2026-02-27T18:00:00", "walkin", "s9"); // not on the roster: not expected
+    l.logout("2026-02-27T19:00:00", "walkin");
+    l.hb(&at("09:31:00"));
+    let sum = l.only(Rule::Absent);
+    assert!(sum.contains(&(Rule::Absent, s("r1"), s("03-02 09:30:00"), None)), "{sum:?}");
+    assert!(!sum.iter().any(|x| x.0 == Rule::Absent && (x.1 == "r2" || x.1 == "walkin")), "{sum:?}");
+}
+
+#[test]
+fn early_logout_boundaries_and_clearing() {
+    let mut l = Log::new();
+    for a in ["a", "b", "c", "d"] {
+        l.login(&at("08:20:00"), a, a);
+    }
+    l.logout(&at("17:35:00"), "a");
+    l.logout(&at("17:34:59"), "b");
+    l.logout(&at("16:35:00"), "c"); // exactly 60 min early: still early_logout
+    l.logout(&at("16:34:59"), "d"); // more than 60 min early: absent
+    l.login(&at("17:00:00"), "c", "c");
+    l.login(&at("17:35:00"), "d", "d"); // too late to clear
+    assert_eq!(
+        l.summary(),
+        vec![
+            (Rule::Absent, s("d"), s("03-02 16:34:59"), None),
+            (Rule::EarlyLogout, s("c"), s("03-02 16:35:00"), Some(s("03-02 17:00:00"))),
+            (Rule::EarlyLogout, s("b"), s("03-02 17:34:59"), None),
+        ]
+    );
+    let c = &l.all()[1];
+    assert_eq!(c.evidence.len(), 2, "logout and the re-login");
+}
+
+#[test]
+fn early_absent_clears_on_relogin_before_the_end() {
+    let mut l = Log::new();
+    l.login(&at("08:20:00"), "a", "s");
+    l.logout(&at("12:00:00"), "a");
+    l.login(&at("13:00:00"), "a", "s");
+    l.logout(&at("17:40:00"), "a");
+    assert_eq!(l.summary(), vec![(Rule::Absent, s("a"), s("03-02 12:00:00"), Some(s("03-02 13:00:00")))]);
+}
+
+#[test]
+fn leave_suppresses_attendance_and_clears_after_the_fact() {
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login("2026-02-27T08:00:00", "a", "s");
+    l.logout("2026-02-27T17:40:00", "a");
+    l.leave("2026-02-27T18:00:00", "a", MON, "2026-03-03");
+    l.hb("2026-03-03T12:00:00");
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+    // Wednesday: late, then leave for Wednesday is entered afterwards.
+    l.login("2026-03-04T08:45:00", "a", "s");
+    assert_eq!(l.rules_raised(), vec![Rule::LateLogin]);
+    l.leave("2026-03-04T09:00:00", "a", "2026-03-04", "2026-03-04");
+    assert_eq!(l.summary()[0].3, Some(s("03-04 09:00:00")));
+    // A leave-day logout is not early either.
+    l.leave("2026-03-04T09:00:00", "b", "2026-03-04", "2026-03-04");
+    l.login("2026-03-04T09:10:00", "b", "s2");
+    l.logout("2026-03-04T11:00:00", "b");
+    assert_eq!(l.all().len(), 1, "{:?}", l.summary());
+}
+
+#[test]
+fn shift_overrides_off_days_and_later_events_win() {
+    let mut l = Log::new();
+    l.shift("2026-02-27T12:00:00", "a", MON, Some(("10:00", "19:00")));
+    l.shift("2026-02-27T12:00:00", "b", MON, None);
+    l.shift("2026-02-27T12:00:00", "c", MON, None);
+    l.shift("2026-02-27T12:01:00", "c", MON, Some(("09:00", "18:00"))); // later wins
+    l.login(&at("09:50:00"), "a", "s1");
+    l.login(&at("11:00:00"), "b", "s2");
+    l.login(&at("09:05:00"), "c", "s3");
+    l.logout(&at("18:30:00"), "a"); // before 19:00
+    l.logout(&at("12:00:00"), "b"); // off: fine
+    l.logout(&at("18:00:00"), "c");
+    assert_eq!(
+        l.summary(),
+        vec![
+            (Rule::LateLogin, s("c"), s("03-02 09:05:00"), None),
+            (Rule::EarlyLogout, s("a"), s("03-02 18:30:00"), None),
+        ]
+    );
+    let late = &l.all()[0];
+    assert!(late.message.contains("after 09:00"), "{}", late.message);
+    assert_eq!(late.evidence, vec![4, 7], "the shift event and the login");
+}
+
+#[test]
+fn overnight_shift_ends_next_day() {
+    let mut l = Log::new();
+    l.shift("2026-02-27T12:00:00", "n", MON, Some(("22:00", "06:00")));
+    l.shift("2026-02-27T12:00:00", "n", "2026-03-03", None);
+    l.login(&at("22:10:00"), "n", "s1");
+    l.logout("2026-03-03T05:50:00", "n");
+    l.login("2026-03-03T05:55:00", "n", "s1");
+    l.logout("2026-03-03T06:00:00", "n");
+    assert_eq!(
+        l.summary(),
+        vec![
+            (Rule::LateLogin, s("n"), s("03-02 22:10:00"), None),
+            (Rule::EarlyLogout, s("n"), s("03-03 05:50:00"), Some(s("03-03 05:55:00"))),
+        ]
+    );
+}
+
+#[test]
+fn overnight_no_show() {
+    let mut l = Log::new();
+    l.roster("2026-02-27T12:00:00", "n", true, true);
+    l.shift("2026-02-27T12:00:00", "n", MON, Some(("22:00", "06:00")));
+    l.hb(&at("23:00:00"));
+    assert!(l.all().is_empty());
+    l.hb(&at("23:00:01"));
+    assert_eq!(l.summary(), vec![(Rule::Absent, s("n"), s("03-02 23:00:00"), None)]);
+}
+
+#[test]
+fn berlin_tenant_uses_local_time_across_dst() {
+    let berlin = TenantSettings { timezone: chrono_tz::Europe::Berlin, ..TenantSettings::default() };
+    let mut l = Log::with(berlin, "+02:00");
+    // 2026-03-30 is the Monday after the spring-forward night (CEST, +02:00).
+    l.login("2026-03-30T08:30:00", "a", "s1");
+    l.login("2026-03-30T08:31:00", "b", "s2");
+    l.logout("2026-03-30T17:34:00", "a");
+    assert_eq!(
+        l.summary(),
+        vec![
+            (Rule::LateLogin, s("b"), s("03-30 08:31:00"), None),
+            (Rule::EarlyLogout, s("a"), s("03-30 17:34:00"), None),
+        ]
+    );
+    // A shift inside the DST gap (Sunday 2026-03-29 02:30 does not exist) does not panic.
+    l.shift("2026-03-30T18:00:00", "c", "2026-10-25", Some(("02:30", "10:00")));
+    l.hb("2026-11-01T00:00:00+01:00");
+}
+
+// ----- duplicate_login / uncertified_login -----------------------------------------------
+
+#[test]
+fn duplicate_login_both_ways_and_clear() {
+    let mut l = Log::new();
+    l.login(&at("08:00:00"), "a", "s1");
+    l.login(&at("08:01:00"), "a", "s1"); // same station again: fine
+    l.login(&at("08:02:00"), "a", "s2"); // two stations
+    l.login(&at("08:03:00"), "b", "s1"); // two agents at s1
+    assert_eq!(l.rules_raised(), vec![Rule::DuplicateLogin, Rule::DuplicateLogin]);
+    let second = &l.all()[1];
+    assert_eq!(second.agent.as_ref().map(|a| a.as_str()), Some("b"));
+    assert!(second.message.contains("a already logged in at s1"), "{}", second.message);
+    assert_eq!(second.evidence, vec![2, 4], "b's login and a's login at s1");
+    l.logout(&at("08:10:00"), "a");
+    let dups = l.only(Rule::DuplicateLogin);
+    assert_eq!(dups.len(), 2);
+    assert!(dups.iter().all(|a| a.3 == Some(s("03-02 08:10:00"))), "{dups:?}");
+}
+
+#[test]
+fn uncertified_login_needs_a_roster() {
+    let mut l = Log::new();
+    l.login(&at("08:00:00"), "x", "s1");
+    assert!(l.all().is_empty(), "no roster: off");
+    l.roster(&at("08:01:00"), "ok", true, true);
+    l.roster(&at("08:01:00"), "trainee", false, true);
+    l.roster(&at("08:01:00"), "gone", true, false);
+    l.login(&at("08:05:00"), "ok", "s2");
+    l.login(&at("08:05:00"), "trainee", "s3");
+    l.login(&at("08:05:00"), "gone", "s4");
+    l.login(&at("08:05:00"), "stranger", "s5");
+    let sum = l.summary();
+    let who: Vec<&str> = sum.iter().map(|x| x.1.as_str()).collect();
+    assert_eq!(who, vec!["trainee", "gone", "stranger"], "by (raised_at, id)");
+    assert!(sum.iter().all(|x| x.0 == Rule::UncertifiedLogin));
+    l.roster(&at("09:00:00"), "trainee", true, true);
+    l.logout(&at("10:00:00"), "stranger");
+    let sum = l.summary();
+    assert_eq!(sum[0].3, Some(s("03-02 09:00:00")), "certified now");
+    assert_eq!(sum[1].3, None, "gone still logged in");
+    assert_eq!(sum[2].3, Some(s("03-02 10:00:00")), "logged out");
+}
+
+// ----- not_ready_overlong -----------------------------------------------------------------
+
+#[test]
+fn not_ready_boundaries_via_heartbeat() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.hb(&at("10:15:00"));
+    assert!(l.all().is_empty(), "exactly 15 min: nothing");
+    l.hb(&at("10:15:01"));
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:15:00"), None)]);
+    l.ready(&at("10:20:00"), "a");
+    assert_eq!(l.summary()[0].3, Some(s("03-02 10:20:00")));
+    let a = &l.all()[0];
+    assert_eq!(a.id, "not_ready_overlong-1");
+    assert_eq!(a.evidence, vec![1, 4]);
+    assert!(a.message.contains("limit 15 min, seed art. 16"), "{}", a.message);
+}
+
+#[test]
+fn ready_exactly_at_the_mark_is_fine_one_second_later_is_not() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.ready(&at("10:15:00"), "a");
+    l.not_ready(&at("11:00:00"), "b");
+    l.ready(&at("11:15:01"), "b");
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("b"), s("03-02 11:15:00"), Some(s("03-02 11:15:01")))]);
+}
+
+#[test]
+fn out_of_order_agents_within_lateness_do_not_fire() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.ready(&at("10:15:03"), "b");
+    l.ready(&at("10:14:58"), "a");
+    l.hb(&at("11:00:00"));
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+    // ... but a heartbeat past the deadline fires at once.
+    l.not_ready(&at("12:00:00"), "a");
+    l.hb(&at("12:15:00.001"));
+    assert_eq!(l.rules_raised(), vec![Rule::NotReadyOverlong]);
+}
+
+#[test]
+fn other_agents_events_fire_once_past_lateness() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.ready(&at("10:15:05"), "b"); // watermark 10:15:00: not past
+    assert!(l.all().is_empty());
+    l.ready(&at("10:15:06"), "b"); // watermark 10:15:01
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:15:00"), None)]);
+}
+
+#[test]
+fn reason_change_does_not_restart_and_busy_alias() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.ev(&at("10:10:00"), Some("a"), EventKind::NotReady { reason: Some("lunch".into()) });
+    l.hb(&at("10:15:01"));
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:15:00"), None)]);
+}
+
+#[test]
+fn approval_covers_and_expiring_approval_raises_at_expiry() {
+    let mut l = Log::new();
+    let until = |t: &str| EventKind::BusyApproved { until: ts(&at(t), "+08:00"), by: "sup1".into() };
+    l.ev(&at("09:59:00"), Some("a"), until("10:30:00"));
+    l.not_ready(&at("10:00:00"), "a");
+    l.hb(&at("10:20:00"));
+    assert!(l.all().is_empty(), "approved");
+    l.hb(&at("10:30:00"));
+    assert!(l.all().is_empty(), "exactly at the expiry");
+    l.hb(&at("10:30:01"));
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:30:00"), None)]);
+    assert!(l.all()[0].message.contains("approval (by sup1) expired at 10:30"), "{}", l.all()[0].message);
+    // An approval ending before the mark does not help; one ending at the mark neither.
+    l.ev(&at("10:59:00"), Some("b"), until("11:10:00"));
+    l.not_ready(&at("11:00:00"), "b");
+    l.ev(&at("10:59:00"), Some("c"), until("11:15:00"));
+    l.not_ready(&at("11:00:00"), "c");
+    l.hb(&at("11:15:01"));
+    let sum = l.summary();
+    assert_eq!(
+        sum[1..],
+        [
+            (Rule::NotReadyOverlong, s("b"), s("03-02 11:15:00"), None),
+            (Rule::NotReadyOverlong, s("c"), s("03-02 11:15:00"), None)
+        ]
+    );
+}
+
+#[test]
+fn leaving_not_ready_by_a_call_or_logout() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.offered(&at("10:14:00"), "a", "c1", false);
+    l.not_ready(&at("10:00:00"), "b");
+    l.logout(&at("10:16:00"), "b");
+    l.hb(&at("11:00:00"));
+    assert_eq!(
+        l.only(Rule::NotReadyOverlong),
+        vec![(Rule::NotReadyOverlong, s("b"), s("03-02 10:15:00"), Some(s("03-02 10:16:00")))]
+    );
+}
+
+// ----- calls ------------------------------------------------------------------------------
+
+#[test]
+fn slow_answer_by_ring_time_and_by_reported_rings() {
+    let mut l = Log::new();
+    l.offered(&at("10:00:00"), "a", "c1", false);
+    l.answered(&at("10:00:14.999"), "a", "c1", None); // 3rd ring
+    l.offered(&at("10:10:00"), "a", "c2", false);
+    l.answered(&at("10:10:15"), "a", "c2", None); // 4th ring
+    l.offered(&at("10:20:00"), "a", "c3", false);
+    l.answered(&at("10:20:30"), "a", "c3", Some(3)); // the ACD says 3
+    l.offered(&at("10:30:00"), "a", "c4", false);
+    l.answered(&at("10:30:01"), "a", "c4", Some(4));
+    let all = l.all();
+    assert_eq!(all.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec!["slow_answer-4", "slow_answer-8"]);
+    assert_eq!(all[0].call.as_ref().map(|c| c.as_str()), Some("c2"));
+    assert_eq!(all[0].evidence, vec![3, 4]);
+    assert!(all[0].message.contains("ring 4") && all[0].message.contains("within 3 rings"), "{}", all[0].message);
+    assert!(all.iter().all(|a| a.cleared_at.is_none()));
+}
+
+#[test]
+fn missed_call_only_when_ready() {
+    let mut l = Log::new();
+    l.ready(&at("10:00:00"), "a");
+    l.offered(&at("10:01:00"), "a", "c1", false);
+    l.ev(&at("10:01:20"), Some("a"), EventKind::Missed { call: CallId::from("c1") });
+    l.not_ready(&at("10:02:00"), "b");
+    l.offered(&at("10:03:00"), "b", "c2", false);
+    l.ev(&at("10:03:20"), Some("b"), EventKind::Missed { call: CallId::from("c2") });
+    l.ev(&at("10:04:00"), Some("c"), EventKind::Missed { call: CallId::from("c9") }); // never offered
+    assert_eq!(l.summary(), vec![(Rule::MissedCall, s("a"), s("03-02 10:01:20"), None)]);
+    assert_eq!(l.all()[0].evidence, vec![2, 3]);
+}
+
+#[test]
+fn wrap_up_boundaries_and_clear() {
+    let mut l = Log::new();
+    l.answered(&at("10:00:00"), "a", "c1", Some(1));
+    l.survey(&at("10:04:00"), "a", "c1");
+    l.ended(&at("10:05:00"), "a", "c1");
+    l.ev(&at("10:05:01"), Some("a"), EventKind::WrapUp { call: Some(CallId::from("c1")) }); // no restart
+    l.ready(&at("10:07:00"), "a"); // exactly 120 s
+    l.answered(&at("10:10:00"), "b", "c2", Some(1));
+    l.survey(&at("10:14:00"), "b", "c2");
+    l.ended(&at("10:15:00"), "b", "c2");
+    l.hb(&at("10:17:00"));
+    assert!(l.all().is_empty());
+    l.hb(&at("10:17:01"));
+    l.not_ready(&at("10:18:00"), "b");
+    assert_eq!(l.summary(), vec![(Rule::WrapUpOverlong, s("b"), s("03-02 10:17:00"), Some(s("03-02 10:18:00")))]);
+}
+
+#[test]
+fn survey_not_offered_and_late_survey_clears() {
+    let mut l = Log::new();
+    l.offered(&at("10:00:00"), "a", "c1", false);
+    l.answered(&at("10:00:05"), "a", "c1", None);
+    l.ended(&at("10:03:00"), "a", "c1");
+    assert_eq!(l.summary(), vec![(Rule::SurveyNotOffered, s("a"), s("03-02 10:03:00"), None)]);
+    l.survey(&at("10:03:10"), "a", "c1");
+    assert_eq!(l.summary()[0].3, Some(s("03-02 10:03:10")));
+    // Transferred away: not checked for the transferring agent; unanswered: not checked.
+    l.answered(&at("11:00:00"), "b", "c2", Some(1));
+    l.ev(&at("11:01:00"), Some("b"), EventKind::Transferred { call: CallId::from("c2"), to: "d".into() });
+    l.ended(&at("11:01:01"), "b", "c2");
+    l.offered(&at("11:05:00"), "b", "c3", false);
+    l.ended(&at("11:05:10"), "b", "c3");
+    assert_eq!(l.only(Rule::SurveyNotOffered).len(), 1, "{:?}", l.summary());
+}
+
+#[test]
+fn callback_overdue_strict_and_cleared_by_done() {
+    let mut l = Log::new();
+    let promise =
+        |due: &str, call: &str| EventKind::CallbackPromised { call: CallId::from(call), due: ts(&at(due), "+08:00") };
+    l.ev(&at("10:00:00"), Some("a"), promise("14:00:00", "c1"));
+    l.ev(&at("10:00:00"), Some("a"), promise("14:00:00", "c2"));
+    l.ev(&at("13:59:00"), Some("a"), EventKind::CallbackDone { call: CallId::from("c1") });
+    l.hb(&at("14:00:00"));
+    assert!(l.all().is_empty());
+    l.hb(&at("14:00:01"));
+    assert_eq!(l.summary(), vec![(Rule::CallbackOverdue, s("a"), s("03-02 14:00:00"), None)]);
+    l.ev(&at("14:30:00"), Some("a"), EventKind::CallbackDone { call: CallId::from("c2") });
+    assert_eq!(l.summary()[0].3, Some(s("03-02 14:30:00")));
+    assert_eq!(l.all()[0].call.as_ref().map(|c| c.as_str()), Some("c2"));
+}
+
+#[test]
+fn emergency_must_be_escalated_within_five_minutes() {
+    let mut l = Log::new();
+    l.ev(
+        &at("09:59:00"),
+        None,
+        EventKind::Queued {
+            call: CallId::from("e1"),
+            queue: "q".into(),
+            caller: None,
+            emergency: true,
+            priority: Some("emergency".into()),
+        },
+    );
+    l.offered(&at("10:00:00"), "a", "e1", false);
+    l.answered(&at("10:00:05"), "a", "e1", None);
+    l.ev(&at("10:05:05"), Some("a"), EventKind::Escalated { call: CallId::from("e1") }); // exactly 5 min
+    l.offered(&at("11:00:00"), "b", "e2", true);
+    l.answered(&at("11:00:05"), "b", "e2", None);
+    l.offered(&at("11:00:00"), "c", "n1", false);
+    l.answered(&at("11:00:05"), "c", "n1", None); // not an emergency
+    l.hb(&at("11:05:06"));
+    assert_eq!(l.summary(), vec![(Rule::EmergencyNotEscalated, s("b"), s("03-02 11:05:05"), None)]);
+    l.ev(&at("11:06:00"), Some("b"), EventKind::Escalated { call: CallId::from("e2") });
+    assert_eq!(l.summary()[0].3, Some(s("03-02 11:06:00")));
+    assert_eq!(l.all()[0].evidence, vec![5, 6, 10], "offered (emergency), answered, escalated");
+}
+
+// ----- weekly and monthly -----------------------------------------------------------------
+
+#[test]
+fn qa_coverage_checked_when_the_week_closes() {
+    let mut l = Log::new();
+    let mon = |a: &str| EventKind::Monitored { call: None, by: a.into() };
+    let cb = |a: &str| EventKind::CallbackSampled { call: None, by: a.into() };
+    l.login(&at("08:00:00"), "good", "s1");
+    l.login(&at("08:00:00"), "poor", "s2");
+    for d in ["2026-03-03T10:00:00", "2026-03-08T23:59:59"] {
+        l.ev(d, Some("good"), mon("qa"));
+        l.ev(d, Some("good"), cb("qa"));
+    }
+    l.ev("2026-03-04T10:00:00", Some("poor"), mon("qa"));
+    l.ev("2026-03-04T10:00:00", Some("idle"), mon("qa")); // never worked: not checked
+    l.hb("2026-03-09T00:00:00");
+    assert!(l.all().is_empty(), "the week closes strictly after Monday 00:00");
+    l.hb("2026-03-09T00:00:01");
+    assert_eq!(l.summary(), vec![(Rule::QaCoverageLow, s("poor"), s("03-09 00:00:00"), None)]);
+    let a = &l.all()[0];
+    assert_eq!(a.id, "qa_coverage_low-poor-2026-W10");
+    assert!(a.message.contains("1 monitored call and 0 sampled call-backs"), "{}", a.message);
+    // A monitored event for the closed week arriving late is not counted twice or raised.
+    l.ev("2026-03-08T12:00:00", Some("poor"), mon("qa"));
+    l.hb("2026-03-16T00:00:01");
+    assert_eq!(l.all().len(), 1);
+}
+
+#[test]
+fn qa_week_is_local_berlin() {
+    let berlin = TenantSettings { timezone: chrono_tz::Europe::Berlin, ..TenantSettings::default() };
+    let mut l = Log::with(berlin, "+01:00");
+    l.login("2026-03-02T08:00:00", "a", "s1");
+    l.hb("2026-03-08T23:30:00Z"); // 2026-03-09 00:30 Berlin
+    assert_eq!(l.summary(), vec![(Rule::QaCoverageLow, s("a"), s("03-09 00:00:00"), None)]);
+    assert_eq!(l.all()[0].raised_at.to_rfc3339(), "2026-03-08T23:00:00Z");
+}
+
+#[test]
+fn roster_not_published_by_the_25th_and_cleared() {
+    let mut l = Log::new();
+    l.hb("2026-03-26T00:00:00");
+    assert!(l.all().is_empty(), "never sent a shift: off");
+    l.shift("2026-04-01T09:00:00", "a", "2026-04-10", Some(("08:30", "17:35")));
+    l.shift("2026-04-20T09:00:00", "a", "2026-05-04", Some(("08:30", "17:35")));
+    l.hb("2026-04-25T00:00:00");
+    assert!(l.all().is_empty(), "May was published; exactly midnight");
+    l.hb("2026-05-25T00:00:01");
+    assert_eq!(l.summary(), vec![(Rule::RosterNotPublished, s(""), s("05-25 00:00:00"), None)]);
+    let a = &l.all()[0];
+    assert_eq!((a.id.as_str(), a.agent.clone()), ("roster_not_published-2026-06", None));
+    l.shift("2026-05-26T09:00:00", "a", "2026-06-01", Some(("08:30", "17:35")));
+    assert_eq!(l.summary()[0].3, Some(s("05-26 09:00:00")));
+}
+
+#[test]
+fn roster_check_crosses_the_year() {
+    let mut l = Log::new();
+    l.shift("2026-12-01T09:00:00", "a", "2026-12-10", Some(("08:30", "17:35")));
+    l.hb("2026-12-25T00:00:01");
+    assert_eq!(l.all()[0].id, "roster_not_published-2027-01");
+}
+
+// ----- machinery ---------------------------------------------------------------------------
+
+#[test]
+fn disabled_rules_raise_nothing() {
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::LateLogin]);
+    l.login(&at("08:45:00"), "a", "s1");
+    assert!(l.all().is_empty());
+    let mut l = Log::rules(|r| r.not_ready_max = Dur::mins(5));
+    l.not_ready(&at("10:00:00"), "a");
+    l.hb(&at("10:05:01"));
+    assert_eq!(l.rules_raised(), vec![Rule::NotReadyOverlong]);
+}
+
+#[test]
+fn older_event_of_an_agent_applies_at_its_last_time() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.hb(&at("10:20:00"));
+    l.ready(&at("10:10:00"), "a"); // goes back in time: applied at 10:20 (>= raised_at)
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:15:00"), Some(s("03-02 10:15:00")))]);
+}
+
+#[test]
+fn counts_changes_and_queries() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.login(&at("10:30:00"), "b", "s1"); // late? after 09:30: absent for b
+    l.ready(&at("10:40:00"), "a");
+    assert_eq!(l.c.raised_counts("acme")[&Rule::NotReadyOverlong], 1);
+    assert_eq!(l.c.active_counts("acme")[&Rule::NotReadyOverlong], 0);
+    assert_eq!(l.c.active_counts("acme")[&Rule::Absent], 1);
+    assert_eq!(l.c.active_counts("nobody").len(), Rule::ALL.len());
+    let changes = l.c.take_changes();
+    let kinds: Vec<&str> = changes.iter().map(|c| c.type_name()).collect();
+    assert_eq!(kinds, vec!["alarm_raised", "alarm_raised", "alarm_cleared"]);
+    assert!(l.c.take_changes().is_empty());
+    assert_eq!(changes[0].alarm().tenant, "acme");
+    let q = AlarmQuery { active_only: true, ..Default::default() };
+    assert_eq!(l.c.alarms("acme", &q).len(), 1);
+    let q = AlarmQuery { agent: Some("a".into()), ..Default::default() };
+    assert_eq!(l.c.alarms("acme", &q).len(), 1);
+    let q = AlarmQuery {
+        from: Some(ts(&at("10:00:00"), "+08:00")),
+        to: Some(ts(&at("10:00:00"), "+08:00")),
+        ..Default::default()
+    };
+    assert!(l.c.alarms("acme", &q).is_empty());
+    assert_eq!(l.c.tenants().collect::<Vec<_>>(), vec!["acme"]);
+    assert_eq!(l.c.all_alarms().count(), 2);
+}
+
+#[test]
+fn snapshot_restores_the_same_state() {
+    let mut l = Log::new();
+    l.roster(&at("07:00:00"), "a", true, true);
+    l.shift(&at("07:00:00"), "a", "2026-03-03", Some(("22:00", "06:00")));
+    l.login(&at("08:45:00"), "a", "s1");
+    l.not_ready(&at("10:00:00"), "a");
+    let snap = l.c.snapshot();
+    let mut r = Compliance::restore(&snap, TenantSettings::default(), BTreeMap::new()).unwrap();
+    assert_eq!(r, l.c);
+    l.hb(&at("10:15:01"));
+    let env = Envelope {
+        seq: l.seq,
+        tenant: "acme".into(),
+        source: "test".into(),
+        received: ts(&at("10:15:01"), "+08:00"),
+        event: Event {
+            id: "x".into(),
+            ts: ts(&at("10:15:01"), "+08:00"),
+            agent: None,
+            kind: EventKind::Heartbeat,
+            extra: None,
+        },
+    };
+    r.apply(&env);
+    assert_eq!(r, l.c);
+    assert!(matches!(
+        Compliance::restore(&[], TenantSettings::default(), BTreeMap::new()),
+        Err(SnapshotError::Version(None))
+    ));
+    assert!(matches!(
+        Compliance::restore(&[1, 255, 255], TenantSettings::default(), BTreeMap::new()),
+        Err(SnapshotError::Decode(_))
+    ));
+}
+
+#[test]
+fn replayed_records_are_skipped() {
+    let mut l = Log::new();
+    l.login(&at("08:45:00"), "a", "s1");
+    let before = l.c.clone();
+    l.seq -= 1;
+    l.login(&at("08:46:00"), "b", "s2"); // seq 1 again
+    assert_eq!(l.c, before);
+}
