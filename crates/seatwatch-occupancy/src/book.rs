@@ -471,7 +471,10 @@ mod tests {
     #[test]
     fn ratios_with_zero_denominators_are_none() {
         let f = Figures::new(&Stats::default(), Sl { formula: SlFormula::Offered, threshold_ns: None });
-        assert_eq!((f.service_level, f.asa_seconds, f.aht_seconds, f.occupancy, f.utilization), (None, None, None, None, None));
+        assert_eq!(
+            (f.service_level, f.asa_seconds, f.aht_seconds, f.occupancy, f.utilization),
+            (None, None, None, None, None)
+        );
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Settings {
         if self.interval < Dur::mins(1) || self.interval > Dur::mins(24 * 60) {
             return Err(SettingsError::Interval(self.interval));
         }
-        if self.interval.0 % 1000 != 0 {
+        if !self.interval.0.is_multiple_of(1000) {
             return Err(SettingsError::IntervalFraction(self.interval));
         }
         if self.ring_cadence.0 == 0 {
@@ -150,7 +150,11 @@ pub struct TenantSettings {
 
 impl Default for TenantSettings {
     fn default() -> Self {
-        TenantSettings { timezone: chrono_tz::Asia::Shanghai, allowed_lateness: Dur::secs(5), settings: Settings::default() }
+        TenantSettings {
+            timezone: chrono_tz::Asia::Shanghai,
+            allowed_lateness: Dur::secs(5),
+            settings: Settings::default(),
+        }
     }
 }
 

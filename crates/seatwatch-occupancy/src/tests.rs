@@ -40,7 +40,13 @@ impl Sim {
             tenant: T.into(),
             source: "acd".into(),
             received: at(hms),
-            event: Event { id: format!("e{}", self.seq), ts: at(hms), agent: agent.map(AgentId::from), kind, extra: None },
+            event: Event {
+                id: format!("e{}", self.seq),
+                ts: at(hms),
+                agent: agent.map(AgentId::from),
+                kind,
+                extra: None,
+            },
         }
     }
 
@@ -128,7 +134,10 @@ fn login_makes_the_agent_ready_at_its_station() {
     let mut s = Sim::new();
     s.login("08:00:00", "a1", "st-1");
     let v = s.agent("a1");
-    assert_eq!((v.state, v.since, v.station.as_deref(), v.reason.as_deref()), (AgentState::Ready, at("08:00:00"), Some("st-1"), None));
+    assert_eq!(
+        (v.state, v.since, v.station.as_deref(), v.reason.as_deref()),
+        (AgentState::Ready, at("08:00:00"), Some("st-1"), None)
+    );
     let json = serde_json::to_value(&v).unwrap();
     for key in ["agent", "state", "since", "station", "reason"] {
         assert!(json.get(key).is_some(), "{key} missing from {json}");
@@ -364,7 +373,8 @@ fn ring_count_comes_from_the_event_or_from_ring_time() {
             received: ts,
             event: Event { id: format!("e{seq}"), ts, agent: Some(AgentId::from("a1")), kind, extra: None },
         };
-        let offered = EventKind::Offered { call: call(&c), queue: None, caller: None, emergency: false, priority: None };
+        let offered =
+            EventKind::Offered { call: call(&c), queue: None, caller: None, emergency: false, priority: None };
         s.occ.apply(&mk(s.seq, start, offered));
         s.seq += 1;
         s.occ.apply(&mk(s.seq, start.plus_nanos(ring_ms * 1_000_000), EventKind::Answered { call: call(&c), rings }));
@@ -419,7 +429,8 @@ fn each_service_level_variant() {
 #[test]
 fn a_service_level_threshold_counts_answer_delay_not_rings() {
     let mut settings = TenantSettings::default();
-    settings.settings.service_level = ServiceLevelSettings { formula: SlFormula::Offered, threshold: Some(Dur::secs(20)) };
+    settings.settings.service_level =
+        ServiceLevelSettings { formula: SlFormula::Offered, threshold: Some(Dur::secs(20)) };
     let mut s = Sim::with(settings);
     s.login("08:00:00", "a1", "st")
         .queued("08:01:00", "c1", "sales")
