@@ -65,7 +65,6 @@ enum AState {
     #[default]
     Unknown,
     LoggedOut,
-    LoggedIn,
     Ready,
     NotReady,
     Ringing,
@@ -102,6 +101,8 @@ struct AgentSt {
     wrap: Option<Timer>,
     approval: Option<Approval>,
     ever_logged_in: bool,
+    /// The status (ready or not ready) the agent returns to after a call rings.
+    status_ready: bool,
     /// The no-show check's cursor: the first local date not yet checked, and the time
     /// the agent became known (shifts whose check falls before it are not checked).
     absent_from: Option<(Date, i64)>,
@@ -443,27 +444,32 @@ impl TenantState {
             EventKind::Logout => self.logout(cx, a, t, seq),
             EventKind::Ready => {
                 self.mark_worked(cx, a, raw, seq, wm);
+                let st = self.agents.entry(a.clone()).or_default();
+                st.status_ready = true;
+                if !matches!(st.state, AState::Ringing | AState::Talking) {
+                    st.state = AState::Ready;
+                }
                 self.end_not_ready(cx, a, t, seq);
                 self.end_wrap(cx, a, t, seq);
-                self.set_state(a, AState::Ready);
             }
             EventKind::NotReady { .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                self.end_wrap(cx, a, t, seq);
-                let due = t.saturating_add(cx.s.rules.not_ready_max.as_nanos());
                 let st = self.agents.entry(a.clone()).or_default();
-                st.state = AState::NotReady;
-                if st.not_ready.is_none() {
-                    st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
-                    self.add_deadline(due, DKey::NotReady { agent: a.clone() });
+                st.status_ready = false;
+                if !matches!(st.state, AState::Ringing | AState::Talking) {
+                    self.end_wrap(cx, a, t, seq);
+                    self.enter_not_ready(cx, a, t, seq);
                 }
             }
             EventKind::Offered { call, emergency, .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
                 self.end_not_ready(cx, a, t, seq);
                 self.end_wrap(cx, a, t, seq);
-                let ready = self.agents.get(a).is_some_and(|s| s.state == AState::Ready);
-                self.set_state(a, AState::Ringing);
+                let st = self.agents.entry(a.clone()).or_default();
+                let ready = st.status_ready && !matches!(st.state, AState::Talking | AState::LoggedOut);
+                if st.state != AState::Talking {
+                    st.state = AState::Ringing;
+                }
                 let info = self.calls.entry(call.clone()).or_default();
                 info.last = info.last.max(t);
                 if *emergency && info.emergency.is_none() {
@@ -471,7 +477,7 @@ impl TenantState {
                 }
                 let leg = self.legs.entry((call.clone(), a.clone())).or_default();
                 leg.last = t;
-                if leg.offered.is_none() {
+                if leg.answered.is_none() {
                     leg.offered = Some((raw, seq));
                     leg.ready_at_offer = ready;
                 }
@@ -490,12 +496,12 @@ impl TenantState {
                     leg.as_ref().and_then(|l| l.offered.filter(|_| l.ready_at_offer && l.answered.is_none()));
                 if let Some(l) = leg {
                     l.last = t;
+                    l.offered = None;
                 }
-                self.set_state(a, if rang_ready.is_some() { AState::Ready } else { AState::LoggedIn });
+                if self.agents.get(a).is_some_and(|st| st.state == AState::Ringing) {
+                    self.return_to_status(cx, a, t, seq);
+                }
                 if let Some((offered_raw, offered_seq)) = rang_ready {
-                    if let Some(l) = self.legs.get_mut(&(call.clone(), a.clone())) {
-                        l.offered = None;
-                    }
                     let msg = format!(
                         "call {call} rang at {a} while ready from {} and was not answered (ring-no-answer, seed job duties 2.2)",
                         hm(cx.s.timezone, offered_raw)
@@ -506,9 +512,17 @@ impl TenantState {
             }
             EventKind::Ended { call } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                self.end_not_ready(cx, a, t, seq);
+                let st = self.agents.entry(a.clone()).or_default();
+                let logged_out = st.state == AState::LoggedOut;
+                let ringing_this = st.state == AState::Ringing
+                    && self.legs.get(&(call.clone(), a.clone())).is_some_and(|l| l.answered.is_none());
                 self.ended(cx, a, call, t, seq);
-                self.start_wrap(cx, a, t, seq);
+                if ringing_this {
+                    self.return_to_status(cx, a, t, seq);
+                } else if !logged_out {
+                    self.end_not_ready(cx, a, t, seq);
+                    self.start_wrap(cx, a, t, seq);
+                }
             }
             EventKind::WrapUp { .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
@@ -519,6 +533,9 @@ impl TenantState {
                 let leg = self.legs.entry((call.clone(), a.clone())).or_default();
                 leg.transferred = true;
                 leg.last = t;
+                if self.agents.get(a).is_some_and(|st| st.state == AState::Talking) {
+                    self.start_wrap(cx, a, t, seq);
+                }
             }
             EventKind::SurveyOffered { call } => {
                 let info = self.calls.entry(call.clone()).or_default();
@@ -850,7 +867,9 @@ impl TenantState {
         let st = self.agents.entry(a.clone()).or_default();
         st.stations.insert(station.to_owned(), seq);
         if matches!(st.state, AState::Unknown | AState::LoggedOut) {
-            st.state = AState::LoggedIn;
+            // As in the occupancy projection: a login makes a logged-out agent ready.
+            st.state = AState::Ready;
+            st.status_ready = true;
         }
         self.stations.entry(station.to_owned()).or_default().insert(a.clone());
     }
@@ -970,6 +989,27 @@ impl TenantState {
     }
 
     // ----- not ready, wrap-up -----------------------------------------------------------
+
+    /// Start a not-ready period unless one is running (a reason change does not restart it).
+    fn enter_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        let due = t.saturating_add(cx.s.rules.not_ready_max.as_nanos());
+        let st = self.agents.entry(a.clone()).or_default();
+        st.state = AState::NotReady;
+        if st.not_ready.is_none() {
+            st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            self.add_deadline(due, DKey::NotReady { agent: a.clone() });
+        }
+    }
+
+    /// A ring stopped without an answer: back to the agent's status (a not-ready status
+    /// starts a new not-ready period).
+    fn return_to_status(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        if self.agents.get(a).is_some_and(|st| st.status_ready) {
+            self.set_state(a, AState::Ready);
+        } else {
+            self.enter_not_ready(cx, a, t, seq);
+        }
+    }
 
     fn end_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
         let Some(timer) = self.agents.get_mut(a).and_then(|st| st.not_ready.take()) else { return };

@@ -765,3 +765,47 @@ fn replayed_records_are_skipped() {
     l.login(&at("08:46:00"), "b", "s2"); // seq 1 again
     assert_eq!(l.c, before);
 }
+
+#[test]
+fn login_makes_ready_like_the_occupancy_projection() {
+    let mut l = Log::new();
+    l.login(&at("08:00:00"), "a", "s1");
+    l.offered(&at("09:00:00"), "a", "c1", false);
+    l.ev(&at("09:00:30"), Some("a"), EventKind::Missed { call: CallId::from("c1") });
+    assert_eq!(l.only(Rule::MissedCall).len(), 1);
+}
+
+#[test]
+fn not_ready_pressed_while_talking_does_not_start_the_clock() {
+    let mut l = Log::new();
+    l.login(&at("08:00:00"), "a", "s1");
+    l.offered(&at("09:00:00"), "a", "c1", false);
+    l.answered(&at("09:00:03"), "a", "c1", None);
+    l.not_ready(&at("09:01:00"), "a");
+    l.survey(&at("09:29:00"), "a", "c1");
+    l.ended(&at("09:30:00"), "a", "c1");
+    l.ready(&at("09:31:00"), "a");
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+}
+
+#[test]
+fn a_missed_ring_returns_to_not_ready_and_starts_a_new_period() {
+    let mut l = Log::new();
+    l.not_ready(&at("10:00:00"), "a");
+    l.offered(&at("10:10:00"), "a", "c1", false); // ends the first period
+    let missed = l.ev(&at("10:10:20"), Some("a"), EventKind::Missed { call: CallId::from("c1") });
+    l.hb(&at("10:25:20"));
+    assert!(l.all().is_empty(), "not ready at ring time: no missed_call, and 15 min not yet passed");
+    l.hb(&at("10:25:21"));
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:25:20"), None)]);
+    assert_eq!(l.all()[0].id, format!("not_ready_overlong-{missed}"));
+}
+
+#[test]
+fn transfer_starts_wrap_up_for_the_transferring_agent() {
+    let mut l = Log::new();
+    l.answered(&at("10:00:00"), "a", "c1", Some(1));
+    l.ev(&at("10:01:00"), Some("a"), EventKind::Transferred { call: CallId::from("c1"), to: "b".into() });
+    l.hb(&at("10:03:01"));
+    assert_eq!(l.summary(), vec![(Rule::WrapUpOverlong, s("a"), s("03-02 10:03:00"), None)]);
+}
