@@ -1,0 +1,413 @@
+//! Seatwatch's configuration file (CONTRACT.md §2) and the token table built from it.
+//!
+//! ```toml
+//! [[token]]
+//! name = "acd-1"
+//! tenant = "acme"
+//! role = "producer"
+//! sha256 = "9f86d0…"
+//!
+//! [tenant.acme]
+//! timezone = "Asia/Shanghai"
+//! clock = "wall"
+//!
+//! [tenant.acme.rules]
+//! not_ready_max = "15m"
+//! ```
+//!
+//! Secrets never appear here: only their SHA-256. Every key is checked (unknown keys are
+//! errors, so a typo cannot silently fall back to a default), and every error names the
+//! key and says what would be accepted.
+
+use seatwatch_model::{CallerPolicy, Dur};
+use serde::Deserialize;
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// What can be wrong with a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML does not parse or does not fit the schema.
+    #[error("{0}")]
+    Toml(String),
+    /// The TOML parses but a value is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May send events (and read its own tenant).
+    Producer,
+    /// May read its own tenant.
+    Reader,
+    /// May read every tenant and the raw log.
+    Admin,
+}
+
+impl Role {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Reader => "reader",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a tenant's time advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockMode {
+    /// Time also advances with the server's clock: the server writes tick records.
+    #[default]
+    Wall,
+    /// Time advances only with event and heartbeat timestamps.
+    Event,
+}
+
+/// One `[[token]]` entry.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Recorded as the `source` of every event sent with it.
+    pub name: String,
+    /// The tenant the token belongs to.
+    pub tenant: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the secret, lowercase hex.
+    pub sha256: String,
+}
+
+impl fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("name", &self.name)
+            .field("tenant", &self.tenant)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `[tenant.NAME]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantConfig {
+    /// IANA time zone; schedules, days and weeks are local to it.
+    pub timezone: chrono_tz::Tz,
+    /// `wall` or `event`.
+    pub clock: ClockMode,
+    /// How the `caller` field is stored: `hmac` (default), `plain`, `drop`.
+    pub caller: CallerPolicy,
+    /// How far another agent's event may lag behind (watermark lateness).
+    pub allowed_lateness: Dur,
+    /// For `clock = "wall"`: how far in the future an event's `ts` may lie (`clock_skew`).
+    pub max_future: Dur,
+    /// Compliance rule parameters (`[tenant.X.rules]`).
+    pub rules: seatwatch_compliance::Rules,
+    /// Occupancy and interval settings (`[tenant.X.occupancy]`).
+    pub occupancy: seatwatch_occupancy::Settings,
+    /// Per-agent Prometheus series (off by default: they multiply series by agents).
+    pub agent_metrics: bool,
+}
+
+impl Default for TenantConfig {
+    fn default() -> Self {
+        TenantConfig {
+            timezone: chrono_tz::Asia::Shanghai,
+            clock: ClockMode::Wall,
+            caller: CallerPolicy::Hmac,
+            allowed_lateness: Dur::secs(5),
+            max_future: Dur::mins(5),
+            rules: seatwatch_compliance::Rules::default(),
+            occupancy: seatwatch_occupancy::Settings::default(),
+            agent_metrics: false,
+        }
+    }
+}
+
+impl TenantConfig {
+    /// The compliance projector's view of this tenant.
+    pub fn compliance(&self) -> seatwatch_compliance::TenantSettings {
+        seatwatch_compliance::TenantSettings {
+            timezone: self.timezone,
+            allowed_lateness: self.allowed_lateness,
+            rules: self.rules.clone(),
+        }
+    }
+
+    /// The occupancy projector's view of this tenant.
+    pub fn occupancy(&self) -> seatwatch_occupancy::TenantSettings {
+        seatwatch_occupancy::TenantSettings {
+            timezone: self.timezone,
+            allowed_lateness: self.allowed_lateness,
+            settings: self.occupancy.clone(),
+        }
+    }
+}
+
+/// `[server]`: limits of the ingest and read endpoints.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Most simultaneous WebSocket connections (ingest and stream together).
+    pub max_connections: usize,
+    /// Largest WebSocket message in bytes; bigger closes the connection with 1009.
+    pub max_frame_bytes: usize,
+    /// Most bytes of frames read but not yet answered, per connection (backpressure).
+    pub max_in_flight_bytes: usize,
+    /// How often wall-clock tenants get a tick record (at most once a second).
+    pub tick_interval: Dur,
+    /// How often the server writes a projection snapshot.
+    pub snapshot_interval: Dur,
+    /// A WebSocket connection with no frame (not even a ping) for this long is closed.
+    pub idle_timeout: Dur,
+    /// `/metrics` needs a reader or admin token when true.
+    pub metrics_auth: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_connections: 1024,
+            max_frame_bytes: 1 << 20,
+            max_in_flight_bytes: 8 << 20,
+            tick_interval: Dur::secs(1),
+            snapshot_interval: Dur::mins(5),
+            idle_timeout: Dur::mins(5),
+            metrics_auth: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    token: Vec<TokenConfig>,
+    #[serde(default)]
+    tenant: BTreeMap<String, TenantConfig>,
+    #[serde(default)]
+    server: Option<ServerConfig>,
+    #[serde(default)]
+    defaults: Option<TenantConfig>,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The tokens, as configured.
+    pub tokens: Vec<TokenConfig>,
+    /// Per-tenant settings.
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// Settings for tenants with no `[tenant.X]` table (`[defaults]`, else built-in).
+    pub default_tenant: TenantConfig,
+    /// Server limits.
+    pub server: ServerConfig,
+}
+
+impl Config {
+    /// Parse and check a configuration file's text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))?;
+        let cfg = Config {
+            tokens: raw.token,
+            tenants: raw.tenant,
+            default_tenant: raw.defaults.unwrap_or_default(),
+            server: raw.server.unwrap_or_default(),
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            let what = format!("[[token]] #{} (name {:?})", i + 1, t.name);
+            if t.name.is_empty() || t.name.len() > 64 {
+                return Err(ConfigError::Invalid(format!("{what}: `name` must be 1 to 64 bytes")));
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: two tokens are named {:?}; names must be unique (they become each event's source)",
+                    t.name
+                )));
+            }
+            if !valid_tenant(&t.tenant) {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: tenant {:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.'",
+                    t.tenant
+                )));
+            }
+            if t.sha256.len() != 64 || hex::decode(&t.sha256).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: `sha256` must be the 64 hex digits of the secret's SHA-256 (make one with `seatwatch token`)"
+                )));
+            }
+        }
+        for name in self.tenants.keys() {
+            if !valid_tenant(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "[tenant.{name}]: a tenant name must be 1 to 64 characters of letters, digits, '-', '_' or '.'"
+                )));
+            }
+        }
+        let s = &self.server;
+        if s.max_frame_bytes < 1024 {
+            return Err(ConfigError::Invalid("[server] max_frame_bytes must be at least 1024".into()));
+        }
+        if s.max_in_flight_bytes < s.max_frame_bytes {
+            return Err(ConfigError::Invalid("[server] max_in_flight_bytes must be at least max_frame_bytes".into()));
+        }
+        if s.tick_interval < Dur::secs(1) {
+            return Err(ConfigError::Invalid(
+                "[server] tick_interval must be at least 1s (ticks are written at most once a second)".into(),
+            ));
+        }
+        if s.max_connections == 0 {
+            return Err(ConfigError::Invalid("[server] max_connections must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The settings of `tenant` (its table, else the defaults).
+    pub fn tenant(&self, tenant: &str) -> &TenantConfig {
+        self.tenants.get(tenant).unwrap_or(&self.default_tenant)
+    }
+
+    /// The token table used for authentication.
+    pub fn token_table(&self) -> TokenTable {
+        TokenTable {
+            tokens: self
+                .tokens
+                .iter()
+                .filter_map(|t| {
+                    let mut h = [0u8; 32];
+                    hex::decode_to_slice(&t.sha256, &mut h).ok()?;
+                    Some((h, Identity { name: t.name.clone(), tenant: t.tenant.clone(), role: t.role }))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Tenant names: they appear in URLs, metric labels and file names.
+pub fn valid_tenant(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Who a request is, once its secret matched a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The token's name (the events' `source`).
+    pub name: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// The configured tokens, by the SHA-256 of their secret.
+#[derive(Clone, Default)]
+pub struct TokenTable {
+    tokens: Vec<([u8; 32], Identity)>,
+}
+
+impl fmt::Debug for TokenTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenTable({} tokens)", self.tokens.len())
+    }
+}
+
+impl TokenTable {
+    /// Whether no token is configured.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The identity of a presented secret, comparing against every token in constant
+    /// time (the secret is hashed first, and every stored hash is compared whether or
+    /// not an earlier one matched).
+    pub fn authenticate(&self, secret: &str) -> Option<Identity> {
+        let h: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+        let mut found = None;
+        for (stored, id) in &self.tokens {
+            if bool::from(stored.ct_eq(&h)) && found.is_none() {
+                found = Some(id.clone());
+            }
+        }
+        found
+    }
+}
+
+/// The SHA-256 of a secret as lowercase hex (what `sha256 = ` holds).
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_contract_example() {
+        let text = format!(
+            r#"
+[[token]]
+name = "acd-1"
+tenant = "acme"
+role = "producer"
+sha256 = "{}"
+
+[tenant.acme]
+timezone = "Asia/Shanghai"
+clock = "wall"
+
+[tenant.acme.rules]
+not_ready_max = "15m"
+"#,
+            hash_secret("s3cret")
+        );
+        let cfg = Config::parse(&text).unwrap();
+        let id = cfg.token_table().authenticate("s3cret").unwrap();
+        assert_eq!((id.name.as_str(), id.tenant.as_str(), id.role), ("acd-1", "acme", Role::Producer));
+        assert!(cfg.token_table().authenticate("wrong").is_none());
+        assert_eq!(cfg.tenant("acme").clock, ClockMode::Wall);
+        assert_eq!(cfg.tenant("other").timezone, chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn rejects_what_it_does_not_know_with_the_key_named() {
+        let e = Config::parse("[tenant.acme]\ntimezon = \"UTC\"\n").unwrap_err().to_string();
+        assert!(e.contains("timezon"), "{e}");
+        let e = Config::parse("[tenant.acme]\ntimezone = \"Mars/Olympus\"\n").unwrap_err().to_string();
+        assert!(e.contains("Mars/Olympus") || e.contains("timezone"), "{e}");
+        let e = Config::parse("[tenant.acme]\nclock = \"sundial\"\n").unwrap_err().to_string();
+        assert!(e.contains("sundial") || e.contains("clock"), "{e}");
+        let e = Config::parse("[[token]]\nname=\"a\"\ntenant=\"t\"\nrole=\"producer\"\nsha256=\"abc\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sha256"), "{e}");
+        let e = Config::parse("[[token]]\nname=\"a\"\ntenant=\"t\"\nrole=\"king\"\nsha256=\"abc\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("king") || e.contains("role"), "{e}");
+        assert!(Config::parse("this is = not toml [").is_err());
+        let e = Config::parse("[tenant.acme.rules]\nnot_ready_max = \"15 parsecs\"\n").unwrap_err().to_string();
+        assert!(e.contains("parsecs") || e.contains("not_ready_max"), "{e}");
+    }
+}

@@ -1,0 +1,136 @@
+//! The projection set the server and `seatwatch replay` both run.
+//!
+//! [`Engine`] is itself a [`Projector`]: it hands every record to the occupancy and
+//! compliance projectors in log order and collects what changed, as JSON pushes for
+//! `/v1/stream`. Live ingest and replay construct it from the same configuration and
+//! feed it the same records, so they end in the same state (CONTRACT.md §5).
+//!
+//! This crate must not know about sockets, files, tokio or the wall clock.
+
+use seatwatch_compliance::{AlarmChange, Compliance};
+use seatwatch_config::{ClockMode, Config};
+use seatwatch_model::{Envelope, Projector, Ts};
+use seatwatch_occupancy::Occupancy;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One message for `/v1/stream` subscribers of `tenant`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Push {
+    /// Only this tenant's readers (and admins) receive it.
+    pub tenant: String,
+    /// The JSON text sent, with `"type"` one of `alarm_raised`, `alarm_cleared`, `agent_state`.
+    pub json: String,
+}
+
+/// Every projection, folded together.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    /// Live agent and queue state, intervals.
+    pub occupancy: Occupancy,
+    /// Alarms.
+    pub compliance: Compliance,
+    wall_tenants: BTreeMap<String, bool>,
+    default_wall: bool,
+    position: u64,
+    records: u64,
+}
+
+impl Engine {
+    /// An engine for `config`'s tenants, having seen nothing.
+    pub fn new(config: &Config) -> Self {
+        let occupancy = Occupancy::new(
+            config.default_tenant.occupancy(),
+            config.tenants.iter().map(|(k, t)| (k.clone(), t.occupancy())).collect(),
+        );
+        let compliance = Compliance::new(
+            config.default_tenant.compliance(),
+            config.tenants.iter().map(|(k, t)| (k.clone(), t.compliance())).collect(),
+        );
+        Engine {
+            occupancy,
+            compliance,
+            wall_tenants: config.tenants.iter().map(|(k, t)| (k.clone(), t.clock == ClockMode::Wall)).collect(),
+            default_wall: config.default_tenant.clock == ClockMode::Wall,
+            position: 0,
+            records: 0,
+        }
+    }
+
+    /// Whether `tenant` runs on the wall clock.
+    pub fn is_wall(&self, tenant: &str) -> bool {
+        self.wall_tenants.get(tenant).copied().unwrap_or(self.default_wall)
+    }
+
+    /// Records applied so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Tenants seen in the log.
+    pub fn tenants(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.occupancy.tenants().map(str::to_owned).collect();
+        t.extend(self.compliance.tenants().map(str::to_owned));
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    /// Whether a wall-clock tenant needs a tick at `now`: it has agents logged in, or a
+    /// deadline pending (at or before `now`, or any later one: the tick is what makes
+    /// it fire on time). Idle tenants get no ticks, so an idle log stays small.
+    pub fn needs_tick(&self, tenant: &str, now: Ts) -> bool {
+        if !self.is_wall(tenant) {
+            return false;
+        }
+        let pending = self.compliance.next_deadline(tenant).is_some_and(|d| d <= now.plus_secs(1));
+        let live = self.occupancy.agents(tenant).iter().any(|a| a.state != seatwatch_occupancy::AgentState::LoggedOut);
+        pending || live
+    }
+
+    /// What changed since the last call, as pushes for `/v1/stream`, in order.
+    pub fn take_pushes(&mut self) -> Vec<Push> {
+        let mut out = Vec::new();
+        for c in self.occupancy.take_changes() {
+            #[derive(Serialize)]
+            struct AgentStatePush<'a> {
+                r#type: &'static str,
+                #[serde(flatten)]
+                change: &'a seatwatch_occupancy::AgentStateChange,
+            }
+            let json = serde_json::to_string(&AgentStatePush { r#type: "agent_state", change: &c }).unwrap_or_default();
+            out.push(Push { tenant: c.tenant.clone(), json });
+        }
+        for c in self.compliance.take_changes() {
+            #[derive(Serialize)]
+            struct AlarmPush<'a> {
+                r#type: &'static str,
+                #[serde(flatten)]
+                alarm: &'a seatwatch_compliance::Alarm,
+            }
+            let (ty, alarm) = match &c {
+                AlarmChange::Raised(a) => ("alarm_raised", a),
+                AlarmChange::Cleared(a) => ("alarm_cleared", a),
+            };
+            let json = serde_json::to_string(&AlarmPush { r#type: ty, alarm }).unwrap_or_default();
+            out.push(Push { tenant: alarm.tenant.clone(), json });
+        }
+        out
+    }
+}
+
+impl Projector for Engine {
+    fn apply(&mut self, env: &Envelope) {
+        if env.seq <= self.position {
+            return;
+        }
+        self.occupancy.apply(env);
+        self.compliance.apply(env);
+        self.position = env.seq;
+        self.records += 1;
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+}

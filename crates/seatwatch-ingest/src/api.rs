@@ -1,0 +1,312 @@
+//! The HTTP read API (CONTRACT.md §4): tenant-scoped JSON views of the projections,
+//! the push stream, the raw log for backups, `/metrics`, health.
+
+use crate::auth::{self, Denied};
+use crate::server::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use seatwatch_compliance::{AlarmQuery, Rule};
+use seatwatch_config::{Identity, Role};
+use seatwatch_model::{Projector, Ts};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+type Params = Query<HashMap<String, String>>;
+
+const READ_ROLES: &[Role] = &[Role::Reader, Role::Admin, Role::Producer];
+
+/// A 400 with a message saying what to send instead.
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": "bad_request", "message": message}))).into_response()
+}
+
+/// Authenticate a read and decide which tenant it sees: its own; an admin may name
+/// another with `?tenant=`; anyone else naming another tenant gets 403.
+fn scope(state: &AppState, headers: &HeaderMap, q: &HashMap<String, String>) -> Result<(Identity, String), Denied> {
+    let who =
+        auth::authorize(&state.tokens, state.no_auth, headers, q.get("access_token").map(String::as_str), READ_ROLES)?;
+    let tenant = match q.get("tenant") {
+        Some(t) if *t != who.tenant && who.role != Role::Admin => return Err(Denied::Forbidden),
+        Some(t) => t.clone(),
+        None => who.tenant.clone(),
+    };
+    Ok((who, tenant))
+}
+
+fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<Ts>, Box<Response>> {
+    match q.get(key) {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => Ts::parse_rfc3339(s).map(Some).ok_or_else(|| {
+            Box::new(bad_request(format!(
+                "`{key}` must be an RFC 3339 time with an offset, e.g. 2026-03-02T08:00:00+08:00; got {s:?}"
+            )))
+        }),
+    }
+}
+
+macro_rules! scoped {
+    ($state:expr, $headers:expr, $q:expr) => {
+        match scope(&$state, &$headers, &$q) {
+            Ok(s) => s,
+            Err(d) => return d.into_response(),
+        }
+    };
+}
+
+macro_rules! engine {
+    ($state:expr) => {
+        match $state.engine.read() {
+            Ok(e) => e,
+            Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "projection state unavailable").into_response(),
+        }
+    };
+}
+
+/// `GET /v1/agents`.
+pub async fn agents(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let (_, tenant) = scoped!(state, headers, q);
+    let e = engine!(state);
+    Json(json!({"agents": e.occupancy.agents(&tenant)})).into_response()
+}
+
+/// `GET /v1/queues`.
+pub async fn queues(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let (_, tenant) = scoped!(state, headers, q);
+    let e = engine!(state);
+    Json(json!({"queues": e.occupancy.queues(&tenant)})).into_response()
+}
+
+/// `GET /v1/windows`: the sliding 15- and 60-minute windows.
+pub async fn windows(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let (_, tenant) = scoped!(state, headers, q);
+    let e = engine!(state);
+    Json(json!({"windows": e.occupancy.windows(&tenant)})).into_response()
+}
+
+/// `GET /v1/intervals?from=&to=&queue=`.
+pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let (_, tenant) = scoped!(state, headers, q);
+    let from = match time_param(&q, "from") {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let to = match time_param(&q, "to") {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let queue = q.get("queue").filter(|s| !s.is_empty()).map(String::as_str);
+    let e = engine!(state);
+    Json(json!({"intervals": e.occupancy.intervals(&tenant, from, to, queue)})).into_response()
+}
+
+/// `GET /v1/alarms?state=active|all&rule=&agent=&from=&to=` (default `state=active`).
+pub async fn alarms(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let (_, tenant) = scoped!(state, headers, q);
+    let active_only = match q.get("state").map(String::as_str) {
+        None | Some("") | Some("active") => true,
+        Some("all") => false,
+        Some(other) => return bad_request(format!("`state` must be `active` or `all`, not {other:?}")),
+    };
+    let rule = match q.get("rule").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(r) => match r.parse::<Rule>() {
+            Ok(r) => Some(r),
+            Err(_) => {
+                let known: Vec<&str> = Rule::ALL.iter().map(|r| r.as_str()).collect();
+                return bad_request(format!("unknown rule {r:?}; rules are: {}", known.join(", ")));
+            }
+        },
+    };
+    let from = match time_param(&q, "from") {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let to = match time_param(&q, "to") {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let query = AlarmQuery { active_only, rule, agent: q.get("agent").filter(|s| !s.is_empty()).cloned(), from, to };
+    let e = engine!(state);
+    Json(json!({"alarms": e.compliance.alarms(&tenant, &query)})).into_response()
+}
+
+/// `GET /v1/head`: the log's last seq and head hash (what an auditor publishes).
+pub async fn head(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let _ = scoped!(state, headers, q);
+    let h = state.log.head();
+    Json(json!({"last_seq": h.last_seq, "head": h.hash_hex()})).into_response()
+}
+
+/// `GET /v1/stream`: a WebSocket of `alarm_raised`, `alarm_cleared` and `agent_state`
+/// pushes for the caller's tenant.
+pub async fn stream(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Params,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let (_, tenant) = scoped!(state, headers, q);
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(r) => return r.into_response(),
+    };
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections; retry later").into_response();
+    };
+    let rx = state.pushes.subscribe();
+    let tracker = state.tracker.clone();
+    ws.on_upgrade(move |socket| {
+        tracker.track_future(async move {
+            push_loop(socket, rx, tenant, state).await;
+            drop(permit);
+        })
+    })
+}
+
+async fn push_loop(
+    socket: WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<seatwatch_engine::Push>>,
+    tenant: String,
+    state: Arc<AppState>,
+) {
+    let (mut sink, mut incoming) = socket.split();
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Ok(p) if p.tenant == tenant => {
+                    if sink.send(Message::Text(p.json.clone().into())).await.is_err() { return; }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let text = json!({"type": "lagged", "missed": n}).to_string();
+                    if sink.send(Message::Text(text.into())).await.is_err() { return; }
+                }
+                Err(_) => return,
+            },
+            m = incoming.next() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = state.shutdown.cancelled() => {
+                let _ = sink.send(Message::Close(None)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// `GET /v1/log?from_seq=N` (admin): the raw records from N on, as a stream of
+/// `[seq: u64 BE][len: u32 BE][record bytes]`, for backups and audits.
+pub async fn log(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    let who = match auth::authorize(
+        &state.tokens,
+        state.no_auth,
+        &headers,
+        q.get("access_token").map(String::as_str),
+        &[Role::Admin],
+    ) {
+        Ok(w) => w,
+        Err(d) => return d.into_response(),
+    };
+    let from_seq = match q.get("from_seq").map(|s| s.parse::<u64>()) {
+        None => 1,
+        Some(Ok(n)) => n.max(1),
+        Some(Err(_)) => return bad_request("`from_seq` must be a whole number ≥ 1".into()),
+    };
+    let to_seq = state.log.head().last_seq;
+    tracing::info!(admin = %who.name, from_seq, to_seq, "raw log requested");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    let log = state.log.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        for r in log.read_raw_from(from_seq) {
+            match r {
+                Ok(raw) if raw.seq > to_seq => break,
+                Ok(raw) => {
+                    buf.extend_from_slice(&raw.seq.to_be_bytes());
+                    buf.extend_from_slice(&u32::try_from(raw.bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+                    buf.extend_from_slice(&raw.bytes);
+                    if buf.len() >= 60 * 1024 && tx.blocking_send(Ok(std::mem::take(&mut buf))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            let _ = tx.blocking_send(Ok(buf));
+        }
+    });
+    let body = Body::from_stream(tokio_stream_from(rx));
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.seatwatch.log-v1".to_owned()),
+            (header::HeaderName::from_static("x-seatwatch-last-seq"), to_seq.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    if state.config.server.metrics_auth
+        && let Err(d) = auth::authorize(
+            &state.tokens,
+            state.no_auth,
+            &headers,
+            q.get("access_token").map(String::as_str),
+            &[Role::Reader, Role::Admin],
+        )
+    {
+        return d.into_response();
+    }
+    let head = state.log.head().last_seq;
+    let position = state.engine.read().map(|e| e.position()).unwrap_or(0);
+    metrics::gauge!("seatwatch_log_last_seq").set(head as f64);
+    metrics::gauge!("seatwatch_log_size_bytes").set(state.log.size_on_disk() as f64);
+    metrics::gauge!("seatwatch_projection_lag_records").set(head.saturating_sub(position) as f64);
+    metrics::gauge!("seatwatch_connections").set(state.open_connections.load(Ordering::Relaxed) as f64);
+    let text = state.metrics.render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// `GET /readyz`: the log is open and the projections have caught up.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.is_ready() && !state.shutdown.is_cancelled() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: catching up with the log\n").into_response()
+    }
+}
+
+/// Anything else: 404 with the list of endpoints.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": "not_found", "message": "endpoints: /v1/ingest, /v1/agents, /v1/queues, /v1/intervals, /v1/windows, /v1/alarms, /v1/stream, /v1/log, /v1/head, /metrics, /healthz, /readyz"})),
+    )
+        .into_response()
+}

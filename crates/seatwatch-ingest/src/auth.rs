@@ -1,0 +1,63 @@
+//! Who is asking: bearer tokens from the `Authorization` header or `?access_token=`.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use seatwatch_config::{Identity, Role, TokenTable};
+
+/// The identity used for every request when the server runs with `--no-auth`.
+pub fn anonymous() -> Identity {
+    Identity { name: "anonymous".into(), tenant: "default".into(), role: Role::Admin }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// No token, or one that matches nothing: 401.
+    Unauthenticated,
+    /// A valid token without the role the endpoint needs: 403.
+    Forbidden,
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(serde_json::json!({"error": "unauthorized", "message": "send `Authorization: Bearer SECRET` (or ?access_token=SECRET) with a configured token"})),
+            )
+                .into_response(),
+            Denied::Forbidden => (
+                StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({"error": "forbidden", "message": "this token's role may not use this endpoint"})),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The secret a request presents, if any.
+pub fn presented_secret<'a>(headers: &'a HeaderMap, access_token: Option<&'a str>) -> Option<&'a str> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    from_header.or(access_token).filter(|s| !s.is_empty())
+}
+
+/// Authenticate and check the role.
+pub fn authorize(
+    tokens: &TokenTable,
+    no_auth: bool,
+    headers: &HeaderMap,
+    access_token: Option<&str>,
+    allowed: &[Role],
+) -> Result<Identity, Denied> {
+    if no_auth {
+        return Ok(anonymous());
+    }
+    let secret = presented_secret(headers, access_token).ok_or(Denied::Unauthenticated)?;
+    let id = tokens.authenticate(secret).ok_or(Denied::Unauthenticated)?;
+    if allowed.contains(&id.role) { Ok(id) } else { Err(Denied::Forbidden) }
+}

@@ -1,0 +1,67 @@
+//! Folds committed records into the projections, in log order, and fans out pushes.
+
+use crate::server::AppState;
+use seatwatch_model::Projector;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio_util::sync::CancellationToken;
+
+/// Records applied per write-lock hold, so readers are never blocked for long.
+const CHUNK: usize = 4096;
+
+/// Apply every record after the engine's position up to the log's head; returns how
+/// many were applied.
+pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
+    let mut applied = 0;
+    loop {
+        let head = state.log.head().last_seq;
+        let pos = state.engine.read().map(|e| e.position()).unwrap_or(head);
+        if pos >= head {
+            return Ok(applied);
+        }
+        let records: Vec<_> = state.log.read_from(pos + 1).take(CHUNK).collect::<Result<_, _>>()?;
+        if records.is_empty() {
+            return Ok(applied);
+        }
+        let pushes = {
+            let Ok(mut engine) = state.engine.write() else { return Ok(applied) };
+            for env in &records {
+                engine.apply(env);
+            }
+            engine.take_pushes()
+        };
+        applied += records.len() as u64;
+        for p in pushes {
+            let _ = state.pushes.send(Arc::new(p));
+        }
+    }
+}
+
+/// Run until `stop` is cancelled: wait for commits, fold them. After `stop`, fold what
+/// is left and return.
+pub async fn run(state: Arc<AppState>, stop: CancellationToken) {
+    let mut commits = state.log.subscribe();
+    loop {
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || catch_up(&st)).await {
+            Ok(Ok(n)) if n > 0 => tracing::trace!(applied = n, "projections advanced"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot read the log; projections stall"),
+            Err(e) => {
+                tracing::error!(error = %e, "projection task failed");
+                return;
+            }
+        }
+        if !state.is_ready() {
+            state.ready.store(true, Ordering::Release);
+            tracing::info!(position = state.log.head().last_seq, "projections caught up");
+        }
+        if stop.is_cancelled() {
+            return;
+        }
+        tokio::select! {
+            r = commits.changed() => if r.is_err() { stop.cancelled().await },
+            _ = stop.cancelled() => {},
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The ingest codec: one text frame in, the events to append and the reply out.
+
+use seatwatch_config::{ClockMode, Identity, TenantConfig};
+use seatwatch_log::{AppendOutcome, LogError, Pending};
+use seatwatch_model::{CallerKey, IngestOptions, RejectCode, Rejection, Ts, parse_frame, validate_event};
+use serde::Serialize;
+
+/// A decoded frame: what to append, and what was already rejected.
+#[derive(Debug, Default)]
+pub struct FrameWork {
+    /// Valid events, in frame order.
+    pub pending: Vec<Pending>,
+    /// For each entry of `pending`: its index in the frame and its id.
+    pub positions: Vec<(usize, String)>,
+    /// Events (or the whole frame) rejected by validation.
+    pub rejected: Vec<Rejection>,
+}
+
+/// The reply to one frame (CONTRACT.md §3).
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Reply {
+    /// Events stored now.
+    pub accepted: u64,
+    /// Events this source had already sent (not stored twice).
+    pub duplicate: u64,
+    /// Events not stored, with why; sorted by index.
+    pub rejected: Vec<Rejection>,
+    /// The log's last sequence number after this frame.
+    pub last_seq: u64,
+}
+
+/// Decode and validate a text frame sent by `who`.
+pub fn decode(text: &str, who: &Identity, tenant: &TenantConfig, key: &CallerKey, now: Ts) -> FrameWork {
+    let frame = match parse_frame(text) {
+        Ok(f) => f,
+        Err(r) => return FrameWork { rejected: vec![r], ..FrameWork::default() },
+    };
+    let opts = IngestOptions {
+        tenant: &who.tenant,
+        caller_policy: tenant.caller,
+        caller_key: key,
+        max_future: (tenant.clock == ClockMode::Wall).then_some((now, tenant.max_future.as_nanos())),
+    };
+    let mut work = FrameWork { pending: Vec::with_capacity(frame.items.len()), ..FrameWork::default() };
+    for (i, item) in frame.items.iter().enumerate() {
+        match validate_event(item, i, &opts) {
+            Ok(event) => {
+                work.positions.push((i, event.id.clone()));
+                work.pending.push(Pending {
+                    tenant: who.tenant.clone(),
+                    source: who.name.clone(),
+                    received: now,
+                    event,
+                });
+            }
+            Err(r) => work.rejected.push(r),
+        }
+    }
+    work
+}
+
+/// A reply for a frame that is not text.
+pub fn unsupported(what: &str) -> Reply {
+    Reply {
+        rejected: vec![Rejection::frame(
+            RejectCode::UnsupportedFrame,
+            format!("{what} frames are not accepted: send events as JSON in text frames"),
+        )],
+        ..Reply::default()
+    }
+}
+
+/// Build the reply once the append finished (or failed).
+pub fn finish(
+    positions: Vec<(usize, String)>,
+    mut rejected: Vec<Rejection>,
+    outcome: Result<Vec<AppendOutcome>, LogError>,
+    head_seq: u64,
+) -> Reply {
+    let mut reply = Reply { last_seq: head_seq, ..Reply::default() };
+    match outcome {
+        Ok(outcomes) => {
+            for o in outcomes {
+                match o {
+                    AppendOutcome::Appended(seq) => {
+                        reply.accepted += 1;
+                        reply.last_seq = reply.last_seq.max(seq);
+                    }
+                    AppendOutcome::Duplicate => reply.duplicate += 1,
+                }
+            }
+        }
+        Err(e) => {
+            let message = format!("not stored ({e}): send it again");
+            rejected.extend(positions.into_iter().map(|(index, id)| Rejection {
+                index: Some(index),
+                id: Some(id),
+                code: RejectCode::Internal,
+                message: message.clone(),
+            }));
+        }
+    }
+    rejected.sort_by_key(|r| r.index);
+    reply.rejected = rejected;
+    reply
+}
+
+impl Reply {
+    /// The reply as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"accepted":0,"duplicate":0,"rejected":[{"index":null,"id":null,"code":"internal","message":"reply encoding failed"}],"last_seq":0}"#.to_owned()
+        })
+    }
+}

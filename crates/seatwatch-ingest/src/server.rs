@@ -1,0 +1,138 @@
+//! The listener: one router for ingest, reads, `/metrics` and health; graceful shutdown.
+
+use crate::{api, connection, follower, telemetry, ticker};
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use seatwatch_config::{Config, TokenTable};
+use seatwatch_engine::{Engine, Push};
+use seatwatch_log::Log;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Options that come from the command line rather than the config file.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// Accept every request as an admin of tenant `default` (loopback only; the binary
+    /// checks the address).
+    pub no_auth: bool,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// Tokens by the SHA-256 of their secret.
+    pub tokens: TokenTable,
+    /// `--no-auth`.
+    pub no_auth: bool,
+    /// The log.
+    pub log: Log,
+    /// The projections, folded from the log by the follower.
+    pub engine: Arc<RwLock<Engine>>,
+    /// Pushes for `/v1/stream`.
+    pub pushes: broadcast::Sender<Arc<Push>>,
+    /// Permits for WebSocket connections (the connection cap).
+    pub connections: Arc<Semaphore>,
+    /// Cancelled when the server should stop.
+    pub shutdown: CancellationToken,
+    /// Every connection and background task, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// The Prometheus recorder's handle.
+    pub metrics: PrometheusHandle,
+    /// Set once the projections caught up with the log as it was at start.
+    pub ready: AtomicBool,
+    /// Open WebSocket connections (for `/metrics`).
+    pub open_connections: AtomicU64,
+}
+
+impl AppState {
+    /// Build the shared state around an open log.
+    pub fn new(config: Config, log: Log, opts: ServerOptions, shutdown: CancellationToken) -> Arc<Self> {
+        let engine = Engine::new(&config);
+        Self::with_engine(config, log, engine, opts, shutdown)
+    }
+
+    /// Build the shared state around an open log and an engine restored from a snapshot.
+    pub fn with_engine(
+        config: Config,
+        log: Log,
+        engine: Engine,
+        opts: ServerOptions,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let (pushes, _) = broadcast::channel(4096);
+        Arc::new(AppState {
+            tokens: config.token_table(),
+            connections: Arc::new(Semaphore::new(config.server.max_connections)),
+            config: Arc::new(config),
+            no_auth: opts.no_auth,
+            log,
+            engine: Arc::new(RwLock::new(engine)),
+            pushes,
+            shutdown,
+            tracker: TaskTracker::new(),
+            metrics: telemetry::handle(),
+            ready: AtomicBool::new(false),
+            open_connections: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether the projections have caught up.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// The router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/ingest", get(connection::ingest))
+        .route("/v1/agents", get(api::agents))
+        .route("/v1/queues", get(api::queues))
+        .route("/v1/intervals", get(api::intervals))
+        .route("/v1/windows", get(api::windows))
+        .route("/v1/alarms", get(api::alarms))
+        .route("/v1/stream", get(api::stream))
+        .route("/v1/log", get(api::log))
+        .route("/v1/head", get(api::head))
+        .route("/metrics", get(api::metrics))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .fallback(api::not_found)
+        .with_state(state)
+}
+
+/// Serve until `state.shutdown` is cancelled, then: stop accepting, let every open
+/// connection answer the frames it already read, let the projections catch up, and
+/// close the log (final flush). Returns once all of that is done.
+pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    let stop_follower = CancellationToken::new();
+    let follower = tokio::spawn(follower::run(state.clone(), stop_follower.clone()));
+    let ticker = state.tracker.spawn(ticker::run(state.clone()));
+    let app = router(state.clone());
+    let shutdown = state.shutdown.clone();
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+    tracing::info!("stopped accepting; answering what was received");
+    state.tracker.close();
+    state.tracker.wait().await;
+    drop(ticker);
+    // Every frame that was read has been answered; let the fold see the last records.
+    stop_follower.cancel();
+    if let Err(e) = follower.await {
+        tracing::error!(error = %e, "projection follower failed");
+    }
+    if let Err(e) = state.log.close() {
+        tracing::error!(error = %e, "closing the log failed");
+        return Err(std::io::Error::other(e.to_string()));
+    }
+    tracing::info!(last_seq = state.log.head().last_seq, "log flushed and closed");
+    served
+}

@@ -1,0 +1,196 @@
+//! The command line (CONTRACT.md §1).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Seatwatch: event-sourced CTI telemetry — durable ingest of agent and call events,
+/// live occupancy, compliance alarms and Prometheus metrics, reproducible audits.
+#[derive(Debug, Parser)]
+#[command(name = "seatwatch", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine: WebSocket ingest, HTTP read API, /metrics.
+    Serve(ServeArgs),
+    /// A simulated call centre's working day against an embedded server, in about a minute.
+    Demo(DemoArgs),
+    /// Drive any Seatwatch server with the simulated call centre (load generator).
+    Simulate(SimulateArgs),
+    /// Rebuild the projections from the log alone and print a report.
+    Replay(ReplayArgs),
+    /// Check the whole log: every record decodes, seqs are gapless, the hash chain holds.
+    Verify(VerifyArgs),
+    /// Make a new secret; print it once with the config lines that hold its SHA-256.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "./seatwatch-data")]
+    pub data: PathBuf,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Accept requests without tokens (every request is an admin of tenant `default`).
+    /// Allowed on loopback addresses only.
+    #[arg(long)]
+    pub no_auth: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Simulated agents.
+    #[arg(long, default_value_t = 50)]
+    pub agents: u32,
+    /// Real seconds the simulated working day takes.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Random seed (the same seed gives the same day).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Address for the embedded server (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Keep the server running after the day ends, until Ctrl-C.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The server's ingest URL, e.g. ws://127.0.0.1:7878/v1/ingest.
+    #[arg(long, value_name = "WS_URL")]
+    pub url: String,
+    /// A producer token's secret.
+    #[arg(long, value_name = "SECRET", env = "SEATWATCH_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Simulated agents.
+    #[arg(long, default_value_t = 50)]
+    pub agents: u32,
+    /// Queues.
+    #[arg(long, default_value_t = 4)]
+    pub queues: u32,
+    /// Calls per hour, per queue.
+    #[arg(long, default_value_t = 60.0)]
+    pub call_rate: f64,
+    /// Time compression: simulated seconds per real second (omit for as fast as possible).
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// Fixed offered load in events per second (instead of --speed).
+    #[arg(long, conflicts_with = "speed")]
+    pub rate: Option<f64>,
+    /// Stop after this many real seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Simulated working days.
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Events per frame (1 to 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
+    /// Concurrent WebSocket connections.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub connections: u32,
+    /// Frames in flight (sent, not yet acknowledged) per connection.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub in_flight: u32,
+    /// Share of opportunities where an agent breaks a rule (0 to 1).
+    #[arg(long, default_value_t = 0.05)]
+    pub violations: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The simulated date (YYYY-MM-DD, local); default: today.
+    #[arg(long)]
+    pub date: Option<chrono::NaiveDate>,
+    /// The tenant's time zone (IANA name).
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub timezone: chrono_tz::Tz,
+    /// Prefix of event ids (change it to resend the same day as new events).
+    #[arg(long, default_value = "sim")]
+    pub id_prefix: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportKind {
+    Alarms,
+    Intervals,
+    Attendance,
+    Agents,
+    Scorecard,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Jsonl,
+    Csv,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The configuration the server ran with (tenants' time zones and rule parameters).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Which report.
+    #[arg(long)]
+    pub report: ReportKind,
+    /// Only rows at or after this time (RFC 3339).
+    #[arg(long, value_name = "TS")]
+    pub from: Option<String>,
+    /// Only rows before this time (RFC 3339).
+    #[arg(long, value_name = "TS")]
+    pub to: Option<String>,
+    /// Only this tenant.
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    /// Only this agent.
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RoleArg {
+    Producer,
+    Reader,
+    Admin,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The token's name: recorded as the source of every event sent with it.
+    #[arg(long)]
+    pub name: String,
+    /// The tenant it belongs to.
+    #[arg(long)]
+    pub tenant: String,
+    /// What it may do.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+}

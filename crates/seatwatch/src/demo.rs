@@ -1,0 +1,185 @@
+//! `seatwatch demo`: an embedded server and a simulated call centre's working day.
+
+use crate::cli::DemoArgs;
+use crate::simulate::workday_on_or_before;
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::RngCore;
+use seatwatch_config::{ClockMode, Config, Role, TenantConfig, TokenConfig, hash_secret};
+use seatwatch_ingest::{AppState, ServerOptions};
+use seatwatch_log::Log;
+use seatwatch_model::Projector;
+use seatwatch_sim::client::{ClientOptions, run as run_client};
+use seatwatch_sim::generator::{SimConfig, generate};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+const TENANT: &str = "demo";
+
+fn secret() -> String {
+    let mut b = [0u8; 24];
+    rand::rng().fill_bytes(&mut b);
+    format!("sw_{}", hex::encode(b))
+}
+
+pub fn run(a: DemoArgs) -> Result<ExitCode> {
+    crate::init_tracing("warn");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(demo(a))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(a: DemoArgs) -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("seatwatch-demo-")
+        .tempdir()
+        .context("cannot make a temporary data directory")?;
+    let data = dir.path().join("data");
+    let (producer, reader) = (secret(), secret());
+    let mut tenants = BTreeMap::new();
+    tenants.insert(TENANT.to_owned(), TenantConfig { clock: ClockMode::Event, ..TenantConfig::default() });
+    let config = Config {
+        tokens: vec![
+            TokenConfig {
+                name: "demo-acd".into(),
+                tenant: TENANT.into(),
+                role: Role::Producer,
+                sha256: hash_secret(&producer),
+            },
+            TokenConfig {
+                name: "demo-supervisor".into(),
+                tenant: TENANT.into(),
+                role: Role::Reader,
+                sha256: hash_secret(&reader),
+            },
+        ],
+        tenants,
+        ..Config::default()
+    };
+    let log = Log::open(&data).with_context(|| format!("cannot open {}", data.display()))?;
+    let listener = match tokio::net::TcpListener::bind(a.listen).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("cannot listen on 127.0.0.1")?,
+    };
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let state = AppState::new(config, log, ServerOptions::default(), shutdown.clone());
+    let server = tokio::spawn(seatwatch_ingest::run(listener, state.clone()));
+    tokio::spawn(crate::serve::signals(shutdown.clone()));
+
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let sim = SimConfig { seed: a.seed, agents: a.agents, day: workday_on_or_before(today), ..SimConfig::default() };
+    let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
+    let speed = day_secs / a.seconds.max(1) as f64;
+
+    println!(
+        "Seatwatch demo: {} agents, {} queues, the working day of {} (Asia/Shanghai) compressed {speed:.0}x into ~{} s.",
+        sim.agents, sim.queues, sim.day, a.seconds
+    );
+    println!("Data directory (temporary): {}", data.display());
+    println!();
+    println!("While it runs, look at:");
+    println!("  http://{addr}/metrics");
+    println!("  http://{addr}/v1/alarms?access_token={reader}");
+    println!("  http://{addr}/v1/agents?access_token={reader}");
+    println!("  http://{addr}/v1/intervals?access_token={reader}");
+    println!("  ws://{addr}/v1/stream?access_token={reader}   (live pushes)");
+    println!("PromQL to try once Prometheus scrapes /metrics:");
+    println!("  sum by (state) (seatwatch_agents{{tenant=\"demo\"}})");
+    println!("  sum by (rule) (increase(seatwatch_alarms_raised_total[5m]))");
+    println!();
+
+    let events = generate(&sim).context("simulation settings")?;
+    let bar = ProgressBar::new(day_secs as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar2 = bar.clone();
+    let start_of_day = sim.start;
+    let opts = ClientOptions {
+        connections: 2,
+        batch: 50,
+        max_in_flight: 32,
+        speed: Some(speed),
+        progress: Some(Box::new(move |p: &seatwatch_sim::client::Progress| {
+            let local = p.sim_time.map(|t| t.time());
+            if let Some(t) = local {
+                bar2.set_position((t - start_of_day).num_seconds().max(0) as u64);
+            }
+            bar2.set_message(format!(
+                "{} local · {} events sent, {} acked",
+                local.map(|t| t.format("%H:%M").to_string()).unwrap_or_default(),
+                p.events_sent,
+                p.events_acked
+            ));
+        })),
+        ..ClientOptions::new(format!("ws://{addr}/v1/ingest"), producer.clone())
+    };
+    let report = run_client(events, opts).await.context("the simulated call centre failed")?;
+    bar.finish_and_clear();
+
+    // Let the projections fold the last records.
+    while state.engine.read().map(|e| e.position()).unwrap_or(0) < state.log.head().last_seq {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    print_summary(&state, &report);
+
+    if a.keep {
+        println!();
+        println!("The server keeps running at http://{addr}/ — press Ctrl-C to stop.");
+        shutdown.cancelled().await;
+    }
+    shutdown.cancel();
+    server.await.context("server task")?.context("server")?;
+    Ok(())
+}
+
+fn print_summary(state: &AppState, report: &seatwatch_sim::client::Report) {
+    let Ok(engine) = state.engine.read() else { return };
+    let head = state.log.head();
+    println!("The day is over.");
+    println!();
+    println!(
+        "Ingest: {} events sent, {} accepted, {} duplicate, {} rejected; ack latency p50 {} µs, p99 {} µs, max {} µs.",
+        report.events_sent,
+        report.accepted,
+        report.duplicate,
+        report.rejected_by_code.values().sum::<u64>(),
+        report.ack_latency_us.p50,
+        report.ack_latency_us.p99,
+        report.ack_latency_us.max
+    );
+    println!("Log: {} records, head {}", head.last_seq, head.hash_hex());
+    println!();
+    let mut by_state: BTreeMap<&str, u32> = BTreeMap::new();
+    let agents = engine.occupancy.agents(TENANT);
+    for ag in &agents {
+        *by_state.entry(ag.state.as_str()).or_default() += 1;
+    }
+    println!("Agents now: {}", by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
+    println!();
+    println!("Queues, whole day:");
+    println!(
+        "  {:<12} {:>7} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>8}",
+        "queue", "queued", "offered", "answered", "in 3 rings", "abandoned", "missed", "ASA s", "AHT s"
+    );
+    for (queue, t) in engine.occupancy.totals(TENANT) {
+        let name = queue.as_ref().map(|q| q.as_str().to_owned()).unwrap_or_else(|| "(all)".into());
+        let asa = if t.answered > 0 { t.answer_delay_seconds / t.answered as f64 } else { 0.0 };
+        let aht = if t.handled > 0 { t.handle_seconds / t.handled as f64 } else { 0.0 };
+        println!(
+            "  {:<12} {:>7} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8.1} {:>8.1}",
+            name, t.queued, t.offered, t.answered, t.answered_in_time, t.abandoned, t.missed, asa, aht
+        );
+    }
+    println!();
+    let raised = engine.compliance.raised_counts(TENANT);
+    let active = engine.compliance.active_counts(TENANT);
+    println!("Alarms raised today, by rule (still active):");
+    if raised.is_empty() {
+        println!("  none");
+    }
+    for (rule, n) in &raised {
+        println!("  {:<26} {:>4}  ({})", rule.as_str(), n, active.get(rule).copied().unwrap_or(0));
+    }
+}

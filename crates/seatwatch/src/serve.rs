@@ -1,0 +1,80 @@
+//! `seatwatch serve`.
+
+use crate::cli::ServeArgs;
+use anyhow::{Context, Result, bail};
+use seatwatch_config::Config;
+use seatwatch_ingest::{AppState, ServerOptions};
+use seatwatch_log::Log;
+use std::path::Path;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// Read and check a configuration file.
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        None => Ok(Config::default()),
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("cannot read the config file {}", p.display()))?;
+            Config::parse(&text).with_context(|| format!("the config file {} is not valid", p.display()))
+        }
+    }
+}
+
+pub fn run(a: ServeArgs) -> Result<ExitCode> {
+    crate::init_tracing("info");
+    let config = load_config(a.config.as_deref())?;
+    if config.tokens.is_empty() && !a.no_auth {
+        bail!(
+            "no token is configured, so nobody could send or read anything.\n\
+             Make one with `seatwatch token --name acd-1 --tenant acme --role producer`, put the printed \
+             [[token]] lines in a config file and pass it with --config FILE \
+             (or, for a local trial only, use --no-auth on a loopback address)"
+        );
+    }
+    if a.no_auth && !a.listen.ip().is_loopback() {
+        bail!("--no-auth is allowed on loopback addresses only (127.0.0.1, ::1), not {}", a.listen);
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(serve(config, &a.data, a.listen, ServerOptions { no_auth: a.no_auth }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open the data directory, serve until SIGINT/SIGTERM, shut down cleanly.
+pub async fn serve(config: Config, data: &Path, listen: std::net::SocketAddr, opts: ServerOptions) -> Result<()> {
+    let log = Log::open(data).with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let shutdown = CancellationToken::new();
+    let state = AppState::new(config, log, opts, shutdown.clone());
+    tokio::spawn(signals(shutdown));
+    tracing::info!(data = %data.display(), %listen, "seatwatch serving");
+    seatwatch_ingest::run(listener, state).await.context("the server failed")?;
+    Ok(())
+}
+
+/// Cancel `shutdown` on SIGINT or SIGTERM.
+pub async fn signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}
