@@ -675,3 +675,23 @@ fn the_timeline_lists_every_state_and_the_open_one() {
     let off = Occupancy::new(TenantSettings::default(), BTreeMap::new());
     assert!(off.agent_timeline(T, None).is_none());
 }
+
+#[test]
+fn timestamps_at_the_ends_of_the_range_do_not_panic() {
+    let mut s = Sim::new();
+    for nanos in [i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MIN + 1] {
+        for kind in [
+            EventKind::Login { station: "st".into() },
+            EventKind::Offered { call: call("c"), queue: Some(q("x")), caller: None, emergency: false, priority: None },
+            EventKind::Answered { call: call("c"), rings: None },
+            EventKind::Ended { call: call("c") },
+            EventKind::Ready,
+        ] {
+            let mut env = s.env("08:00:00", Some("a1"), kind);
+            env.event.ts = Ts::from_nanos(nanos);
+            s.occ.apply(&env);
+            let _ = (s.occ.agents(T), s.occ.intervals(T, None, None, None), s.occ.windows(T), s.occ.queues(T));
+        }
+    }
+    assert_eq!(s.occ.now(T), Some(Ts::from_nanos(i64::MAX - 1)));
+}
