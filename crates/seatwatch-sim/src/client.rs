@@ -23,6 +23,13 @@
 //!   at `t0 + (t − t_first) / s` real time; with [`ClientOptions::rate`] `r`, event `i` at
 //!   `t0 + i / r`; with neither, as fast as the pipeline allows. [`ClientOptions::duration`]
 //!   stops sending after that long.
+//! - **Bounded skew.** Connections progress at their own pace, but the server judges
+//!   elapsed-time rules by a watermark that any event (minus an allowed lateness) and any
+//!   heartbeat (exactly) moves forward. So the dispatcher keeps the connections within
+//!   [`ClientOptions::max_skew`] of simulated time of each other (2 s by default): before
+//!   handing an event at time `t` to a connection it waits until every event of the other
+//!   connections older than `t − max_skew` has been acknowledged (hence stored, hence
+//!   earlier in the log), and for a heartbeat, every event older than `t`.
 //! - **The end.** When the events run out (or the duration is over), every frame already
 //!   handed to a connection is still sent, every reply is awaited, and each WebSocket is
 //!   closed with a close handshake.
@@ -44,7 +51,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, TryAcquireError, mpsc};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, header::AUTHORIZATION};
@@ -81,6 +88,16 @@ pub struct ClientOptions {
     pub rate: Option<f64>,
     /// Stop sending after this long (the frames already sent are still acknowledged).
     pub duration: Option<Duration>,
+    /// Keep the connections within this much *simulated* time of each other: an event is
+    /// handed to a connection only once every event of the other connections more than
+    /// `max_skew` older than it has been acknowledged, and a `heartbeat` (which tells the
+    /// server "nothing happened up to ts") only once every older event has been. The
+    /// server then never sees events of different agents further out of order than this,
+    /// nor a heartbeat overtaking an older event, so its elapsed-time alarms cannot fire
+    /// falsely. Keep it below the server's allowed lateness (5 s by default). `None`
+    /// switches this off, for raw throughput tests where false alarms do not matter.
+    /// Only matters with more than one connection.
+    pub max_skew: Option<Duration>,
     /// Called every `progress_every` while sending, and once at the end.
     pub progress: Option<ProgressFn>,
     /// How often `progress` is called.
@@ -89,7 +106,8 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// Options for `url` and `token` with the defaults: 2 connections, 200 events per
-    /// frame, 8 frames in flight, as fast as possible, progress every second.
+    /// frame, 8 frames in flight, as fast as possible, a skew of at most 2 simulated
+    /// seconds between connections, progress every second.
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
         ClientOptions {
             url: url.into(),
@@ -100,6 +118,7 @@ impl ClientOptions {
             speed: None,
             rate: None,
             duration: None,
+            max_skew: Some(Duration::from_secs(2)),
             progress: None,
             progress_every: Duration::from_secs(1),
         }
@@ -147,6 +166,7 @@ impl fmt::Debug for ClientOptions {
             .field("speed", &self.speed)
             .field("rate", &self.rate)
             .field("duration", &self.duration)
+            .field("max_skew", &self.max_skew)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .field("progress_every", &self.progress_every)
             .finish()
@@ -242,6 +262,9 @@ pub struct Report {
     pub last_seq: Option<u64>,
     /// Whether [`ClientOptions::duration`] ended the run before the events ran out.
     pub stopped_early: bool,
+    /// How often sending paused to keep the connections within
+    /// [`ClientOptions::max_skew`] of each other.
+    pub skew_waits: u64,
 }
 
 impl Report {
@@ -280,7 +303,13 @@ impl fmt::Display for Report {
         if self.mismatched_acks > 0 {
             writeln!(f, "  WARNING: {} replies did not account for every event of their frame", self.mismatched_acks)?;
         }
-        writeln!(f, "  elapsed {:.3} s, {:.0} events/s", self.elapsed.as_secs_f64(), self.events_per_sec)?;
+        writeln!(
+            f,
+            "  elapsed {:.3} s, {:.0} events/s, {} skew waits",
+            self.elapsed.as_secs_f64(),
+            self.events_per_sec,
+            self.skew_waits
+        )?;
         let l = &self.ack_latency_us;
         let ms = |us: u64| us as f64 / 1000.0;
         writeln!(
@@ -409,6 +438,16 @@ struct Counters {
     rejected: AtomicU64,
 }
 
+/// What a connection task shares with the rest of the client.
+#[derive(Debug, Clone)]
+struct ConnEnds {
+    counters: Arc<Counters>,
+    /// The stream index of the last event acknowledged on this connection.
+    acked: Arc<AtomicU64>,
+    /// Bumped on every acknowledgement, so the dispatcher can wait for one.
+    acks: Arc<watch::Sender<u64>>,
+}
+
 #[derive(Debug)]
 struct ConnStats {
     rejected_by_code: BTreeMap<String, u64>,
@@ -430,6 +469,8 @@ impl ConnStats {
 struct Batch {
     frame: String,
     events: u64,
+    /// The stream index (from 1) of the frame's last event.
+    last_index: u64,
 }
 
 /// A frame on the wire awaiting its reply.
@@ -437,6 +478,7 @@ struct Batch {
 struct InFlight {
     sent: Instant,
     events: u64,
+    last_index: u64,
 }
 
 /// A frame being assembled by the dispatcher.
@@ -444,13 +486,19 @@ struct InFlight {
 struct Assembling {
     buf: String,
     count: usize,
+    first_ms: i64,
+    last_index: u64,
 }
 
 impl Assembling {
-    fn push(&mut self, json: &str) {
+    fn push(&mut self, json: &str, at_ms: i64, index: u64) {
+        if self.count == 0 {
+            self.first_ms = at_ms;
+        }
         self.buf.push(if self.count == 0 { '[' } else { ',' });
         self.buf.push_str(json);
         self.count += 1;
+        self.last_index = index;
     }
 
     /// The frame: the lone object when `lone` and it holds one event, else an array.
@@ -466,7 +514,47 @@ impl Assembling {
         } else {
             buf.push(']');
         }
-        Some(Batch { frame: buf, events })
+        Some(Batch { frame: buf, events, last_index: self.last_index })
+    }
+}
+
+/// The dispatcher's view of one connection.
+#[derive(Debug)]
+struct Lane {
+    assembling: Assembling,
+    /// Frames handed to the connection and not known to be acknowledged:
+    /// (last stream index, simulated time of the first event in ms).
+    handed: std::collections::VecDeque<(u64, i64)>,
+    tx: mpsc::Sender<Batch>,
+    /// The stream index of the last event acknowledged on this connection (`u64::MAX`
+    /// once the connection has ended).
+    acked: Arc<AtomicU64>,
+}
+
+impl Lane {
+    /// The simulated time of the oldest event of this connection not yet acknowledged.
+    fn oldest_unacked_ms(&mut self) -> Option<i64> {
+        let acked = self.acked.load(Ordering::Acquire);
+        while self.handed.front().is_some_and(|f| f.0 <= acked) {
+            self.handed.pop_front();
+        }
+        match self.handed.front() {
+            Some(f) => Some(f.1),
+            None if self.assembling.count > 0 => Some(self.assembling.first_ms),
+            None => None,
+        }
+    }
+
+    /// Hand the frame being assembled to the connection. `false` if the connection ended.
+    async fn hand_over(&mut self, lone: bool) -> bool {
+        let first_ms = self.assembling.first_ms;
+        match self.assembling.take(lone) {
+            None => true,
+            Some(b) => {
+                self.handed.push_back((b.last_index, first_ms));
+                self.tx.send(b).await.is_ok()
+            }
+        }
     }
 }
 
@@ -518,25 +606,31 @@ pub async fn run(events: impl Iterator<Item = SimEvent> + Send, opts: ClientOpti
     tracing::info!(url = %opts.url, connections = n, batch = opts.batch, max_in_flight = opts.max_in_flight, "connected");
 
     let counters = Arc::new(Counters::default());
-    let mut senders = Vec::with_capacity(n);
+    let (acks_tx, mut acks_rx) = watch::channel(0u64);
+    let acks_tx = Arc::new(acks_tx);
+    let mut lanes = Vec::with_capacity(n);
     let mut tasks = Vec::with_capacity(n);
     for ws in sockets {
         let (tx, rx) = mpsc::channel::<Batch>(opts.max_in_flight.clamp(2, 64));
-        senders.push(tx);
-        tasks.push(tokio::spawn(connection(ws, rx, opts.max_in_flight, counters.clone(), opts.url.clone())));
+        let acked = Arc::new(AtomicU64::new(0));
+        let ends = ConnEnds { counters: counters.clone(), acked: acked.clone(), acks: acks_tx.clone() };
+        tasks.push(tokio::spawn(connection(ws, rx, opts.max_in_flight, ends, opts.url.clone())));
+        lanes.push(Lane { assembling: Assembling::default(), handed: Default::default(), tx, acked });
     }
+    drop(acks_tx);
 
     let t0 = Instant::now();
     let deadline = opts.duration.and_then(|d| t0.checked_add(d));
     let lone = opts.batch == 1;
-    let mut assembling: Vec<Assembling> = (0..n).map(|_| Assembling::default()).collect();
+    let max_skew_ms = opts.max_skew.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let mut first_at: Option<DateTime<FixedOffset>> = None;
     let mut sim_time: Option<DateTime<FixedOffset>> = None;
     let mut stopped_early = false;
+    let mut skew_waits: u64 = 0;
     let mut next_progress = t0 + opts.progress_every;
     let snapshot = |sim_time: Option<DateTime<FixedOffset>>| progress_snapshot(&counters, t0, sim_time);
 
-    'events: for (index, ev) in (0u64..).zip(events) {
+    'events: for (index, ev) in (1u64..).zip(events) {
         let mut now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             stopped_early = true;
@@ -547,16 +641,14 @@ pub async fn run(events: impl Iterator<Item = SimEvent> + Send, opts: ClientOpti
             let us = (ev.at - first).num_microseconds().unwrap_or(i64::MAX).max(0);
             Some(offset(t0, us as f64 / 1e6 / speed))
         } else {
-            opts.rate.map(|rate| offset(t0, index as f64 / rate))
+            opts.rate.map(|rate| offset(t0, (index - 1) as f64 / rate))
         };
         if let Some(due) = due
             && due > now
         {
             // Waiting: send what is assembled first, so it is not held back by the pacing.
-            for (k, a) in assembling.iter_mut().enumerate() {
-                if let Some(b) = a.take(lone)
-                    && senders[k].send(b).await.is_err()
-                {
+            for lane in &mut lanes {
+                if !lane.hand_over(lone).await {
                     break 'events;
                 }
             }
@@ -584,31 +676,60 @@ pub async fn run(events: impl Iterator<Item = SimEvent> + Send, opts: ClientOpti
             next_progress = now + opts.progress_every;
         }
         let k = connection_for(ev.agent.as_deref(), n);
-        let a = &mut assembling[k];
-        if a.count > 0
-            && a.buf.len() + ev.json.len() + 2 > MAX_FRAME_BYTES
-            && let Some(b) = a.take(lone)
-            && senders[k].send(b).await.is_err()
+        let at_ms = ev.at.timestamp_millis();
+        // Bound the skew between connections (see `ClientOptions::max_skew`).
+        if let Some(max_skew) = max_skew_ms
+            && n > 1
+        {
+            let need = if ev.kind == "heartbeat" { at_ms } else { at_ms.saturating_sub(max_skew) };
+            loop {
+                acks_rx.borrow_and_update();
+                let mut blocked = false;
+                for (j, lane) in lanes.iter_mut().enumerate() {
+                    if j != k && lane.oldest_unacked_ms().is_some_and(|o| o < need) {
+                        blocked = true;
+                        if !lane.hand_over(lone).await {
+                            break 'events;
+                        }
+                    }
+                }
+                if !blocked {
+                    break;
+                }
+                skew_waits += 1;
+                let changed = match deadline {
+                    Some(d) => match tokio::time::timeout_at(d, acks_rx.changed()).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            stopped_early = true;
+                            break 'events;
+                        }
+                    },
+                    None => acks_rx.changed().await,
+                };
+                if changed.is_err() {
+                    break 'events; // every connection ended: their tasks say why
+                }
+            }
+        }
+        let lane = &mut lanes[k];
+        if lane.assembling.count > 0
+            && lane.assembling.buf.len() + ev.json.len() + 2 > MAX_FRAME_BYTES
+            && !lane.hand_over(lone).await
         {
             break;
         }
-        let a = &mut assembling[k];
-        a.push(&ev.json);
+        lane.assembling.push(&ev.json, at_ms, index);
         sim_time = Some(ev.at);
-        if a.count >= opts.batch
-            && let Some(b) = a.take(lone)
-            && senders[k].send(b).await.is_err()
-        {
+        if lane.assembling.count >= opts.batch && !lane.hand_over(lone).await {
             break;
         }
     }
-    for (k, a) in assembling.iter_mut().enumerate() {
-        if let Some(b) = a.take(lone) {
-            // A failed send means that connection already ended; its task reports why.
-            let _ = senders[k].send(b).await;
-        }
+    for lane in &mut lanes {
+        // A failed hand-over means that connection already ended; its task reports why.
+        lane.hand_over(lone).await;
     }
-    drop(senders);
+    drop(lanes);
 
     let mut first_error = None;
     let mut merged: Option<ConnStats> = None;
@@ -663,6 +784,7 @@ pub async fn run(events: impl Iterator<Item = SimEvent> + Send, opts: ClientOpti
         },
         last_seq: stats.last_seq,
         stopped_early,
+        skew_waits,
     })
 }
 
@@ -710,13 +832,14 @@ async fn connection(
     ws: Ws,
     mut rx: mpsc::Receiver<Batch>,
     max_in_flight: usize,
-    counters: Arc<Counters>,
+    ends: ConnEnds,
     url: String,
 ) -> Result<ConnStats, ClientError> {
     let (mut sink, stream) = ws.split();
     let window = Arc::new(Semaphore::new(max_in_flight));
     let (pending_tx, pending_rx) = mpsc::unbounded_channel::<InFlight>();
-    let reader = tokio::spawn(read_replies(stream, pending_rx, window.clone(), counters.clone(), url.clone()));
+    let counters = ends.counters.clone();
+    let reader = tokio::spawn(read_replies(stream, pending_rx, window.clone(), ends, url.clone()));
 
     let mut write_error = None;
     let mut unflushed = false;
@@ -762,7 +885,8 @@ async fn connection(
             Err(TryAcquireError::Closed) => break,
         };
         permit.forget();
-        if pending_tx.send(InFlight { sent: Instant::now(), events: batch.events }).is_err() {
+        let in_flight = InFlight { sent: Instant::now(), events: batch.events, last_index: batch.last_index };
+        if pending_tx.send(in_flight).is_err() {
             break;
         }
         if let Err(e) = sink.feed(Message::Text(batch.frame.into())).await {
@@ -831,12 +955,15 @@ async fn read_replies(
     mut stream: SplitStream<Ws>,
     mut pending: mpsc::UnboundedReceiver<InFlight>,
     window: Arc<Semaphore>,
-    counters: Arc<Counters>,
+    ends: ConnEnds,
     url: String,
 ) -> Result<(SplitStream<Ws>, ConnStats), ClientError> {
-    let result = read_loop(&mut stream, &mut pending, &window, &counters, &url).await;
-    // On failure, wake a writer waiting for the window so it stops too.
+    let result = read_loop(&mut stream, &mut pending, &window, &ends, &url).await;
+    // On failure, wake a writer waiting for the window so it stops too, and release a
+    // dispatcher waiting for this connection's acknowledgements.
     window.close();
+    ends.acked.store(u64::MAX, Ordering::Release);
+    ends.acks.send_modify(|n| *n += 1);
     result.map(|stats| (stream, stats))
 }
 
@@ -844,9 +971,10 @@ async fn read_loop(
     stream: &mut SplitStream<Ws>,
     pending: &mut mpsc::UnboundedReceiver<InFlight>,
     window: &Semaphore,
-    counters: &Counters,
+    ends: &ConnEnds,
     url: &str,
 ) -> Result<ConnStats, ClientError> {
+    let counters = &ends.counters;
     let mut stats = ConnStats::new()?;
     while let Some(frame) = pending.recv().await {
         let text = loop {
@@ -909,6 +1037,8 @@ async fn read_loop(
         counters.duplicate.fetch_add(ack.duplicate, Ordering::Relaxed);
         counters.rejected.fetch_add(rejected_events, Ordering::Relaxed);
         stats.last_seq = stats.last_seq.max(ack.last_seq);
+        ends.acked.store(frame.last_index, Ordering::Release);
+        ends.acks.send_modify(|n| *n += 1);
         window.add_permits(1);
     }
     Ok(stats)
@@ -933,15 +1063,16 @@ mod tests {
     fn frames_are_arrays_or_lone_objects() {
         let mut a = Assembling::default();
         assert!(a.take(true).is_none());
-        a.push(r#"{"id":"1"}"#);
+        a.push(r#"{"id":"1"}"#, 5, 1);
         let b = a.take(true).unwrap();
-        assert_eq!((b.frame.as_str(), b.events), (r#"{"id":"1"}"#, 1));
-        a.push(r#"{"id":"1"}"#);
+        assert_eq!((b.frame.as_str(), b.events, b.last_index), (r#"{"id":"1"}"#, 1, 1));
+        a.push(r#"{"id":"1"}"#, 5, 1);
         assert_eq!(a.take(false).unwrap().frame, r#"[{"id":"1"}]"#);
-        a.push(r#"{"id":"1"}"#);
-        a.push(r#"{"id":"2"}"#);
+        a.push(r#"{"id":"1"}"#, 7, 3);
+        a.push(r#"{"id":"2"}"#, 9, 4);
+        assert_eq!(a.first_ms, 7);
         let b = a.take(false).unwrap();
-        assert_eq!((b.frame.as_str(), b.events), (r#"[{"id":"1"},{"id":"2"}]"#, 2));
+        assert_eq!((b.frame.as_str(), b.events, b.last_index), (r#"[{"id":"1"},{"id":"2"}]"#, 2, 4));
         assert_eq!(a.count, 0);
     }
 
@@ -1010,6 +1141,7 @@ mod tests {
             },
             last_seq: Some(42),
             stopped_early: false,
+            skew_waits: 0,
         };
         let s = r.to_string();
         for part in [

@@ -800,7 +800,14 @@ impl Generator {
             ag.monitored_left = m;
             ag.sampled_left = s;
         }
-        let days_left = (d..self.cfg.days).take_while(|x| self.date(*x).iso_week() == week).count().max(1) as u32;
+        // Today and the week's later simulated days not on approved leave.
+        let leave = self.agent(a).leave;
+        let days_left = (d..self.cfg.days)
+            .map(|x| self.date(x))
+            .take_while(|x| x.iso_week() == week)
+            .filter(|x| !leave.is_some_and(|(f, t)| f <= *x && *x <= t))
+            .count()
+            .max(1) as u32;
         let (m_left, s_left) = (self.agent(a).monitored_left, self.agent(a).sampled_left);
         for (kind, left) in [(QaKind::Monitored, m_left), (QaKind::Sampled, s_left)] {
             for _ in 0..left.div_ceil(days_left) {
@@ -1178,7 +1185,7 @@ mod tests {
         let mut logged_in_days: BTreeMap<(String, NaiveDate), u32> = BTreeMap::new();
         let mut leave: Vec<(String, NaiveDate, NaiveDate)> = vec![];
         let mut agents = BTreeSet::new();
-        let mut qa: BTreeMap<(String, &'static str), u32> = BTreeMap::new();
+        let mut qa: BTreeMap<(String, IsoWeek, &'static str), u32> = BTreeMap::new();
         let mut emergencies = BTreeSet::new();
         let mut answered_at: BTreeMap<String, DateTime<FixedOffset>> = BTreeMap::new();
         let mut escalated: BTreeMap<String, DateTime<FixedOffset>> = BTreeMap::new();
@@ -1262,8 +1269,10 @@ mod tests {
                 ("busy_approved", _) => {
                     approval_until.insert(a.clone(), DateTime::parse_from_rfc3339(&s(&v, "until")).unwrap());
                 }
-                ("monitored", _) => *qa.entry((a.clone(), "monitored")).or_default() += 1,
-                ("callback_sampled", _) => *qa.entry((a.clone(), "sampled")).or_default() += 1,
+                ("monitored", _) => *qa.entry((a.clone(), now.date_naive().iso_week(), "monitored")).or_default() += 1,
+                ("callback_sampled", _) => {
+                    *qa.entry((a.clone(), now.date_naive().iso_week(), "sampled")).or_default() += 1;
+                }
                 ("callback_promised", _) => {
                     callbacks.insert(call, (DateTime::parse_from_rfc3339(&s(&v, "due")).unwrap(), None));
                 }
@@ -1373,11 +1382,12 @@ mod tests {
                 }
             }
         }
-        for a in &agents {
-            let worked = logged_in_days.keys().any(|(x, _)| x == a);
-            let m = qa.get(&(a.clone(), "monitored")).copied().unwrap_or(0);
-            let s = qa.get(&(a.clone(), "sampled")).copied().unwrap_or(0);
-            if worked && (m < 2 || s < 2) {
+        let worked: BTreeSet<(String, IsoWeek)> =
+            logged_in_days.keys().map(|(a, d)| (a.clone(), d.iso_week())).collect();
+        for (a, week) in &worked {
+            let m = qa.get(&(a.clone(), *week, "monitored")).copied().unwrap_or(0);
+            let s = qa.get(&(a.clone(), *week, "sampled")).copied().unwrap_or(0);
+            if m < 2 || s < 2 {
                 out.qa_low += 1;
             }
         }
@@ -1394,6 +1404,24 @@ mod tests {
             }
         }
         out
+    }
+
+    impl Audit {
+        fn violations(&self) -> u32 {
+            self.late_login
+                + self.login_after_825
+                + self.early_logout
+                + self.absent
+                + self.uncertified
+                + self.not_ready_overlong
+                + self.slow_answer
+                + self.missed
+                + self.survey_missing
+                + self.wrap_overlong
+                + self.callback_overdue
+                + self.escalation_late
+                + self.qa_low
+        }
     }
 
     fn check_not_ready(
@@ -1610,7 +1638,9 @@ mod tests {
             violation_rate in 0.0f64..=1.0,
             days in 1u32..3,
             day_offset in 0u64..400,
+            clean in any::<bool>(),
         ) {
+            let violation_rate = if clean { 0.0 } else { violation_rate };
             let c = SimConfig {
                 seed, agents, queues, calls_per_hour, violation_rate, days,
                 day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().checked_add_days(Days::new(day_offset)).unwrap(),
@@ -1618,6 +1648,9 @@ mod tests {
             };
             let a = audit(&c, &events(&c));
             prop_assert!(a.errors.is_empty(), "{:#?}", &a.errors[..a.errors.len().min(10)]);
+            if clean {
+                prop_assert_eq!(a.violations(), 0, "{:?}", a);
+            }
         }
     }
 }
