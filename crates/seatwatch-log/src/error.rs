@@ -63,6 +63,16 @@ pub enum LogError {
         /// Its length in bytes.
         len: u64,
     },
+    /// `caller.key` is gone but the log holds records hashed with it.
+    #[error(
+        "the caller key file {} is missing, but the log already holds records whose callers were hashed with it; \
+         restore it from a backup (a new key would make every stored caller hash unmatchable)",
+        path.display()
+    )]
+    MissingCallerKey {
+        /// The key file.
+        path: PathBuf,
+    },
     /// An event encodes to more than fits in one segment.
     #[error("event {index} of the batch encodes to {bytes} bytes, more than the log's record limit of {max} bytes")]
     TooLarge {

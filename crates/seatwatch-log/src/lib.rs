@@ -190,9 +190,16 @@ impl Log {
         }
         std::fs::create_dir_all(dir).map_err(|e| LogError::io("cannot create the data directory", dir, e))?;
         let lock = dir::acquire_lock(dir)?;
-        let caller_key = dir::load_or_create_key(dir)?;
+        let key_path = dir.join(dir::KEY_FILE);
+        let had_key = key_path.exists();
+        let existing = if had_key { Some(dir::load_or_create_key(dir)?) } else { None };
         let db = dir::open_sled(dir)?;
         let tail = dir::scan(&db)?;
+        let caller_key = match existing {
+            Some(k) => k,
+            None if tail.next_seq > 1 => return Err(LogError::MissingCallerKey { path: key_path }),
+            None => dir::load_or_create_key(dir)?,
+        };
         let sync_file = Some(dir::open_sync_file(dir)?);
         let head = Head { last_seq: tail.next_seq - 1, hash: tail.head };
         tracing::info!(dir = %dir.display(), last_seq = head.last_seq, dedup_keys = tail.dedup.len(), "log opened");

@@ -49,6 +49,19 @@ fn a_wrong_size_caller_key_is_a_clear_error() {
 }
 
 #[test]
+fn a_missing_caller_key_is_refused_once_the_log_holds_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path()).unwrap();
+    log.append_blocking(vec![hb("a")]).unwrap();
+    log.close().unwrap();
+    std::fs::remove_file(dir.path().join("caller.key")).unwrap();
+    let err = Log::open(dir.path()).unwrap_err();
+    assert!(matches!(err, LogError::MissingCallerKey { .. }), "{err:?}");
+    assert!(err.to_string().contains("restore it from a backup"), "{err}");
+    assert!(!dir.path().join("caller.key").exists(), "no new key was made");
+}
+
+#[test]
 fn a_second_opener_gets_locked_at_once_naming_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path()).unwrap();
