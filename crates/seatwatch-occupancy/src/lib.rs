@@ -447,6 +447,7 @@ pub(crate) struct Call {
     first_offered_at: Option<Ts>,
     offered_at: Option<Ts>,
     answered: bool,
+    transferred: bool,
     agent: Option<u32>,
     last: Ts,
 }
@@ -460,6 +461,7 @@ impl Call {
             first_offered_at: None,
             offered_at: None,
             answered: false,
+            transferred: false,
             agent: None,
             last: ts,
         }
@@ -840,14 +842,23 @@ impl Tenant {
                 }
             }
             EventKind::Ended { call } => {
-                let q = self.calls.0.remove(call.as_str()).and_then(|c| c.queue);
+                // The call ends for good when its current agent (or, for a call that is
+                // with no agent and was never transferred, anyone) says so; the
+                // transferring agent's own `ended` leaves the transferred call open.
+                let mine = |c: &Call| c.agent == Some(a as u32) || (c.agent.is_none() && !c.transferred);
+                let (q, elsewhere) = match self.calls.0.get(call.as_str()) {
+                    Some(c) if mine(c) => (self.calls.0.remove(call.as_str()).and_then(|c| c.queue), false),
+                    Some(c) => (c.queue, true),
+                    None => (None, false),
+                };
                 let ag = &mut self.agents[a];
                 if ag.presence != Presence::LoggedOut {
                     match ag.act {
                         Act::Talking if ag.call == call.0 => ag.act = Act::WrapUp,
                         Act::Ringing if ag.call == call.0 => ag.clear_call(),
-                        // `ended` implies wrap-up even when the talk was not seen.
-                        Act::Idle => ag.set_call(Act::WrapUp, Some(call), q, None),
+                        // `ended` implies wrap-up even when the talk was not seen, unless
+                        // the call went on elsewhere (the agent transferred it).
+                        Act::Idle if !elsewhere => ag.set_call(Act::WrapUp, Some(call), q, None),
                         _ => {}
                     }
                 }
@@ -867,6 +878,7 @@ impl Tenant {
                 let q = match self.calls.0.get_mut(call.as_str()) {
                     Some(c) => {
                         c.agent = None;
+                        c.transferred = true;
                         c.last = c.last.max(ts);
                         c.queue
                     }

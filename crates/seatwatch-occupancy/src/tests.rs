@@ -275,9 +275,16 @@ fn a_transfer_stops_the_transferring_agents_talk() {
     assert!(close(r.figures.wrap_up_seconds, 30.0));
     assert_eq!(r.figures.handled, 1);
     assert_eq!(r.figures.aht_seconds, Some(150.0));
-    // The call goes on elsewhere; its end does not touch a1 (already ready).
+    // The transferring agent's own `ended` does not end the transferred call: the agent
+    // who takes it over is not counted as a second offer or answer.
+    s.ended("08:03:40", "a1", "c1");
+    assert_eq!(s.agent("a1").state, AgentState::Ready, "no wrap-up for a call that went on elsewhere");
+    s.offered("08:04:00", "a2", "c1", Some("sales")).answered("08:04:02", "a2", "c1");
+    let t = s.total(Some("sales"));
+    assert_eq!((t.offered, t.answered), (1, 1));
     s.ended("08:06:00", "a2", "c1");
     assert_eq!(s.agent("a1").state, AgentState::Ready);
+    assert_eq!(s.agent("a2").state, AgentState::WrapUp);
 }
 
 #[test]
