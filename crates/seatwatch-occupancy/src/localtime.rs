@@ -22,7 +22,7 @@ pub(crate) fn day_of(tz: Tz, nanos: i64) -> Day {
         (Some(start), Some(end)) => Day { start, end, date: Date::from_naive(date) },
         // Outside chrono's range or a zone we cannot resolve: fall back to UTC days.
         _ => {
-            let start = nanos.div_euclid(DAY_NS).saturating_mul(DAY_NS).max(i64::MIN);
+            let start = nanos.div_euclid(DAY_NS).saturating_mul(DAY_NS);
             let date = DateTime::<Utc>::from_timestamp_nanos(start).date_naive();
             Day { start, end: start.saturating_add(DAY_NS), date: Date::from_naive(date) }
         }
