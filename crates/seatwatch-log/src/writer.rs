@@ -388,7 +388,7 @@ impl Writer {
             let mut g = self.shared.db.write().unwrap_or_else(|e| e.into_inner());
             *g = None;
         }
-        let db = dir::open_sled(&self.data_dir)?;
+        let db = reopen_sled(&self.data_dir)?;
         // Adopt segments at or after next_seq: a failed commit that still reached the disk.
         let mut adopted = 0u64;
         let start = segment_key(self.next_seq);
@@ -437,4 +437,28 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Open sled again after a failure. sled releases its file lock only once its background
+/// work and deferred (epoch-based) frees of the failed instance have run, which takes a
+/// few milliseconds after the last handle is dropped; so a lock conflict here is retried
+/// with a short backoff (about 1.3 s in all) before giving up until the next commit.
+fn reopen_sled(data_dir: &std::path::Path) -> Result<sled::Db, LogError> {
+    let mut wait = std::time::Duration::from_millis(5);
+    for _ in 0..8 {
+        match dir::open_sled(data_dir) {
+            Err(LogError::Locked { .. }) => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+    dir::open_sled(data_dir).map_err(|e| match e {
+        LogError::Locked { .. } => LogError::Sled {
+            what: "reopening the database after a failed write",
+            message: "the failed instance still holds its file lock; will retry on the next append".into(),
+        },
+        other => other,
+    })
 }
