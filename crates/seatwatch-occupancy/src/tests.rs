@@ -702,3 +702,31 @@ fn timestamps_at_the_ends_of_the_range_do_not_panic() {
     }
     assert_eq!(s.occ.now(T), Some(Ts::from_nanos(i64::MAX - 1)));
 }
+
+#[test]
+fn interval_rows_serialize_with_the_contracts_fields() {
+    let s = scripted();
+    let rows = s.occ.intervals(T, None, None, None);
+    let json = serde_json::to_value(&rows[0]).unwrap();
+    for key in [
+        "start",
+        "end",
+        "queue",
+        "queued",
+        "offered",
+        "answered",
+        "answered_in_time",
+        "abandoned",
+        "missed",
+        "service_level",
+        "asa_seconds",
+        "aht_seconds",
+        "occupancy",
+    ] {
+        assert!(json.get(key).is_some(), "{key} missing from {json}");
+    }
+    assert_eq!(json["queue"], serde_json::Value::Null, "the total comes first");
+    assert_eq!(json["start"], "2026-03-02T00:00:00Z");
+    assert_eq!(json["aht_seconds"], serde_json::Value::Null, "zero denominator: null");
+    assert_eq!(serde_json::to_value(&rows[1]).unwrap()["queue"], "sales");
+}
