@@ -19,7 +19,7 @@
 //!
 //! # Format
 //!
-//! See [`format`] for the bytes. In short: records
+//! See [`format`](mod@format) for the bytes. In short: records
 //! `[version 1][kind][bincode Envelope][32-byte BLAKE3 link]` are grouped into segments of
 //! less than 12 KiB (one sled value each, keyed by the first seq as big-endian u64).
 //!
@@ -39,7 +39,9 @@
 //! # Concurrency
 //!
 //! [`Log`] is a cheap handle (`Clone`, `Send`, `Sync`). One writer thread owns the write
-//! path and commits everything queued at once (group commit); see [`writer`](crate).
+//! path and commits everything queued at once (group commit): callers encode their
+//! events on their own threads, the writer assigns seqs, writes one sled batch, flushes
+//! and syncs once, and answers every request of that commit.
 
 mod dedup;
 mod dir;

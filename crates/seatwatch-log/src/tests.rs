@@ -90,3 +90,21 @@ fn every_request_of_a_failed_commit_gets_the_error() {
     log.close().unwrap();
     assert_eq!(verify(dir.path(), &mut |_| {}).unwrap().last_seq, seqs.len() as u64);
 }
+
+#[test]
+fn handles_iterators_and_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path()).unwrap();
+    send_sync(&log);
+    send(&log.read_from(1));
+    send(&log.read_raw_from(1));
+    let fut = log.append(vec![pending("x")]);
+    send(&fut);
+    drop(fut);
+    log.close().unwrap();
+    // The batch was queued when `append` was called, so close committed it.
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.head().last_seq, 1);
+}
