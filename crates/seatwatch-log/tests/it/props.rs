@@ -38,7 +38,7 @@ proptest! {
     #[test]
     fn appended_batches_read_back_exactly(
         batches in prop::collection::vec(prop::collection::vec(arb_pending(), 0..40), 1..8),
-        segment in 300usize..4000,
+        segment in 400usize..4000,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::open_with(dir.path(), OpenOptions { sync_data: false, max_segment_bytes: segment }).unwrap();
