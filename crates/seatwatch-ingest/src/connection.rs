@@ -109,6 +109,8 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
                         tracing::error!(error = %e, "append failed; events rejected as internal");
                     }
                     let reply = frame::finish(positions, rejected, outcome, writer_state.log.head().last_seq);
+                    telemetry::events("accepted", reply.accepted);
+                    telemetry::events("duplicate", reply.duplicate);
                     (reply.to_json(), Some(started.elapsed()))
                 }
                 Outgoing::Close(code, reason) => {
@@ -165,6 +167,7 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
             _ = state.shutdown.cancelled() => break,
         };
         telemetry::frame();
+        state.frames_read.fetch_add(1, Ordering::Relaxed);
         let Some(text) = text else {
             let _ = tx.send(Outgoing::Now(frame::unsupported("binary"), permit));
             continue;

@@ -25,7 +25,8 @@ pub struct Reply {
     pub duplicate: u64,
     /// Events not stored, with why; sorted by index.
     pub rejected: Vec<Rejection>,
-    /// The log's last sequence number after this frame.
+    /// The sequence number of the last event this frame stored; when it stored none,
+    /// the log's last sequence number at the time of the reply.
     pub last_seq: u64,
 }
 
@@ -77,14 +78,15 @@ pub fn finish(
     outcome: Result<Vec<AppendOutcome>, LogError>,
     head_seq: u64,
 ) -> Reply {
-    let mut reply = Reply { last_seq: head_seq, ..Reply::default() };
+    let mut reply = Reply::default();
+    let mut last_stored = None;
     match outcome {
         Ok(outcomes) => {
             for o in outcomes {
                 match o {
                     AppendOutcome::Appended(seq) => {
                         reply.accepted += 1;
-                        reply.last_seq = reply.last_seq.max(seq);
+                        last_stored = Some(last_stored.map_or(seq, |l: u64| l.max(seq)));
                     }
                     AppendOutcome::Duplicate => reply.duplicate += 1,
                 }
@@ -102,6 +104,7 @@ pub fn finish(
     }
     rejected.sort_by_key(|r| r.index);
     reply.rejected = rejected;
+    reply.last_seq = last_stored.unwrap_or(head_seq);
     reply
 }
 

@@ -49,6 +49,8 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Open WebSocket connections (for `/metrics`).
     pub open_connections: AtomicU64,
+    /// Ingest frames read off sockets so far (tests use it to see backpressure work).
+    pub frames_read: AtomicU64,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             metrics: telemetry::handle(),
             ready: AtomicBool::new(false),
             open_connections: AtomicU64::new(0),
+            frames_read: AtomicU64::new(0),
         })
     }
 

@@ -1,0 +1,247 @@
+//! `/v1/ingest`: auth, replies, every rejection code, duplicates, order, limits.
+
+use crate::harness::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+const TS: &str = "2026-03-02T08:20:00+08:00";
+
+#[tokio::test]
+async fn auth_failures_are_refused_before_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    assert_eq!(upgrade_status(&srv.connect(None).await.unwrap_err()), 401);
+    assert_eq!(upgrade_status(&srv.connect(Some("not-a-token")).await.unwrap_err()), 401);
+    assert_eq!(upgrade_status(&srv.connect(Some(ACME_READER)).await.unwrap_err()), 403);
+    assert!(srv.connect(Some(ACME_ACD)).await.is_ok());
+    assert!(srv.connect(Some(ADMIN)).await.is_ok());
+    // Browser softphones: ?access_token=
+    let url = srv.ws_url(&format!("/v1/ingest?access_token={ACME_ACD}"));
+    assert!(connect(&url, None).await.is_ok());
+    let url = srv.ws_url(&format!("/v1/ingest?access_token={ACME_READER}"));
+    assert_eq!(upgrade_status(&connect(&url, None).await.unwrap_err()), 403);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_frame_mixing_good_and_bad_events_gets_one_precise_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let frame = format!(
+        "[{},{},{},{},{}]",
+        ev("e-1", "login", TS, Some("a1"), r#","station":"S1""#),
+        ev("e-2", "login", TS, Some("a2"), ""),
+        ev("e-1", "login", TS, Some("a1"), r#","station":"S1""#),
+        ev("e-4", "dance", TS, Some("a1"), ""),
+        ev("e-5", "ready", TS, Some("a1"), ""),
+    );
+    let r = roundtrip(&mut ws, &frame).await;
+    assert_eq!(r["accepted"], 2, "{r}");
+    assert_eq!(r["duplicate"], 1, "{r}");
+    assert_eq!(r["last_seq"], 2, "{r}");
+    let rejected = r["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(
+        (rejected[0]["index"].as_u64(), rejected[0]["id"].as_str(), rejected[0]["code"].as_str()),
+        (Some(1), Some("e-2"), Some("missing_field"))
+    );
+    assert!(rejected[0]["message"].as_str().unwrap().contains("`login` needs `station`"));
+    assert_eq!((rejected[1]["index"].as_u64(), rejected[1]["code"].as_str()), (Some(3), Some("unknown_type")));
+    // A lone object is index 0.
+    let r = roundtrip(&mut ws, &ev("e-9", "login", TS, Some("a9"), "")).await;
+    assert_eq!(r["rejected"][0]["index"], 0);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn every_rejection_code_over_the_wire_and_the_connection_stays_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let code = |r: &Value| r["rejected"][0]["code"].as_str().unwrap().to_owned();
+    let index = |r: &Value| r["rejected"][0]["index"].clone();
+
+    let r = roundtrip(&mut ws, "{not json").await;
+    assert_eq!((code(&r), index(&r)), ("malformed_json".into(), Value::Null));
+    let r = roundtrip(&mut ws, &ev("u", "teleport", TS, Some("a"), "")).await;
+    assert_eq!(code(&r), "unknown_type");
+    let r = roundtrip(&mut ws, &ev("m", "offered", TS, Some("a"), "")).await;
+    assert_eq!(code(&r), "missing_field");
+    let r = roundtrip(&mut ws, &ev("i", "answered", TS, Some("a"), r#","call":"c","rings":"three""#)).await;
+    assert_eq!(code(&r), "invalid_field");
+    let many = format!("[{}]", vec![ev("x", "heartbeat", TS, None, ""); 1001].join(","));
+    let r = roundtrip(&mut ws, &many).await;
+    assert_eq!((code(&r), index(&r)), ("too_many_events".into(), Value::Null));
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    let r = next_json(&mut ws).await;
+    assert_eq!((code(&r), index(&r)), ("unsupported_frame".into(), Value::Null));
+
+    // clock_skew: only for wall-clock tenants (globex), an hour ahead of the server.
+    let mut wall = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    let ahead = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = roundtrip(&mut wall, &ev("s", "ready", &ahead, Some("g1"), "")).await;
+    assert_eq!(code(&r), "clock_skew");
+    let now = chrono::Utc::now().to_rfc3339();
+    let r = roundtrip(&mut wall, &ev("s", "login", &now, Some("g1"), r#","station":"G1""#)).await;
+    assert_eq!(r["accepted"], 1, "{r}");
+    // The event-clock tenant accepts any time.
+    let r = roundtrip(&mut ws, &ev("future", "ready", "2099-01-01T00:00:00Z", Some("a"), "")).await;
+    assert_eq!(r["accepted"], 1, "{r}");
+
+    // internal: the log cannot store (here: closed under the server) → "send it again".
+    srv.state.log.close().unwrap();
+    let r = roundtrip(&mut ws, &ev("late", "ready", TS, Some("a"), "")).await;
+    assert_eq!((r["accepted"].as_u64(), code(&r)), (Some(0), "internal".to_owned()), "{r}");
+    assert_eq!(r["rejected"][0]["id"], "late");
+    drop(ws);
+    drop(wall);
+    srv.shutdown.cancel();
+    let _ = srv.task.await;
+}
+
+#[tokio::test]
+async fn duplicates_within_and_across_connections_and_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let login = ev("d-1", "login", TS, Some("a1"), r#","station":"S1""#);
+    let mut a = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let mut b = srv.connect(Some(ACME_ACD)).await.unwrap();
+    assert_eq!(roundtrip(&mut a, &login).await["accepted"], 1);
+    let r = roundtrip(&mut b, &login).await;
+    assert_eq!((r["accepted"].as_u64(), r["duplicate"].as_u64()), (Some(0), Some(1)));
+    // Another source may use the same id: it is a different event.
+    let mut c = srv.connect(Some(ACME_ACD2)).await.unwrap();
+    assert_eq!(roundtrip(&mut c, &login).await["accepted"], 1);
+    drop((a, b, c));
+    srv.stop().await;
+
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut a = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let r = roundtrip(&mut a, &login).await;
+    assert_eq!((r["accepted"].as_u64(), r["duplicate"].as_u64(), r["last_seq"].as_u64()), (Some(0), Some(1), Some(2)));
+    drop(a);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_frames_are_answered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let n = 300;
+    for i in 0..n {
+        // Frames of different sizes so their appends take different time.
+        let size = 1 + (i * 7) % 50;
+        let events: Vec<String> = (0..size).map(|j| ev(&format!("p-{i}-{j}"), "heartbeat", TS, None, "")).collect();
+        ws.feed(Message::text(format!("[{}]", events.join(",")))).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    let mut last = 0;
+    for i in 0..n {
+        let r = next_json(&mut ws).await;
+        let size = 1 + (i * 7) % 50;
+        assert_eq!(r["accepted"].as_u64(), Some(size as u64), "frame {i}: {r}");
+        let seq = r["last_seq"].as_u64().unwrap();
+        assert_eq!(seq, last + size as u64, "replies in frame order, seqs in frame order");
+        last = seq;
+    }
+    drop(ws);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_frame_over_the_limit_closes_with_1009() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("[server]\nmax_frame_bytes = 65536\n")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    assert_eq!(roundtrip(&mut ws, &ev("ok", "heartbeat", TS, None, "")).await["accepted"], 1);
+    let big = format!(r#"{{"id":"big","type":"heartbeat","ts":"{TS}","pad":"{}"}}"#, "x".repeat(100_000));
+    ws.send(Message::text(big)).await.unwrap();
+    let close = loop {
+        match ws.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Size));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_replies_is_stalled_not_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv =
+        Server::start(dir.path(), config("[server]\nmax_frame_bytes = 16384\nmax_in_flight_bytes = 65536\n")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    // Each frame is small, but its reply lists 1000 rejections (~100 KB): the replies
+    // fill the socket buffers quickly once the client stops reading.
+    let frame = format!("[{}]", vec!["{}"; 1000].join(","));
+    let limit = 20_000u64;
+    let mut sent = 0u64;
+    let stalled = loop {
+        if sent == limit {
+            break false;
+        }
+        // A send that makes no progress for seconds means the server stopped reading.
+        match tokio::time::timeout(Duration::from_secs(3), ws.send(Message::text(frame.clone()))).await {
+            Ok(r) => {
+                r.unwrap();
+                sent += 1;
+            }
+            Err(_) => break true,
+        }
+    };
+    assert!(stalled, "the server kept reading {limit} frames from a client that reads nothing");
+    let read = srv.state.frames_read.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(read < sent, "the server read {read} of {sent} frames");
+    // Its memory is bounded by the in-flight budget: at most 64 KiB of frames in flight,
+    // the rest waits in kernel socket buffers.
+    assert!(read <= 5_000, "server read {read} frames without answering");
+    // Once the client reads, every frame it managed to send is answered.
+    let mut answered = 0u64;
+    let total = sent + 1; // the frame stuck in the cancelled send may or may not have gone out
+    while answered < sent {
+        let r = tokio::time::timeout(Duration::from_secs(30), next_json(&mut ws)).await.expect("reply");
+        assert_eq!(r["rejected"].as_array().unwrap().len(), 1000);
+        answered += 1;
+    }
+    assert!(answered <= total);
+    drop(ws);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_answers_every_frame_it_read_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let n = 200;
+    for i in 0..n {
+        ws.feed(Message::text(ev(&format!("s-{i}"), "heartbeat", TS, None, ""))).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    let first = next_json(&mut ws).await;
+    assert_eq!(first["accepted"], 1);
+    srv.shutdown.cancel();
+    let mut acked = 1u64;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                let r: Value = serde_json::from_str(t.as_str()).unwrap();
+                acked += r["accepted"].as_u64().unwrap();
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => {}
+        }
+    }
+    srv.task.await.unwrap().unwrap();
+    let log = seatwatch_log::Log::open(dir.path()).unwrap();
+    let stored = log.read_from(1).count() as u64;
+    assert!(stored >= acked, "acknowledged {acked}, stored {stored}");
+    assert!(acked >= 1);
+}

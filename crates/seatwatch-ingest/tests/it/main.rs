@@ -1,0 +1,7 @@
+//! Integration tests of the server through real WebSocket and HTTP clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+mod ingest;
+mod reads;
