@@ -104,12 +104,9 @@ async fn alarms_intervals_and_the_stream_follow_ingest_live() {
     // The stream pushed the agent's states and the alarm's life, in order.
     let mut types = Vec::new();
     while !types.contains(&"alarm_cleared".to_owned()) {
-        match stream.next().await.unwrap().unwrap() {
-            Message::Text(t) => {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                types.push(v["type"].as_str().unwrap().to_owned());
-            }
-            _ => {}
+        if let Message::Text(t) = stream.next().await.unwrap().unwrap() {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            types.push(v["type"].as_str().unwrap().to_owned());
         }
     }
     assert!(types.contains(&"agent_state".to_owned()), "{types:?}");
