@@ -81,7 +81,44 @@ pub fn load_or_create_key(dir: &Path) -> Result<CallerKey, LogError> {
 }
 
 /// Open sled at `DIR/log`. The background flusher is off: every commit flushes itself.
+///
+/// The caller holds `DIR/seatwatch.lock`, so a conflict on sled's own lock means a sled
+/// instance of this process that was just dropped: sled releases its file lock only once
+/// its deferred (epoch-based) frees and background work have run, a few milliseconds
+/// later. Such a conflict is retried with a short backoff (about 1.7 s in all).
 pub fn open_sled(data_dir: &Path) -> Result<sled::Db, LogError> {
+    let mut wait = std::time::Duration::from_millis(2);
+    for _ in 0..11 {
+        match open_sled_once(data_dir) {
+            Err(LogError::Locked { .. }) => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_millis(400));
+            }
+            other => return other,
+        }
+    }
+    open_sled_once(data_dir)
+}
+
+/// Wait (with the same backoff) until no sled instance holds the lock on `DIR/log/db`.
+pub fn wait_sled_released(data_dir: &Path) {
+    let path = db_file_path(data_dir);
+    let mut wait = std::time::Duration::from_millis(1);
+    for _ in 0..12 {
+        let Ok(f) = FsOpen::new().read(true).write(true).open(&path) else { return };
+        match f.try_lock() {
+            Ok(()) => return,
+            Err(std::fs::TryLockError::Error(_)) => return,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_millis(400));
+            }
+        }
+    }
+    tracing::warn!(path = %path.display(), "sled still holds its lock after close");
+}
+
+fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     let log_dir = data_dir.join(LOG_DIR);
     let db = sled::Config::new().path(&log_dir).flush_every_ms(None).open().map_err(|e| {
         let msg = e.to_string();

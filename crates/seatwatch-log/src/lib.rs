@@ -392,8 +392,14 @@ impl Inner {
             None => Ok(()),
         };
         self.shared.closed.store(true, Ordering::Release);
-        self.shared.db.write().unwrap_or_else(|e| e.into_inner()).take();
+        let db = self.shared.db.write().unwrap_or_else(|e| e.into_inner()).take();
+        let had_db = db.is_some();
+        drop(db);
         self.shared.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if had_db {
+            // So that the directory can be opened again as soon as this returns.
+            dir::wait_sled_released(&self.dir);
+        }
         self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
         tracing::info!(dir = %self.dir.display(), "log closed");
         result

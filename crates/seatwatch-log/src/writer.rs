@@ -439,21 +439,9 @@ impl Writer {
     }
 }
 
-/// Open sled again after a failure. sled releases its file lock only once its background
-/// work and deferred (epoch-based) frees of the failed instance have run, which takes a
-/// few milliseconds after the last handle is dropped; so a lock conflict here is retried
-/// with a short backoff (about 1.3 s in all) before giving up until the next commit.
+/// Open sled again after a failure ([`dir::open_sled`] waits for the failed instance to
+/// release its lock).
 fn reopen_sled(data_dir: &std::path::Path) -> Result<sled::Db, LogError> {
-    let mut wait = std::time::Duration::from_millis(5);
-    for _ in 0..8 {
-        match dir::open_sled(data_dir) {
-            Err(LogError::Locked { .. }) => {
-                std::thread::sleep(wait);
-                wait *= 2;
-            }
-            other => return other,
-        }
-    }
     dir::open_sled(data_dir).map_err(|e| match e {
         LogError::Locked { .. } => LogError::Sled {
             what: "reopening the database after a failed write",

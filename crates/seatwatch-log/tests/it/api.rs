@@ -340,3 +340,15 @@ fn verify_of_an_empty_or_missing_log() {
     let r = verify(dir.path(), &mut |_| {}).unwrap();
     assert_eq!((r.records, r.last_seq, r.head.hash), (0, 0, [0; 32]));
 }
+
+#[test]
+fn the_directory_can_be_reopened_and_verified_right_after_close() {
+    // sled lets go of its own file lock a little after it is dropped; close waits for it.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..30u64 {
+        let log = Log::open(dir.path()).unwrap();
+        assert_eq!(log.append_blocking(vec![hb(&format!("e{i}"))]).unwrap(), appended(i + 1..=i + 1));
+        log.close().unwrap();
+        assert_eq!(verify(dir.path(), &mut |_| {}).unwrap().last_seq, i + 1);
+    }
+}
