@@ -209,7 +209,10 @@ pub(crate) struct TenantState {
     roster_active: BTreeMap<Month, String>,
     stations: BTreeMap<String, BTreeSet<AgentId>>,
     /// Active duplicate_login alarms and the agents whose logout ends them.
-    duplicates: Vec<(String, Vec<AgentId>)>,
+    /// Active duplicate_login alarms by the agents whose logout ends them. An id lingers
+    /// under the other agent after it cleared until that agent's logout drains the list
+    /// (clearing is idempotent).
+    duplicates: BTreeMap<AgentId, Vec<String>>,
     attendance: BTreeMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
     calls: BTreeMap<CallId, CallInfo>,
@@ -238,7 +241,7 @@ impl TenantState {
             shift_months: BTreeSet::new(),
             roster_active: BTreeMap::new(),
             stations: BTreeMap::new(),
-            duplicates: Vec::new(),
+            duplicates: BTreeMap::new(),
             attendance: BTreeMap::new(),
             att_alarms: BTreeMap::new(),
             calls: BTreeMap::new(),
@@ -838,7 +841,9 @@ impl TenantState {
             if let Some(id) = self.raise(cx, Rule::DuplicateLogin, id, Some(a), None, t, msg, ev) {
                 let mut who = vec![a.clone()];
                 who.extend(others);
-                self.duplicates.push((id, who));
+                for w in who {
+                    self.duplicates.entry(w).or_default().push(id.clone());
+                }
             }
         }
 
@@ -910,7 +915,7 @@ impl TenantState {
             }
         }
 
-        let ended: Vec<String> = self.duplicates.extract_if(.., |(_, who)| who.contains(a)).map(|(id, _)| id).collect();
+        let ended = self.duplicates.remove(a).unwrap_or_default();
         self.clear_all(cx, ended, t, seq);
         if let Some(id) = self.agents.get_mut(a).and_then(|st| st.uncertified.take()) {
             self.clear(cx, &id, t, seq);
