@@ -1,0 +1,85 @@
+//! The command line: refusals, errors, verify, token.
+
+use crate::proc::*;
+
+#[test]
+fn serve_without_tokens_refuses_and_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["serve", "--data", dir.path().join("d").to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("seatwatch token"), "{t}");
+    let o = run(&["serve", "--no-auth", "--listen", "0.0.0.0:0", "--data", dir.path().join("d").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("loopback"), "{}", text(&o));
+}
+
+#[test]
+fn a_bad_config_file_is_named_with_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[tenant.acme]\nclock = \"sundial\"\n").unwrap();
+    let o = run(&["serve", "--config", cfg.to_str().unwrap(), "--data", dir.path().join("d").to_str().unwrap()]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("bad.toml") && t.contains("sundial"), "{t}");
+    let o = run(&["serve", "--config", dir.path().join("missing.toml").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("missing.toml"), "{}", text(&o));
+}
+
+#[test]
+fn bad_arguments_get_clap_errors_not_panics() {
+    for args in [
+        vec!["serve", "--listen", "not-an-address"],
+        vec!["token", "--name", "x", "--tenant", "t", "--role", "king"],
+        vec!["replay", "--data", "/tmp", "--report", "nonsense"],
+        vec!["simulate", "--url", "ws://127.0.0.1:1/v1/ingest", "--token", "t", "--batch", "5000"],
+        vec!["frobnicate"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{args:?}");
+    }
+    let o = run(&["token", "--name", "x", "--tenant", "bad tenant!", "--role", "reader"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--tenant"), "{}", text(&o));
+}
+
+#[test]
+fn token_prints_a_secret_once_and_config_lines_that_work() {
+    let o = run(&["token", "--name", "acd-7", "--tenant", "acme", "--role", "producer"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let secret = out.lines().find_map(|l| l.strip_prefix("secret: ")).unwrap().to_owned();
+    let toml: String =
+        out.lines().filter(|l| !l.starts_with("secret:") && !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let cfg = seatwatch_config::Config::parse(&toml).unwrap();
+    let id = cfg.token_table().authenticate(&secret).unwrap();
+    assert_eq!((id.name.as_str(), id.tenant.as_str()), ("acd-7", "acme"));
+    assert!(!toml.contains(&secret), "the secret itself is never in the config");
+    let again = run(&["token", "--name", "acd-7", "--tenant", "acme", "--role", "producer"]);
+    assert!(!String::from_utf8_lossy(&again.stdout).contains(&secret), "a new secret each time");
+}
+
+#[test]
+fn verify_a_clean_log_and_a_second_opener_is_refused_with_the_directory_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = write_config(dir.path(), "");
+    let serve = Serve::start(&cfg, &data);
+    // While the server holds the directory, verify and a second server are refused.
+    let o = run(&["verify", "--data", data.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains(data.to_str().unwrap()) && t.contains("backup"), "{t}");
+    let o =
+        run(&["serve", "--config", cfg.to_str().unwrap(), "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains(data.to_str().unwrap()), "{}", text(&o));
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {log}");
+    let o = run(&["verify", "--data", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok: 0 records, last seq 0, head "), "{}", text(&o));
+}

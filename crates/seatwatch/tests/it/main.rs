@@ -1,0 +1,7 @@
+//! End-to-end tests of the `seatwatch` binary: real processes, real sockets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod crash;
+mod proc;
