@@ -70,10 +70,10 @@ impl Serve {
         });
         let addr = loop {
             let line = rx.recv().expect("serve exited before listening");
-            if let Some(rest) = line.split("addr=").nth(1) {
-                if line.contains("listening") {
-                    break rest.split_whitespace().next().unwrap().parse().unwrap();
-                }
+            if let Some(rest) = line.split("addr=").nth(1)
+                && line.contains("listening")
+            {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
             }
         };
         Serve { child, addr, stderr: rx }
