@@ -5,3 +5,4 @@
 mod harness;
 mod ingest;
 mod reads;
+mod wall;
