@@ -96,6 +96,8 @@ async fn serve(
     log: Arc<Mutex<Log>>,
     closed: mpsc::UnboundedSender<usize>,
 ) {
+    // The signature is tungstenite's handshake callback.
+    #[allow(clippy::result_large_err)]
     let auth = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         match req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
             Some(v) if v == format!("Bearer {TOKEN}") => Ok(resp),
