@@ -139,6 +139,20 @@ impl Default for TenantConfig {
 }
 
 impl TenantConfig {
+    fn check(&self, table: &str) -> Result<(), ConfigError> {
+        self.rules.validate().map_err(|e| ConfigError::Invalid(format!("{table}.rules: {e}")))?;
+        self.occupancy.validate().map_err(|e| ConfigError::Invalid(format!("{table}.occupancy: {e}")))?;
+        if self.max_future < Dur::secs(1) {
+            return Err(ConfigError::Invalid(format!("{table}: max_future must be at least 1s")));
+        }
+        if self.allowed_lateness > Dur::mins(10) {
+            return Err(ConfigError::Invalid(format!(
+                "{table}: allowed_lateness is at most 10m (alarms wait this long for late events)"
+            )));
+        }
+        Ok(())
+    }
+
     /// The compliance projector's view of this tenant.
     pub fn compliance(&self) -> seatwatch_compliance::TenantSettings {
         seatwatch_compliance::TenantSettings {
@@ -257,13 +271,15 @@ impl Config {
                 )));
             }
         }
-        for name in self.tenants.keys() {
+        for (name, t) in &self.tenants {
             if !valid_tenant(name) {
                 return Err(ConfigError::Invalid(format!(
                     "[tenant.{name}]: a tenant name must be 1 to 64 characters of letters, digits, '-', '_' or '.'"
                 )));
             }
+            t.check(&format!("[tenant.{name}]"))?;
         }
+        self.default_tenant.check("[defaults]")?;
         let s = &self.server;
         if s.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid("[server] max_frame_bytes must be at least 1024".into()));
@@ -407,6 +423,8 @@ not_ready_max = "15m"
             .to_string();
         assert!(e.contains("king") || e.contains("role"), "{e}");
         assert!(Config::parse("this is = not toml [").is_err());
+        let e = Config::parse("[tenant.acme]\nallowed_lateness = \"1h\"\n").unwrap_err().to_string();
+        assert!(e.contains("allowed_lateness"), "{e}");
         let e = Config::parse("[tenant.acme.rules]\nnot_ready_max = \"15 parsecs\"\n").unwrap_err().to_string();
         assert!(e.contains("parsecs") || e.contains("not_ready_max"), "{e}");
     }
