@@ -142,6 +142,15 @@ impl TenantConfig {
     fn check(&self, table: &str) -> Result<(), ConfigError> {
         self.rules.validate().map_err(|e| ConfigError::Invalid(format!("{table}.rules: {e}")))?;
         self.occupancy.validate().map_err(|e| ConfigError::Invalid(format!("{table}.occupancy: {e}")))?;
+        let occ_default = seatwatch_occupancy::Settings::default();
+        if (self.occupancy.max_rings != occ_default.max_rings && self.occupancy.max_rings != self.rules.max_rings)
+            || (self.occupancy.ring_cadence != occ_default.ring_cadence
+                && self.occupancy.ring_cadence != self.rules.ring_cadence)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{table}.occupancy: set max_rings and ring_cadence in {table}.rules; the alarms and the interval statistics share them"
+            )));
+        }
         if self.max_future < Dur::secs(1) {
             return Err(ConfigError::Invalid(format!("{table}: max_future must be at least 1s")));
         }
@@ -164,10 +173,14 @@ impl TenantConfig {
 
     /// The occupancy projector's view of this tenant.
     pub fn occupancy(&self) -> seatwatch_occupancy::TenantSettings {
+        let mut settings = self.occupancy.clone();
+        // One ring rule for alarms and statistics alike.
+        settings.max_rings = self.rules.max_rings;
+        settings.ring_cadence = self.rules.ring_cadence;
         seatwatch_occupancy::TenantSettings {
             timezone: self.timezone,
             allowed_lateness: self.allowed_lateness,
-            settings: self.occupancy.clone(),
+            settings,
         }
     }
 }
