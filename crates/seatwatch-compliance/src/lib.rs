@@ -13,10 +13,12 @@
 mod alarm;
 mod local;
 mod rules;
+mod schedule;
 mod tenant;
 
 pub use alarm::{Alarm, AlarmChange, AlarmQuery};
 pub use rules::{Rule, Rules, RulesError, TenantSettings, UnknownRule, Weekday};
+pub use schedule::{ScheduledShift, scheduled_shift};
 
 use seatwatch_model::{BINCODE_CONFIG, Envelope, Projector, Ts};
 use std::collections::BTreeMap;

@@ -625,23 +625,10 @@ impl TenantState {
     fn schedule(&self, s: &TenantSettings, a: &AgentId, date: NaiveDate) -> Option<ShiftInst> {
         let d = to_date(date);
         let st = self.agents.get(a);
-        let shift = st.and_then(|st| st.shifts.get(&d));
+        let shift = st.and_then(|st| st.shifts.get(&d)).copied();
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
-        if let Some(ls) = leave_seq
-            && shift.is_none_or(|(_, ss)| *ss < ls)
-        {
-            return None;
-        }
-        let (start, end, seq) = match shift {
-            Some((None, _)) => return None,
-            Some((Some(h), seq)) => (h.start, h.end, Some(*seq)),
-            None if s.rules.is_workday(date.weekday()) => (s.rules.late_after, s.rules.leave_after, None),
-            None => return None,
-        };
-        let start_i = instant(s.timezone, date, i64::from(start.0))?;
-        let end_secs = if end <= start { i64::from(end.0) + 86_400 } else { i64::from(end.0) };
-        let end_i = instant(s.timezone, date, end_secs)?;
-        Some(ShiftInst { date, start: start_i, end: end_i, seq })
+        let si = crate::schedule::scheduled_shift(s, d, shift, leave_seq)?;
+        Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq: si.shift_seq })
     }
 
     /// The scheduled shift whose attendance window (`window_before_start` before its start
