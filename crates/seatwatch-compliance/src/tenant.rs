@@ -1,8 +1,8 @@
 //! One tenant's compliance state and every rule's logic. See `docs/compliance.md`.
 
 use crate::local::{
-    Month, date_hm, end_of_24th, hm, human, instant, iso_week_label, local_date, midnight, month_label, next_month,
-    to_date, week_monday,
+    Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
+    week_monday,
 };
 use crate::{Alarm, AlarmChange, Rule, TenantSettings};
 use bincode::{Decode, Encode};
