@@ -9,6 +9,7 @@
 
 use seatwatch_compliance::{AlarmChange, Compliance};
 use seatwatch_config::{ClockMode, Config};
+use seatwatch_metrics::CallHistograms;
 use seatwatch_model::{Envelope, Projector, Ts};
 use seatwatch_occupancy::Occupancy;
 use serde::Serialize;
@@ -30,6 +31,8 @@ pub struct Engine {
     pub occupancy: Occupancy,
     /// Alarms.
     pub compliance: Compliance,
+    /// Answer-delay and handle-time histograms for `/metrics` (seatwatch-metrics).
+    pub histograms: CallHistograms,
     wall_tenants: BTreeMap<String, bool>,
     default_wall: bool,
     position: u64,
@@ -50,6 +53,7 @@ impl Engine {
         Engine {
             occupancy,
             compliance,
+            histograms: CallHistograms::new(config),
             wall_tenants: config.tenants.iter().map(|(k, t)| (k.clone(), t.clock == ClockMode::Wall)).collect(),
             default_wall: config.default_tenant.clock == ClockMode::Wall,
             position: 0,
@@ -126,6 +130,7 @@ impl Projector for Engine {
         }
         self.occupancy.apply(env);
         self.compliance.apply(env);
+        self.histograms.apply(env);
         self.position = env.seq;
         self.records += 1;
     }

@@ -28,7 +28,7 @@
 //! | what | when / how long | distribution |
 //! |---|---|---|
 //! | `roster` for every agent, `leave_approved` for one agent (two from 40 agents on) covering 1–2 of the simulated dates | first day, [`SimConfig::start`] | — |
-//! | `shift` (S–E) for every agent | 7 days ahead, rolling | — |
+//! | `shift` (S–E) for every agent not on leave that date | 7 days ahead, rolling | — |
 //! | `shift` for the first Monday–Friday of next month (next month's roster) | first simulated day of each month | — |
 //! | `heartbeat` (no agent) | from `start` to `end` every [`SimConfig::heartbeat_every`] | fixed |
 //! | `login` (unique station per agent) | S − U(5, 15) min | then `ready` after U(10, 90) s |
@@ -748,6 +748,11 @@ impl Generator {
             self.cfg.shift_end.format("%H:%M").to_string(),
         );
         for a in 0..self.cfg.agents {
+            // No shift on a date of approved leave: a shift sent after the leave would
+            // put the agent back on duty that day.
+            if self.agents.get(a as usize).and_then(|x| x.leave).is_some_and(|(f, t)| f <= date && date <= t) {
+                continue;
+            }
             self.emit("shift", Some(a), |o| o.str("date", &ds).str("start", &start).str("end", &end));
         }
     }
@@ -1258,6 +1263,9 @@ mod tests {
                 }
                 ("shift", _) => {
                     let d = NaiveDate::parse_from_str(&s(&v, "date"), "%Y-%m-%d").unwrap();
+                    if leave.iter().any(|(x, f, t)| *x == a && *f <= d && d <= *t) {
+                        err("a shift after the leave would put the agent back on duty".into());
+                    }
                     if (d.year(), d.month()) > (last_date.year(), last_date.month()) {
                         out.roster_next_month = true;
                     }
@@ -1548,10 +1556,21 @@ mod tests {
                 (s(&v, "agent"), s(&v, "date"))
             })
             .collect();
+        let leave: Vec<(String, String, String)> = evs
+            .iter()
+            .filter(|e| e.kind == "leave_approved")
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.json).unwrap();
+                (s(&v, "agent"), s(&v, "from"), s(&v, "to"))
+            })
+            .collect();
+        assert_eq!(leave.len(), 1);
         for d in 0..6 {
             let date = c.day.checked_add_days(Days::new(d)).unwrap().to_string();
             for i in 1..=12 {
-                assert!(shifts.contains(&(format!("agent-{i:03}"), date.clone())), "no shift {i} {date}");
+                let agent = format!("agent-{i:03}");
+                let on_leave = leave.iter().any(|(a, f, t)| *a == agent && *f <= date && date <= *t);
+                assert_eq!(shifts.contains(&(agent, date.clone())), !on_leave, "agent {i} on {date}");
             }
         }
         // April's roster is filed in March (before the 25th) and May's on April 1st.
