@@ -7,6 +7,10 @@
 //!
 //! This crate must not know about sockets, files, tokio or the wall clock.
 
+mod snapshot;
+
+pub use snapshot::{ENGINE_SNAPSHOT_VERSION, SnapshotError};
+
 use seatwatch_compliance::{AlarmChange, Compliance};
 use seatwatch_config::{ClockMode, Config};
 use seatwatch_metrics::CallHistograms;
