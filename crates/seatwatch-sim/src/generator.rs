@@ -65,6 +65,7 @@
 //! |---|---|---|---|
 //! | `uncertified_login` | the roster | — | `round(agents × v × 0.5)` agents (at least one when `v > 0`) are on the roster with `certified: false` and log in anyway |
 //! | `absent` | agent-day | 0.2 | no login at all |
+//! | `duplicate_login` | agent-day | 0.2 | logs in at the next agent's station (two agent ids at one station) |
 //! | `late_login` | agent-day | 0.8 | login at S + U(2, 50) min |
 //! | `early_logout` | agent-day | 0.6 | logout at E − U(5, 50) min |
 //! | `not_ready_overlong` | short break | 1.0 | lasts U(16, 30) min, without approval |
@@ -257,6 +258,7 @@ pub fn generate(cfg: &SimConfig) -> Result<Generator, SimConfigError> {
 #[derive(Clone, Copy, Debug)]
 struct Knobs {
     absent: f64,
+    borrowed_station: f64,
     late_login: f64,
     early_logout: f64,
     break_overlong: f64,
@@ -275,6 +277,7 @@ impl Knobs {
         let p = |w: f64| (v * w).clamp(0.0, 1.0);
         Knobs {
             absent: p(0.2),
+            borrowed_station: p(0.2),
             late_login: p(0.8),
             early_logout: p(0.6),
             break_overlong: p(1.0),
@@ -326,6 +329,8 @@ struct Agent {
     logout_due: bool,
     /// Bumped on every state change that must invalidate scheduled break ends.
     epoch: u64,
+    /// Where the agent logs in today.
+    login_station: String,
     last_call: Option<String>,
     /// (from, to) dates of approved leave.
     leave: Option<(NaiveDate, NaiveDate)>,
@@ -449,6 +454,7 @@ impl Generator {
                 pending: VecDeque::new(),
                 logout_due: false,
                 epoch: 0,
+                login_station: format!("st-{:03}", i + 1),
                 last_call: None,
                 leave: None,
                 week: None,
@@ -571,7 +577,7 @@ impl Generator {
             Action::Arrival(q) => self.arrival(q),
             Action::Login(a) => {
                 if self.agent(a).state == AgentState::Out {
-                    let station = self.agent(a).station.clone();
+                    let station = self.agent(a).login_station.clone();
                     self.emit("login", Some(a), |o| o.str("station", &station));
                     let ag = self.agent(a);
                     ag.state = AgentState::NotReady;
@@ -772,6 +778,14 @@ impl Generator {
         if self.rng.chance(k.absent) {
             return;
         }
+        let borrowed = self.rng.chance(k.borrowed_station) && self.cfg.agents > 1;
+        let station = if borrowed {
+            let next = (a + 1) % self.cfg.agents;
+            self.agent(next).station.clone()
+        } else {
+            self.agent(a).station.clone()
+        };
+        self.agent(a).login_station = station;
         let login = if self.rng.chance(k.late_login) {
             ss + self.u_ms(2 * MIN, 50 * MIN)
         } else {
@@ -1163,6 +1177,7 @@ mod tests {
         early_logout: u32,
         absent: u32,
         uncertified: u32,
+        duplicate_login: u32,
         not_ready_overlong: u32,
         slow_answer: u32,
         missed: u32,
@@ -1197,6 +1212,8 @@ mod tests {
         let mut callbacks: BTreeMap<String, (DateTime<FixedOffset>, Option<DateTime<FixedOffset>>)> = BTreeMap::new();
         let mut call_end: BTreeMap<String, &'static str> = BTreeMap::new();
         let mut queued = BTreeSet::new();
+        let mut at_station: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut station_of: BTreeMap<String, String> = BTreeMap::new();
         let (ss, se) = (c.shift_start, c.shift_end);
         let login_by = hm(8, 25);
         let last_date = c.day.checked_add_days(Days::new(u64::from(c.days) - 1)).unwrap();
@@ -1292,6 +1309,13 @@ mod tests {
                     escalated.insert(call, now);
                 }
                 ("login", St::Out) => {
+                    let station = s(&v, "station");
+                    let occupants = at_station.entry(station.clone()).or_default();
+                    if !occupants.is_empty() {
+                        out.duplicate_login += 1;
+                    }
+                    occupants.insert(a.clone());
+                    station_of.insert(a.clone(), station);
                     let n = logged_in_days.entry((a.clone(), now.date_naive())).or_default();
                     *n += 1;
                     if *n == 1 && t > ss {
@@ -1313,6 +1337,9 @@ mod tests {
                         && now - since > chrono::Duration::seconds(120)
                     {
                         out.wrap_overlong += 1;
+                    }
+                    if let Some(station) = station_of.remove(&a) {
+                        at_station.entry(station).or_default().remove(&a);
                     }
                     set(St::Out);
                 }
@@ -1421,6 +1448,7 @@ mod tests {
                 + self.early_logout
                 + self.absent
                 + self.uncertified
+                + self.duplicate_login
                 + self.not_ready_overlong
                 + self.slow_answer
                 + self.missed
@@ -1471,6 +1499,7 @@ mod tests {
             ("early_logout", a.early_logout),
             ("absent", a.absent),
             ("uncertified", a.uncertified),
+            ("duplicate_login", a.duplicate_login),
             ("not_ready_overlong", a.not_ready_overlong),
             ("slow_answer", a.slow_answer),
             ("missed", a.missed),
@@ -1506,6 +1535,7 @@ mod tests {
             ("early_logout", a.early_logout),
             ("absent", a.absent),
             ("uncertified", a.uncertified),
+            ("duplicate_login", a.duplicate_login),
             ("not_ready_overlong", a.not_ready_overlong),
             ("slow_answer", a.slow_answer),
             ("missed", a.missed),
