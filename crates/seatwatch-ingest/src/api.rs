@@ -265,8 +265,12 @@ fn tokio_stream_from(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text format. The call-centre series are set from the
+/// projections now (see [`crate::telemetry::publish`]), the engine gauges from the log
+/// and the server state; then the process's recorder is rendered — on a blocking thread,
+/// since with many agents and queues this takes milliseconds.
 pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
+    use crate::telemetry as t;
     if state.config.server.metrics_auth
         && let Err(d) = auth::authorize(
             &state.tokens,
@@ -278,14 +282,33 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     {
         return d.into_response();
     }
-    let head = state.log.head().last_seq;
-    let position = state.engine.read().map(|e| e.position()).unwrap_or(0);
-    metrics::gauge!("seatwatch_log_last_seq").set(head as f64);
-    metrics::gauge!("seatwatch_log_size_bytes").set(state.log.size_on_disk() as f64);
-    metrics::gauge!("seatwatch_projection_lag_records").set(head.saturating_sub(position) as f64);
-    metrics::gauge!("seatwatch_connections").set(state.open_connections.load(Ordering::Relaxed) as f64);
-    let text = state.metrics.render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    let render = move || {
+        let head = state.log.head().last_seq;
+        let position = {
+            let e = state.engine.read().ok()?;
+            t::publish(&seatwatch_engine::metrics::Sources {
+                occupancy: &e.occupancy,
+                compliance: &e.compliance,
+                histograms: &e.histograms,
+                config: &state.config,
+            });
+            e.position()
+        };
+        let stats = state.log.stats();
+        metrics::gauge!(t::LOG_LAST_SEQ).set(head as f64);
+        metrics::gauge!(t::LOG_SIZE).set(state.log.size_on_disk() as f64);
+        metrics::counter!(t::LOG_COMMITS).absolute(stats.commits);
+        metrics::counter!(t::LOG_REQUESTS).absolute(stats.requests);
+        metrics::gauge!(t::PROJECTION_POSITION).set(position as f64);
+        metrics::gauge!(t::PROJECTION_LAG).set(head.saturating_sub(position) as f64);
+        metrics::gauge!(t::CONNECTIONS).set(state.open_connections.load(Ordering::Relaxed) as f64);
+        metrics::gauge!(t::READY).set(if state.is_ready() { 1.0 } else { 0.0 });
+        Some(state.metrics.render())
+    };
+    match tokio::task::spawn_blocking(render).await {
+        Ok(Some(text)) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "projection state unavailable").into_response(),
+    }
 }
 
 /// `GET /healthz`: the process is alive.

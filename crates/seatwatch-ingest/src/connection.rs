@@ -102,7 +102,10 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             let (text, latency) = match out {
-                Outgoing::Now(reply, _permit) => (reply.to_json(), None),
+                Outgoing::Now(reply, _permit) => {
+                    count_rejected(&reply);
+                    (reply.to_json(), None)
+                }
                 Outgoing::Pending { positions, rejected, append, started, _budget } => {
                     let outcome = append.await;
                     if let Err(e) = &outcome {
@@ -111,6 +114,7 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
                     let reply = frame::finish(positions, rejected, outcome, writer_state.log.head().last_seq);
                     telemetry::events("accepted", reply.accepted);
                     telemetry::events("duplicate", reply.duplicate);
+                    count_rejected(&reply);
                     (reply.to_json(), Some(started.elapsed()))
                 }
                 Outgoing::Close(code, reason) => {
@@ -174,16 +178,18 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
         };
         let tenant_cfg = state.config.tenant(&who.tenant);
         let work = frame::decode(text, &who, tenant_cfg, state.log.caller_key(), now());
-        for r in &work.rejected {
-            telemetry::event_result(r.code.as_str());
-        }
         if work.pending.is_empty() {
             let reply = frame::finish(work.positions, work.rejected, Ok(Vec::new()), state.log.head().last_seq);
             let _ = tx.send(Outgoing::Now(reply, permit));
             continue;
         }
         let started = Instant::now();
-        let append: AppendFuture = Box::pin(state.log.append(work.pending));
+        let durable = state.log.append(work.pending);
+        let append: AppendFuture = Box::pin(async move {
+            let outcome = durable.await;
+            telemetry::flush_latency(started.elapsed());
+            outcome
+        });
         let _ = tx.send(Outgoing::Pending {
             positions: work.positions,
             rejected: work.rejected,
@@ -195,6 +201,14 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
     drop(tx);
     let _ = writer.await;
     tracing::debug!(source = %who.name, "ingest connection closed");
+}
+
+/// Count a reply's rejected events by code (including `internal` ones from a failed
+/// append).
+fn count_rejected(reply: &Reply) {
+    for r in &reply.rejected {
+        telemetry::rejected(r.code.as_str());
+    }
 }
 
 fn is_too_big(e: &axum::Error) -> bool {
