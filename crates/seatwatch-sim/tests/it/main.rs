@@ -511,3 +511,71 @@ fn the_generator_and_the_run_future_can_move_between_threads() {
     let fut = run(g, opts("ws://127.0.0.1:1/v1/ingest"));
     assert_send(&fut);
 }
+
+mod against_the_compliance_engine {
+    //! The generator's promise, checked by the real rules: no violations asked for, no
+    //! alarm; violations asked for, every kind of alarm.
+
+    use seatwatch_compliance::{Compliance, Rule, TenantSettings};
+    use seatwatch_model::{CallerKey, CallerPolicy, Envelope, IngestOptions, Projector, validate_event};
+    use seatwatch_sim::{SimConfig, generate};
+    use std::collections::BTreeMap;
+
+    fn alarms(cfg: &SimConfig) -> BTreeMap<&'static str, u64> {
+        let key = CallerKey([1; 32]);
+        let opts =
+            IngestOptions { tenant: "acme", caller_policy: CallerPolicy::Hmac, caller_key: &key, max_future: None };
+        let mut c = Compliance::new(TenantSettings::default(), BTreeMap::new());
+        c.set_change_log(false);
+        for (seq, e) in (1u64..).zip(generate(cfg).unwrap()) {
+            let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+            let event = validate_event(&v, 0, &opts).unwrap();
+            let received = event.ts;
+            c.apply(&Envelope { seq, tenant: "acme".into(), source: "sim".into(), received, event });
+        }
+        c.raised_counts("acme").into_iter().filter(|(_, n)| *n > 0).map(|(r, n)| (Rule::as_str(r), n)).collect()
+    }
+
+    /// Sunday 2026-03-22 to Wednesday the 25th: a week closes (QA coverage is judged) and
+    /// the 24th ends (next month's roster is checked).
+    fn days(violation_rate: f64) -> SimConfig {
+        SimConfig {
+            agents: 16,
+            queues: 2,
+            calls_per_hour: 40.0,
+            days: 4,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 3, 22).unwrap(),
+            violation_rate,
+            ..SimConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_clean_simulation_raises_no_alarm() {
+        assert_eq!(alarms(&days(0.0)), BTreeMap::new());
+    }
+
+    #[test]
+    fn violations_raise_every_rule_the_generator_provokes() {
+        let raised = alarms(&days(0.3));
+        for rule in [
+            "late_login",
+            "early_logout",
+            "absent",
+            "duplicate_login",
+            "uncertified_login",
+            "not_ready_overlong",
+            "slow_answer",
+            "missed_call",
+            "wrap_up_overlong",
+            "survey_not_offered",
+            "callback_overdue",
+            "emergency_not_escalated",
+            "qa_coverage_low",
+        ] {
+            assert!(raised.contains_key(rule), "no {rule} in {raised:?}");
+        }
+        // Next month's roster is skipped with probability `violation_rate` per month.
+        assert_eq!(alarms(&days(1.0)).get("roster_not_published"), Some(&1));
+    }
+}
