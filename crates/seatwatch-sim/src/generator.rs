@@ -48,7 +48,7 @@
 //! | breaks (`not_ready`, reason `break`) | at S + U(0.17, 0.27)·L and S + U(0.66, 0.77)·L, U(5, 12) min | |
 //! | lunch (`busy_approved` by the team's supervisor, then `not_ready` reason `lunch`) | at S + U(0.33, 0.5)·L, U(25, 35) min; approval until its end + U(3, 10) min | |
 //! | training (approved like lunch) | 10 % of agent-days at S + U(0.55, 0.6)·L, U(40, 60) min | |
-//! | `monitored`, `callback_sampled` (by `qa-01`) | 3 of each per agent per ISO week, spread over the week's simulated days, at S + U(0.1, 0.95)·L | |
+//! | `monitored`, `callback_sampled` (by `qa-01`) | 3 of each per agent per ISO week, spread over the agent's simulated working days of the week (not on leave), at S + U(0.1, 0.95)·L | |
 //!
 //! A break that falls due while the agent is busy is taken when the call's wrap-up ends;
 //! two not-ready periods never run back to back (the second is put off by 10–30 min), so
