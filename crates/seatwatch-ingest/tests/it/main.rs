@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod day;
 mod harness;
 mod ingest;
 mod reads;
