@@ -103,6 +103,11 @@ pub struct SimulateArgs {
     /// Frames in flight (sent, not yet acknowledged) per connection.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100000))]
     pub in_flight: u32,
+    /// How far (simulated seconds) connections may run ahead of each other; keeps
+    /// other agents' events within the server's allowed lateness. 0 turns the guard off
+    /// (raw throughput runs; elapsed-time alarms may then fire falsely).
+    #[arg(long, default_value_t = 2.0)]
+    pub max_skew: f64,
     /// Share of opportunities where an agent breaks a rule (0 to 1).
     #[arg(long, default_value_t = 0.05)]
     pub violations: f64,

@@ -97,7 +97,7 @@ async fn demo(a: DemoArgs) -> Result<()> {
     let bar2 = bar.clone();
     let start_of_day = sim.start;
     let opts = ClientOptions {
-        connections: 2,
+        connections: 1,
         batch: 50,
         max_in_flight: 32,
         speed: Some(speed),

@@ -24,6 +24,9 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     if !(a.call_rate.is_finite() && a.call_rate >= 0.0) {
         bail!("--call-rate must be a non-negative number, got {}", a.call_rate);
     }
+    if !(a.max_skew.is_finite() && a.max_skew >= 0.0) {
+        bail!("--max-skew must be a number of seconds ≥ 0, got {}", a.max_skew);
+    }
     if let Some(s) = a.speed.filter(|s| !(s.is_finite() && *s > 0.0)) {
         bail!("--speed must be a positive number, got {s}");
     }
@@ -54,6 +57,7 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         speed: a.speed,
         rate: a.rate,
         duration: a.duration.map(Duration::from_secs_f64),
+        max_skew: (a.max_skew > 0.0).then(|| Duration::from_secs_f64(a.max_skew)),
         ..ClientOptions::new(a.url.clone(), a.token.clone())
     };
     let runtime =
