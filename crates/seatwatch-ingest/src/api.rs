@@ -286,12 +286,17 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
         let head = state.log.head().last_seq;
         let position = {
             let e = state.engine.read().ok()?;
-            t::publish(&seatwatch_engine::metrics::Sources {
-                occupancy: &e.occupancy,
-                compliance: &e.compliance,
-                histograms: &e.histograms,
-                config: &state.config,
-            });
+            // Not before the projections have caught up with the log found at start: a
+            // half-folded state would show counters lower than before the restart, which
+            // Prometheus would take for a reset. Until then the series are absent.
+            if state.is_ready() {
+                t::publish(&seatwatch_engine::metrics::Sources {
+                    occupancy: &e.occupancy,
+                    compliance: &e.compliance,
+                    histograms: &e.histograms,
+                    config: &state.config,
+                });
+            }
             e.position()
         };
         let stats = state.log.stats();

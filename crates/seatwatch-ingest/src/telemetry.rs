@@ -99,6 +99,16 @@ pub fn handle() -> PrometheusHandle {
             }
             describe();
             metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            // Every known series from the start, at 0, so that rate() and the alert rules
+            // see a zero rather than nothing.
+            for result in ["accepted", "duplicate"] {
+                metrics::counter!(INGEST_EVENTS, "result" => result).increment(0);
+            }
+            for code in seatwatch_model::RejectCode::ALL {
+                metrics::counter!(INGEST_EVENTS, "result" => "rejected", "code" => code.as_str()).increment(0);
+            }
+            metrics::counter!(INGEST_FRAMES).increment(0);
+            metrics::counter!(TICKS).increment(0);
             handle
         })
         .clone()
