@@ -9,7 +9,8 @@
 //! * [`server`]: `server::run(listener, state, shutdown)` — the router, the connection
 //!   cap, graceful shutdown with a `CancellationToken` and a `TaskTracker`;
 //! * [`follower`]: folds committed records into the projections and fans out pushes;
-//! * [`ticker`]: writes tick records for wall-clock tenants.
+//! * [`ticker`]: writes tick records for wall-clock tenants;
+//! * [`snapshot`]: periodic and shutdown snapshots of the projections, loaded at start.
 //!
 //! The server never computes a projection itself: it appends to the log and folds the
 //! log, so what a supervisor sees live is what an auditor's replay computes.
@@ -20,6 +21,7 @@ pub mod connection;
 pub mod follower;
 pub mod frame;
 pub mod server;
+pub mod snapshot;
 pub mod telemetry;
 pub mod ticker;
 

@@ -1,6 +1,6 @@
 //! The listener: one router for ingest, reads, `/metrics` and health; graceful shutdown.
 
-use crate::{api, connection, follower, telemetry, ticker};
+use crate::{api, connection, follower, snapshot, telemetry, ticker};
 use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -120,6 +120,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follower::run(state.clone(), stop_follower.clone()));
     let ticker = state.tracker.spawn(ticker::run(state.clone()));
+    let snapshots = state.tracker.spawn(snapshot::run(state.clone()));
     let app = router(state.clone());
     let shutdown = state.shutdown.clone();
     let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
@@ -127,10 +128,20 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
     state.tracker.close();
     state.tracker.wait().await;
     drop(ticker);
+    drop(snapshots);
     // Every frame that was read has been answered; let the fold see the last records.
     stop_follower.cancel();
     if let Err(e) = follower.await {
         tracing::error!(error = %e, "projection follower failed");
+    }
+    // A snapshot of the final state, so that the next start folds nothing.
+    if state.config.server.snapshot_interval.0 > 0 {
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || snapshot::take(&st)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not write the shutdown snapshot"),
+            Err(e) => tracing::warn!(error = %e, "the shutdown snapshot task failed"),
+        }
     }
     if let Err(e) = state.log.close() {
         tracing::error!(error = %e, "closing the log failed");

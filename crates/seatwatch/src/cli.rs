@@ -25,6 +25,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Check the whole log: every record decodes, seqs are gapless, the hash chain holds.
     Verify(VerifyArgs),
+    /// Copy a running server's log into a data directory of its own (or extend a copy).
+    Backup(BackupArgs),
+    /// Print the log's events as JSON, one per line (callers stay hashed).
+    Export(ExportArgs),
     /// Make a new secret; print it once with the config lines that hold its SHA-256.
     Token(TokenArgs),
 }
@@ -178,6 +182,46 @@ pub struct VerifyArgs {
     /// The data directory.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The server's base URL, e.g. http://127.0.0.1:7878.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// An admin token's secret.
+    #[arg(long, value_name = "SECRET", env = "SEATWATCH_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The backup's data directory: created on the first run, extended on later ones.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A copy of the server's DATA/caller.key, installed into a new backup so that a
+    /// server restored from it hashes callers as the original did.
+    #[arg(long, value_name = "FILE")]
+    pub caller_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// One JSON object per line: seq, tenant, source, received, and the event.
+    #[default]
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Only this tenant's events.
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    /// Start at this sequence number.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub from_seq: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! `seatwatch`: the command line. Thin glue: every subcommand parses its arguments and
 //! calls into the library crates.
 
+mod backup;
 mod cli;
 mod demo;
+mod export;
 mod report;
 mod serve;
 mod simulate;
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
         cli::Command::Simulate(a) => simulate::run(a),
         cli::Command::Replay(a) => report::replay(a),
         cli::Command::Verify(a) => verify::run(a),
+        cli::Command::Backup(a) => backup::run(a),
+        cli::Command::Export(a) => export::run(a),
         cli::Command::Token(a) => token::run(a),
     };
     match result {

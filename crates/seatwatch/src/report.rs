@@ -1,9 +1,141 @@
 //! `seatwatch replay`: rebuild the projections from the log alone and print a report.
 
-use crate::cli::ReplayArgs;
-use anyhow::Result;
+use crate::cli::{Format, ReplayArgs, ReportKind};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use seatwatch_log::{Head, Log, format};
+use seatwatch_model::{Envelope, Projector, Ts};
+use seatwatch_reports::{Filter, Replay};
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn replay(_a: ReplayArgs) -> Result<ExitCode> {
-    anyhow::bail!("replay: being written")
+/// Open an existing data directory for reading the whole log: refuses a directory with
+/// no log (rather than creating one) and, through the log's lock, one a server holds.
+pub fn open_existing(data: &Path) -> Result<Log> {
+    if !data.join("log").is_dir() {
+        bail!("no Seatwatch log in {}: expected the directory {}", data.display(), data.join("log").display());
+    }
+    Log::open(data).with_context(|| format!("cannot open the data directory {}", data.display()))
+}
+
+/// A progress bar on stderr over `total` records (drawn only when stderr is a terminal).
+pub fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
+    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} records ({{per_sec}}, {{eta}} left)");
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// Feed every record of `log` from `from_seq` on to `f`, in order, checking the hash
+/// chain on the way (from seq 1 only: a later start has no link to check against).
+/// Returns the head the records chain up to.
+pub fn each_record(
+    log: &Log,
+    from_seq: u64,
+    bar: &ProgressBar,
+    mut f: impl FnMut(&Envelope) -> Result<()>,
+) -> Result<Head> {
+    let head = log.head();
+    let check_chain = from_seq <= 1;
+    let mut prev = format::GENESIS;
+    for raw in log.read_raw_from(from_seq) {
+        let raw = raw.context("cannot read the log (run `seatwatch verify` for a full check)")?;
+        if raw.seq > head.last_seq {
+            break;
+        }
+        if check_chain {
+            let body_len = raw.bytes.len().saturating_sub(format::LINK_LEN);
+            let link = format::stored_link(&raw.bytes);
+            if link != Some(format::chain_link(&prev, &raw.bytes[..body_len])) {
+                bail!(
+                    "the hash chain is broken at seq {}: the log was altered; run `seatwatch verify --data DIR` for details",
+                    raw.seq
+                );
+            }
+            prev = link.unwrap_or(format::GENESIS);
+        }
+        let env =
+            Log::decode_raw(&raw).context("a record does not decode (run `seatwatch verify` for a full check)")?;
+        f(&env)?;
+        if raw.seq % 8192 == 0 {
+            bar.set_position(raw.seq);
+        }
+    }
+    bar.finish_and_clear();
+    if check_chain && prev != head.hash {
+        bail!("the log's records do not chain up to its head {}; run `seatwatch verify`", head.hash_hex());
+    }
+    Ok(head)
+}
+
+fn time_arg(v: Option<&str>, flag: &str) -> Result<Option<Ts>> {
+    match v {
+        None => Ok(None),
+        Some(s) => match Ts::parse_rfc3339(s) {
+            Some(t) => Ok(Some(t)),
+            None => bail!("{flag} must be an RFC 3339 time with an offset, e.g. 2026-03-01T00:00:00+08:00; got {s:?}"),
+        },
+    }
+}
+
+fn kind(k: ReportKind) -> seatwatch_reports::ReportKind {
+    match k {
+        ReportKind::Alarms => seatwatch_reports::ReportKind::Alarms,
+        ReportKind::Intervals => seatwatch_reports::ReportKind::Intervals,
+        ReportKind::Attendance => seatwatch_reports::ReportKind::Attendance,
+        ReportKind::Agents => seatwatch_reports::ReportKind::Agents,
+        ReportKind::Scorecard => seatwatch_reports::ReportKind::Scorecard,
+    }
+}
+
+fn format_of(f: Format) -> seatwatch_reports::Format {
+    match f {
+        Format::Jsonl => seatwatch_reports::Format::Jsonl,
+        Format::Csv => seatwatch_reports::Format::Csv,
+        Format::Table => seatwatch_reports::Format::Table,
+    }
+}
+
+/// Write `text` to stdout; a closed pipe (`| head`) is not an error.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write the report to stdout"),
+    }
+}
+
+pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
+    crate::init_tracing("warn");
+    let config = crate::serve::load_config(a.config.as_deref())?;
+    let filter = Filter {
+        from: time_arg(a.from.as_deref(), "--from")?,
+        to: time_arg(a.to.as_deref(), "--to")?,
+        tenant: a.tenant.clone(),
+        agent: a.agent.clone(),
+    };
+    let kind = kind(a.report);
+    if kind == seatwatch_reports::ReportKind::Intervals && filter.agent.is_some() {
+        bail!("the intervals report is per queue, not per agent: drop --agent");
+    }
+    let log = open_existing(&a.data)?;
+    let mut replay = Replay::new(&config, &[kind]);
+    let bar = progress(log.head().last_seq, "replaying");
+    let head = each_record(&log, 1, &bar, |env| {
+        replay.apply(env);
+        Ok(())
+    })?;
+    log.close().context("cannot close the log")?;
+    let report = replay.report(kind, &filter)?;
+    print(&report.render(format_of(a.format)))?;
+    eprintln!(
+        "{} report: {} rows from {} records (last seq {}, head {})",
+        kind,
+        report.rows.len(),
+        replay.position(),
+        head.last_seq,
+        head.hash_hex()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,17 @@ pub async fn serve(config: Config, data: &Path, listen: std::net::SocketAddr, op
     let log = Log::open(data).with_context(|| format!("cannot open the data directory {}", data.display()))?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let shutdown = CancellationToken::new();
-    let state = AppState::new(config, log, opts, shutdown.clone());
+    // The newest valid snapshot, if any: then only the log's tail is folded.
+    let engine = {
+        let (config, log) = (config.clone(), log.clone());
+        tokio::task::spawn_blocking(move || seatwatch_ingest::snapshot::load(&config, &log))
+            .await
+            .context("loading a snapshot failed")?
+    };
+    let state = match engine {
+        Some(engine) => AppState::with_engine(config, log, engine, opts, shutdown.clone()),
+        None => AppState::new(config, log, opts, shutdown.clone()),
+    };
     tokio::spawn(signals(shutdown));
     tracing::info!(data = %data.display(), %listen, "seatwatch serving");
     seatwatch_ingest::run(listener, state).await.context("the server failed")?;

@@ -1,0 +1,392 @@
+//! `seatwatch backup`: copy a running server's log, verbatim, into a data directory of
+//! its own, and extend that copy incrementally on later runs.
+//!
+//! It asks `GET /v1/log?from_seq=N` (admin token) for every record after the copy's
+//! head, where the server answers a stream of `[seq u64 BE][len u32 BE][record bytes]`,
+//! and appends the records as they are ([`Log::append_raw`] checks that each continues
+//! the copy's hash chain). The copy therefore has the same records, the same head hash,
+//! and verifies and replays exactly like the original.
+
+use crate::cli::BackupArgs;
+use crate::report::progress;
+use anyhow::{Context, Result, bail};
+use seatwatch_log::{Log, LogError, RawRecord};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The content type of `GET /v1/log`.
+const LOG_CONTENT_TYPE: &str = "application/vnd.seatwatch.log-v1";
+/// Records per durable append.
+const BATCH_RECORDS: usize = 4096;
+/// Bytes per durable append.
+const BATCH_BYTES: usize = 4 << 20;
+/// The largest record the stream may announce (a record fits in one log segment).
+const MAX_RECORD_BYTES: u32 = 1 << 20;
+
+/// Where the server is: `http://HOST[:PORT][/PREFIX]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    host: String,
+    port: u16,
+    prefix: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target> {
+        let rest = if let Some(r) = url.strip_prefix("http://") {
+            r
+        } else if url.starts_with("https://") {
+            bail!(
+                "--url {url:?}: https is not supported by the built-in client; reach the server over \
+                 http on a trusted path (the same host, an SSH tunnel, or a TLS-terminating proxy next to it)"
+            );
+        } else {
+            bail!("--url {url:?} must start with http://, e.g. http://127.0.0.1:7878");
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let port_of = |p: &str| p.parse::<u16>().with_context(|| format!("--url {url:?}: bad port {p:?}"));
+        let (host, port) = if authority.starts_with('[') {
+            let end = authority.find(']').with_context(|| format!("--url {url:?}: unclosed IPv6 address"))?;
+            let (h, rest) = authority.split_at(end + 1);
+            match rest.strip_prefix(':') {
+                Some(p) => (h.to_owned(), port_of(p)?),
+                None if rest.is_empty() => (h.to_owned(), 80),
+                None => bail!("--url {url:?}: unexpected {rest:?} after the address"),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), port_of(p)?),
+                None => (authority.to_owned(), 80),
+            }
+        };
+        if host.is_empty() {
+            bail!("--url {url:?} has no host");
+        }
+        let mut prefix = path.trim_end_matches('/').to_owned();
+        for tail in ["/v1/log", "/v1"] {
+            if let Some(p) = prefix.strip_suffix(tail) {
+                prefix = p.to_owned();
+                break;
+            }
+        }
+        Ok(Target { host, port, prefix })
+    }
+
+    fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// A response: status, headers (names lowercased), and the body as a reader.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Box<dyn BufRead>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn text(mut self) -> String {
+        let mut s = String::new();
+        let _ = self.body.by_ref().take(64 * 1024).read_to_string(&mut s);
+        s
+    }
+}
+
+/// `GET path` with a bearer token, HTTP/1.1, `Connection: close`.
+fn get(target: &Target, path: &str, token: &str) -> Result<Response> {
+    let authority = target.authority();
+    let addr = authority
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {authority}"))?
+        .next()
+        .with_context(|| format!("{authority} resolves to no address"))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .with_context(|| format!("cannot connect to {authority}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(120))).context("cannot set a read timeout")?;
+    let mut w = stream.try_clone().context("cannot use the connection")?;
+    let req = format!(
+        "GET {}{path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nAccept: {LOG_CONTENT_TYPE}, application/json\r\nUser-Agent: seatwatch-backup/{}\r\nConnection: close\r\n\r\n",
+        target.prefix,
+        env!("CARGO_PKG_VERSION")
+    );
+    w.write_all(req.as_bytes()).with_context(|| format!("cannot send the request to {authority}"))?;
+    let mut r = BufReader::with_capacity(256 * 1024, stream);
+    let mut line = String::new();
+    r.read_line(&mut line).with_context(|| format!("no response from {authority}"))?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|_| line.starts_with("HTTP/1."))
+        .with_context(|| format!("{authority} did not answer HTTP: {:?}", line.trim_end()))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).context("the response headers were cut short")?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if headers.len() > 100 {
+            bail!("{authority} sent more than 100 response headers");
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<u64>().ok());
+    let body: Box<dyn BufRead> = if chunked {
+        Box::new(BufReader::with_capacity(256 * 1024, Chunked::new(r)))
+    } else if let Some(n) = length {
+        Box::new(r.take(n))
+    } else {
+        Box::new(r)
+    };
+    Ok(Response { status, headers, body })
+}
+
+/// A `Transfer-Encoding: chunked` body.
+struct Chunked<R> {
+    inner: R,
+    left: u64,
+    done: bool,
+}
+
+impl<R: BufRead> Chunked<R> {
+    fn new(inner: R) -> Self {
+        Chunked { inner, left: 0, done: false }
+    }
+
+    fn bad(msg: &str) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad chunked encoding: {msg}"))
+    }
+
+    fn next_chunk(&mut self) -> std::io::Result<()> {
+        let mut line = String::new();
+        if self.inner.by_ref().take(1024).read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the response ended inside a chunk"));
+        }
+        let size = line.trim_end().split(';').next().unwrap_or("").trim();
+        self.left = u64::from_str_radix(size, 16).map_err(|_| Self::bad(&format!("chunk size {size:?}")))?;
+        if self.left == 0 {
+            self.done = true;
+            // Trailers, up to the empty line.
+            loop {
+                line.clear();
+                if self.inner.by_ref().take(8192).read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            self.next_chunk()?;
+            if self.done {
+                return Ok(0);
+            }
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the response ended inside a chunk"));
+        }
+        self.left -= n as u64;
+        if self.left == 0 {
+            let mut crlf = [0u8; 2];
+            self.inner.read_exact(&mut crlf)?;
+            if &crlf != b"\r\n" {
+                return Err(Self::bad("a chunk does not end with CRLF"));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Read exactly `buf.len()` bytes; `Ok(false)` on a clean end before the first byte.
+fn read_full(r: &mut dyn BufRead, buf: &mut [u8]) -> std::io::Result<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..])? {
+            0 if got == 0 => return Ok(false),
+            0 => {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the stream ended inside a record"));
+            }
+            n => got += n,
+        }
+    }
+    Ok(true)
+}
+
+/// Put the server's caller key into a new backup directory, or check the one there.
+fn install_caller_key(out: &Path, key_file: &Path) -> Result<()> {
+    let key = std::fs::read(key_file).with_context(|| format!("cannot read the caller key {}", key_file.display()))?;
+    if key.len() != 32 {
+        bail!("{} is {} bytes; a caller key is exactly 32", key_file.display(), key.len());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let dest = out.join("caller.key");
+    match std::fs::read(&dest) {
+        Ok(existing) if existing == key => Ok(()),
+        Ok(_) => bail!(
+            "{} already holds another caller key; a backup keeps the key it was made with \
+             (copy the server's caller.key into a new, empty --out directory instead)",
+            dest.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = out.join("caller.key.tmp");
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            let mut f = o.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            f.write_all(&key).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &dest).with_context(|| format!("cannot create {}", dest.display()))?;
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", dest.display())),
+    }
+}
+
+fn append(log: &Log, out: &Path, batch: Vec<RawRecord>) -> Result<()> {
+    log.append_raw(batch).map_err(|e| match e {
+        LogError::RawRejected { seq, reason } => anyhow::anyhow!(
+            "record {seq} from the server does not continue the copy in {}: {reason}. \
+             Is this directory a backup of another server's log? Back up into a new directory.",
+            out.display()
+        ),
+        other => anyhow::Error::new(other).context(format!("cannot append to the copy in {}", out.display())),
+    })
+}
+
+pub fn run(a: BackupArgs) -> Result<ExitCode> {
+    crate::init_tracing("warn");
+    let target = Target::parse(&a.url)?;
+    if let Some(k) = &a.caller_key {
+        install_caller_key(&a.out, k)?;
+    }
+    let log = Log::open(&a.out).with_context(|| format!("cannot open the backup directory {}", a.out.display()))?;
+    let start = log.head().last_seq + 1;
+    let resp = get(&target, &format!("/v1/log?from_seq={start}"), &a.token)?;
+    match resp.status {
+        200 => {}
+        401 => bail!("the server refused the token (401): pass an admin token's secret with --token"),
+        403 => bail!("the token is not an admin token (403): only admin tokens may read the raw log"),
+        s => bail!("GET /v1/log answered {s}: {}", resp.text().trim()),
+    }
+    if resp.header("content-type").is_none_or(|t| !t.starts_with(LOG_CONTENT_TYPE)) {
+        bail!("GET /v1/log did not answer {LOG_CONTENT_TYPE} (content type {:?})", resp.header("content-type"));
+    }
+    let announced = resp
+        .header("x-seatwatch-last-seq")
+        .and_then(|v| v.parse::<u64>().ok())
+        .context("GET /v1/log did not say its last seq (x-seatwatch-last-seq)")?;
+    let bar = progress(announced.saturating_sub(start - 1), "copying");
+    let mut body = resp.body;
+    let (mut batch, mut batch_bytes, mut expect) = (Vec::new(), 0usize, start);
+    let mut header = [0u8; 12];
+    loop {
+        let more = read_full(&mut body, &mut header).context("cannot read the log stream")?;
+        if !more {
+            break;
+        }
+        let seq = u64::from_be_bytes(header[..8].try_into().unwrap_or_default());
+        let len = u32::from_be_bytes(header[8..].try_into().unwrap_or_default());
+        if seq != expect {
+            bail!("the server sent record {seq} where record {expect} belongs");
+        }
+        if len > MAX_RECORD_BYTES {
+            bail!("the server announced a record of {len} bytes at seq {seq}, more than any record can be");
+        }
+        let mut bytes = vec![0u8; len as usize];
+        if !read_full(&mut body, &mut bytes).context("cannot read the log stream")? && len > 0 {
+            bail!("the stream ended inside record {seq}");
+        }
+        batch_bytes += bytes.len();
+        batch.push(RawRecord { seq, bytes });
+        expect += 1;
+        if batch.len() >= BATCH_RECORDS || batch_bytes >= BATCH_BYTES {
+            append(&log, &a.out, std::mem::take(&mut batch))?;
+            batch_bytes = 0;
+            bar.set_position(expect - start);
+        }
+    }
+    append(&log, &a.out, batch)?;
+    bar.finish_and_clear();
+    let head = log.head();
+    if head.last_seq < announced {
+        bail!(
+            "the stream ended at seq {} before the announced last seq {announced}; what was copied is durable: \
+             run the backup again to continue from seq {}",
+            head.last_seq,
+            head.last_seq + 1
+        );
+    }
+    let copied = head.last_seq + 1 - start;
+    println!("backup: {copied} new records, last seq {}, head {}", head.last_seq, head.hash_hex());
+    // Compare with the server's own head when it has not moved on since.
+    if let Ok(r) = get(&target, "/v1/head", &a.token)
+        && r.status == 200
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.text())
+        && v["last_seq"].as_u64() == Some(head.last_seq)
+    {
+        if v["head"].as_str() != Some(head.hash_hex().as_str()) {
+            bail!(
+                "the copy's head {} differs from the server's head {} at seq {}",
+                head.hash_hex(),
+                v["head"],
+                head.last_seq
+            );
+        }
+        println!("the server's head at seq {} is the same", head.last_seq);
+    }
+    log.close().context("cannot close the backup")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("http://127.0.0.1:7878").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.prefix.as_str()), ("127.0.0.1", 7878, ""));
+        let t = Target::parse("http://example.invalid/seatwatch/v1/log").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.prefix.as_str()), ("example.invalid", 80, "/seatwatch"));
+        let t = Target::parse("http://[::1]:9000/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("[::1]", 9000));
+        assert_eq!(Target::parse("http://[::1]").unwrap().port, 80);
+        assert!(Target::parse("https://x").unwrap_err().to_string().contains("https"));
+        assert!(Target::parse("ws://x").is_err());
+        assert!(Target::parse("http://:80").is_err());
+        assert!(Target::parse("http://h:99999").is_err());
+    }
+
+    #[test]
+    fn chunked_bodies_decode() {
+        let raw = b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n".to_vec();
+        let mut s = String::new();
+        Chunked::new(&raw[..]).read_to_string(&mut s).unwrap();
+        assert_eq!(s, "Wikipedia in \r\n\r\nchunks.");
+        let cut = b"4\r\nWi".to_vec();
+        assert!(Chunked::new(&cut[..]).read_to_string(&mut String::new()).is_err());
+        let bad = b"zz\r\n".to_vec();
+        assert!(Chunked::new(&bad[..]).read_to_string(&mut String::new()).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! `seatwatch export`: the raw events as JSON, one per line, so any tool can read the log.
+
+use crate::cli::ExportArgs;
+use crate::report::{each_record, open_existing, progress};
+use anyhow::{Context, Result};
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+pub fn run(a: ExportArgs) -> Result<ExitCode> {
+    crate::init_tracing("warn");
+    let log = open_existing(&a.data)?;
+    let last = log.head().last_seq;
+    let bar = progress(last.saturating_sub(a.from_seq.saturating_sub(1)), "exporting");
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut written = 0u64;
+    let mut closed = false;
+    let result = each_record(&log, a.from_seq, &bar, |env| {
+        if closed || a.tenant.as_deref().is_some_and(|t| t != env.tenant) {
+            return Ok(());
+        }
+        let line = serde_json::to_string(&env.to_export_json()).context("cannot encode an event as JSON")?;
+        match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
+            Ok(()) => written += 1,
+            // The reader went away (`| head`): stop writing, not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => closed = true,
+            Err(e) => return Err(e).context("cannot write to stdout"),
+        }
+        Ok(())
+    });
+    let head = result?;
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e).context("cannot write to stdout"),
+        _ => {}
+    }
+    log.close().context("cannot close the log")?;
+    eprintln!("exported {written} events (last seq {}, head {})", head.last_seq, head.hash_hex());
+    Ok(ExitCode::SUCCESS)
+}
