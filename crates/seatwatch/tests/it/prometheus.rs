@@ -23,9 +23,8 @@ fn docs() -> PathBuf {
 
 /// A tool from Debian's `prometheus` package.
 fn tool(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
+    let found =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false);
     assert!(found, "`{name}` is not installed: install Debian's `prometheus` package (scripts/test does)");
     Command::new(name)
 }
@@ -277,7 +276,12 @@ fn a_real_prometheus_scrapes_seatwatch_and_every_dashboard_and_alert_expression_
     let last_seq = poll("the projections to catch up", 60, || {
         let (_, m) = get(addr, "/metrics");
         let v = |name: &str| {
-            m.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?.rsplit(' ').next()?.parse::<f64>().ok()
+            m.lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?
+                .rsplit(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()
         };
         let (seq, lag) = (v("seatwatch_log_last_seq")?, v("seatwatch_projection_lag_records")?);
         (seq > 1000.0 && lag == 0.0).then_some(seq)
@@ -322,7 +326,8 @@ fn a_real_prometheus_scrapes_seatwatch_and_every_dashboard_and_alert_expression_
     assert!(empty.is_empty(), "expressions without data:\n{}", empty.join("\n"));
     // The rules were loaded and evaluated by this Prometheus.
     let rules = prom.api("/api/v1/rules").unwrap();
-    let loaded: usize = rules["data"]["groups"].as_array().unwrap().iter().map(|g| g["rules"].as_array().unwrap().len()).sum();
+    let loaded: usize =
+        rules["data"]["groups"].as_array().unwrap().iter().map(|g| g["rules"].as_array().unwrap().len()).sum();
     assert_eq!(loaded, alerts.len());
 
     // Restart on the same address and data directory.
