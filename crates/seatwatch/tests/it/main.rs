@@ -6,3 +6,4 @@ mod cli;
 mod crash;
 mod proc;
 mod prometheus;
+mod tamper;
