@@ -5,5 +5,6 @@
 mod cli;
 mod crash;
 mod proc;
+mod replay;
 mod prometheus;
 mod tamper;

@@ -1,0 +1,299 @@
+//! Replay, backup, export and snapshots, end to end with the real binary: an online
+//! backup of a server under the simulator verifies and replays exactly like the
+//! original; a restart loads the shutdown snapshot and serves what a replay computes;
+//! the CLI prints the golden reports byte for byte.
+
+use crate::proc::*;
+use seatwatch_log::{Log, Pending};
+use seatwatch_model::{CallerKey, CallerPolicy, IngestOptions, validate_event};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const ADMIN: &str = "test-admin-secret";
+const REPORTS: [&str; 5] = ["alarms", "intervals", "attendance", "agents", "scorecard"];
+const FORMATS: [&str; 3] = ["jsonl", "csv", "table"];
+
+fn config(dir: &Path) -> PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[[token]]\nname = \"ops\"\ntenant = \"acme\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+            seatwatch_config::hash_secret(ADMIN)
+        ),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: Output, what: &str) -> String {
+    assert!(o.status.success(), "{what} failed: {}", text(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// One simulated day sent as fast as the server acknowledges.
+fn simulate(addr: SocketAddr, date: &str, prefix: &str) -> Command {
+    let mut c = bin();
+    c.args(["simulate", "--url", &format!("ws://{addr}/v1/ingest"), "--token", PRODUCER])
+        .args(["--agents", "8", "--queues", "2", "--call-rate", "15", "--violations", "0.2", "--seed", "5"])
+        .args(["--date", date, "--id-prefix", prefix])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn backup(addr: SocketAddr, out: &Path) -> String {
+    ok(run(&["backup", "--url", &format!("http://{addr}"), "--token", ADMIN, "--out", s(out)]), "backup")
+}
+
+fn replay(data: &Path, cfg: &Path, report: &str, format: &str) -> String {
+    let args = ["replay", "--data", s(data), "--config", s(cfg), "--report", report, "--format", format];
+    ok(run(&args), &format!("replay {report} {format}"))
+}
+
+/// `seatwatch serve`, keeping every stderr line (also those before "listening").
+fn serve(cfg: &Path, data: &Path) -> (Serve, Vec<String>) {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config", s(cfg), "--data", s(data)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut early = Vec::new();
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("serve exited or hung before listening");
+        if line.contains("listening")
+            && let Some(rest) = line.split("addr=").nth(1)
+        {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+        early.push(line);
+    };
+    (Serve { child, addr, stderr: rx }, early)
+}
+
+/// Wait (on the server's own log, no sleeping) until its projections caught up.
+fn caught_up(serve: &Serve) {
+    loop {
+        let line = serve.stderr.recv_timeout(Duration::from_secs(120)).expect("projections never caught up");
+        if line.contains("projections caught up") {
+            return;
+        }
+    }
+}
+
+/// Minimal blocking HTTP GET (`Connection: close`, `Content-Length` bodies).
+fn get(addr: SocketAddr, path: &str, secret: &str) -> (u16, String) {
+    let mut c = TcpStream::connect(addr).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {secret}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    c.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), body.to_owned())
+}
+
+/// The server's alarms as the replay's alarm lines (with the tenant first).
+fn served_alarms(addr: SocketAddr) -> String {
+    let (status, body) = get(addr, "/v1/alarms?state=all", READER);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut out = String::new();
+    for a in v["alarms"].as_array().unwrap() {
+        let mut m = serde_json::Map::new();
+        m.insert("tenant".into(), "acme".into());
+        m.extend(a.as_object().unwrap().clone());
+        // serde_json's map is sorted; compare as values, line by line.
+        out.push_str(&serde_json::Value::Object(m).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn as_values(jsonl: &str) -> Vec<serde_json::Value> {
+    jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn an_online_backup_verifies_and_replays_exactly_like_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, copy) = (dir.path().join("data"), dir.path().join("backup"));
+    let cfg = config(dir.path());
+    let (server, _) = serve(&cfg, &data);
+
+    // A first day, then a backup while the server runs.
+    let o = simulate(server.addr, "2026-03-02", "d1-").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let first = backup(server.addr, &copy);
+    assert!(first.starts_with("backup: ") && !first.starts_with("backup: 0 new"), "{first}");
+
+    // A second day, paced so that it takes a few seconds, backed up while the simulator
+    // is still sending, then once more.
+    let mut day2 = simulate(server.addr, "2026-03-03", "d2-").args(["--rate", "3000"]).spawn().unwrap();
+    let during = backup(server.addr, &copy);
+    assert!(day2.wait().unwrap().success());
+    let last = backup(server.addr, &copy);
+    assert!(last.contains("the server's head at seq"), "the copy's head is the server's: {last}");
+    let again = backup(server.addr, &copy);
+    assert!(again.starts_with("backup: 0 new records"), "nothing new: {again}");
+    eprintln!("backups: {first}{during}{last}");
+
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    assert!(!seatwatch_ingest::snapshot::list(&data).is_empty(), "a snapshot is written on shutdown");
+
+    // verify: the same records, the same head.
+    let v_orig = ok(run(&["verify", "--data", s(&data)]), "verify original");
+    let v_copy = ok(run(&["verify", "--data", s(&copy)]), "verify backup");
+    assert!(v_orig.starts_with("ok: "), "{v_orig}");
+    assert_eq!(v_orig, v_copy);
+
+    // Every report in every format, byte for byte.
+    for report in REPORTS {
+        for format in FORMATS {
+            let a = replay(&data, &cfg, report, format);
+            let b = replay(&copy, &cfg, report, format);
+            assert!(a.lines().count() > 2, "{report} {format} has rows:\n{a}");
+            assert!(a == b, "{report} {format} differs between the original and the backup");
+        }
+    }
+    // And the raw events.
+    let e_orig = ok(run(&["export", "--data", s(&data)]), "export");
+    assert_eq!(e_orig, ok(run(&["export", "--data", s(&copy)]), "export backup"));
+    let first_line: serde_json::Value = serde_json::from_str(e_orig.lines().next().unwrap()).unwrap();
+    assert_eq!(first_line["seq"], 1);
+    assert_eq!(first_line["tenant"], "acme");
+    assert_eq!(first_line["source"], "acd-1");
+    assert!(first_line["event"]["type"].is_string());
+    let callers: Vec<&str> = e_orig.lines().filter_map(|l| l.split("\"caller\":\"").nth(1)).collect();
+    assert!(!callers.is_empty() && callers.iter().all(|c| !c.starts_with('+')), "callers stay hashed");
+}
+
+#[test]
+fn replay_and_export_of_a_directory_a_server_holds_point_to_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = config(dir.path());
+    let (server, _) = serve(&cfg, &data);
+    for args in [
+        vec!["replay", "--data", s(&data), "--report", "alarms"],
+        vec!["export", "--data", s(&data)],
+        vec!["verify", "--data", s(&data)],
+    ] {
+        let o = run(&args);
+        assert!(!o.status.success(), "{args:?}");
+        let t = text(&o);
+        assert!(t.contains(s(&data)) && t.contains("seatwatch backup"), "{args:?}: {t}");
+        assert!(!t.contains("panicked"), "{t}");
+    }
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    // A directory with no log is not created by replay.
+    let none = dir.path().join("nothing-here");
+    let o = run(&["replay", "--data", s(&none), "--report", "alarms"]);
+    assert!(!o.status.success() && text(&o).contains("no Seatwatch log"), "{}", text(&o));
+    assert!(!none.exists());
+    // Bad filters get clear errors.
+    let o = run(&["replay", "--data", s(&data), "--report", "alarms", "--from", "yesterday"]);
+    assert!(!o.status.success() && text(&o).contains("--from must be an RFC 3339 time"), "{}", text(&o));
+    let o = run(&["replay", "--data", s(&data), "--report", "intervals", "--agent", "a1"]);
+    assert!(!o.status.success() && text(&o).contains("per queue, not per agent"), "{}", text(&o));
+}
+
+#[test]
+fn a_restart_uses_the_snapshot_ignores_a_damaged_one_and_serves_what_a_replay_computes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = config(dir.path());
+    let (server, early) = serve(&cfg, &data);
+    assert!(!early.iter().any(|l| l.contains("restored")), "nothing to restore at first");
+    let o = simulate(server.addr, "2026-03-02", "d1-").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let snaps = seatwatch_ingest::snapshot::list(&data);
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let replayed = replay(&data, &cfg, "alarms", "jsonl");
+
+    // Restart: the snapshot holds everything; the alarms are the replay's.
+    let (server, early) = serve(&cfg, &data);
+    assert!(early.iter().any(|l| l.contains("projections restored from a snapshot")), "{early:#?}");
+    caught_up(&server);
+    assert_eq!(as_values(&served_alarms(server.addr)), as_values(&replayed));
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    // Damage the snapshot: it is ignored with a warning, the log is folded instead.
+    let (_, path) = &snaps[0];
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x10;
+    std::fs::write(path, bytes).unwrap();
+    let (server, early) = serve(&cfg, &data);
+    assert!(
+        early.iter().any(|l| l.contains("ignoring a snapshot") && l.contains("checksum")),
+        "a warning names the damage: {early:#?}"
+    );
+    assert!(!early.iter().any(|l| l.contains("projections restored")), "{early:#?}");
+    caught_up(&server);
+    assert_eq!(as_values(&served_alarms(server.addr)), as_values(&replayed));
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
+
+fn golden(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../seatwatch-reports/tests/golden").join(case)
+}
+
+/// The golden events appended as the reports crate's golden test does.
+fn golden_log(case: &str, data: &Path) {
+    let key = CallerKey([7; 32]);
+    let opts = IngestOptions { tenant: "acme", caller_policy: CallerPolicy::Hmac, caller_key: &key, max_future: None };
+    let events = std::fs::read_to_string(golden(case).join("events.jsonl")).unwrap();
+    let batch: Vec<Pending> = events
+        .lines()
+        .map(|l| {
+            let event = validate_event(&serde_json::from_str::<serde_json::Value>(l).unwrap(), 0, &opts).unwrap();
+            Pending { tenant: "acme".into(), source: "acd-1".into(), received: event.ts, event }
+        })
+        .collect();
+    let log = Log::open(data).unwrap();
+    for chunk in batch.chunks(500) {
+        log.append_blocking(chunk.to_vec()).unwrap();
+    }
+    log.close().unwrap();
+}
+
+#[test]
+fn the_cli_prints_the_golden_reports_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    golden_log("berlin-month-end", &data);
+    let g = golden("berlin-month-end");
+    let cfg = g.join("config.toml");
+    for report in REPORTS {
+        for (format, ext) in [("jsonl", "jsonl"), ("csv", "csv"), ("table", "txt")] {
+            let expected = std::fs::read_to_string(g.join(format!("expected/{report}.{ext}"))).unwrap();
+            assert!(replay(&data, &cfg, report, format) == expected, "{report} {format} differs from the golden file");
+        }
+    }
+    let head = std::fs::read_to_string(g.join("expected/head.txt")).unwrap();
+    let v = ok(run(&["verify", "--data", s(&data)]), "verify");
+    let hash = head.trim().rsplit(' ').next().unwrap();
+    assert!(v.contains(hash), "verify names the golden head: {v} / {head}");
+}
