@@ -67,6 +67,17 @@ impl Engine {
         }
     }
 
+    /// Whether changes are collected for [`Engine::take_pushes`] (on by default). A replay
+    /// that never drains them switches this off; the folded state is the same either way.
+    pub fn set_change_log(&mut self, on: bool) {
+        self.compliance.set_change_log(on);
+        let occupancy = std::mem::replace(
+            &mut self.occupancy,
+            Occupancy::new(Default::default(), BTreeMap::new()).with_changes(false),
+        );
+        self.occupancy = occupancy.with_changes(on);
+    }
+
     /// Whether `tenant` runs on the wall clock.
     pub fn is_wall(&self, tenant: &str) -> bool {
         self.wall_tenants.get(tenant).copied().unwrap_or(self.default_wall)
@@ -143,5 +154,75 @@ impl Projector for Engine {
 
     fn position(&self) -> u64 {
         self.position
+    }
+}
+
+#[cfg(test)]
+mod change_log_tests {
+    use super::*;
+    use seatwatch_model::{AgentId, CallId, Event, EventKind, QueueId};
+
+    fn records() -> Vec<Envelope> {
+        let call = || CallId::from("c1");
+        let kinds = [
+            EventKind::Login { station: "s1".into() },
+            EventKind::Ready,
+            EventKind::Offered {
+                call: call(),
+                queue: Some(QueueId::from("q")),
+                caller: None,
+                emergency: false,
+                priority: None,
+            },
+            EventKind::Answered { call: call(), rings: None },
+            EventKind::Ended { call: call() },
+            EventKind::NotReady { reason: Some("break".into()) },
+            EventKind::Logout,
+        ];
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                // 2026-03-02 09:00 Shanghai, then 20 minutes apart (the not-ready runs over).
+                let ts = Ts::from_secs(1_772_413_200 + 1200 * i as i64);
+                Envelope {
+                    seq: i as u64 + 1,
+                    tenant: "acme".into(),
+                    source: "acd".into(),
+                    received: ts,
+                    event: Event { id: format!("e{i}"), ts, agent: Some(AgentId::from("a1")), kind, extra: None },
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_change_log_switch_changes_only_the_pushes() {
+        let config = Config::default();
+        let mut on = Engine::new(&config);
+        let mut off = Engine::new(&config);
+        off.set_change_log(false);
+        for env in &records() {
+            on.apply(env);
+            off.apply(env);
+        }
+        assert_eq!(on.occupancy, off.occupancy);
+        assert_eq!(on.compliance, off.compliance);
+        assert_eq!(on.position(), off.position());
+        let pushes = on.take_pushes();
+        assert!(pushes.iter().any(|p| p.json.contains("agent_state")), "{pushes:?}");
+        assert!(pushes.iter().any(|p| p.json.contains("alarm_raised")), "{pushes:?}");
+        assert!(off.take_pushes().is_empty());
+        // Switching it back on collects again.
+        off.set_change_log(true);
+        let mut more = records();
+        for (i, env) in more.iter_mut().enumerate() {
+            env.seq += 7;
+            env.event.ts = env.event.ts.plus_secs(86_400 + i as i64);
+        }
+        for env in &more {
+            off.apply(env);
+        }
+        assert!(!off.take_pushes().is_empty());
     }
 }
