@@ -306,6 +306,12 @@ fn a_real_prometheus_scrapes_seatwatch_and_every_dashboard_and_alert_expression_
     let out = check.wait_with_output().unwrap();
     assert!(out.status.success() && text(&out).trim().is_empty(), "promtool check metrics: {}", text(&out));
 
+    // Every series is documented.
+    let documented = std::fs::read_to_string(docs().join("metrics.md")).unwrap();
+    for name in metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()) {
+        assert!(documented.contains(&format!("`{name}`")), "{name} is not in docs/metrics.md");
+    }
+
     // Every expression returns data.
     let mut empty = Vec::new();
     let exprs = dashboard_exprs("acme");
