@@ -231,6 +231,31 @@ impl<'a> SegmentReader<'a> {
     }
 }
 
+/// Every record of a segment value, in order (for audits and tools that inspect or
+/// repair a log record by record).
+pub fn split_segment(value: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut r = SegmentReader::new(value)?;
+    let mut out = Vec::new();
+    while let Some(rec) = r.next_record()? {
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// A segment value holding `records` verbatim: the inverse of [`split_segment`].
+pub fn join_segment<R: AsRef<[u8]>>(records: &[R]) -> Vec<u8> {
+    let body: usize = records.iter().map(|r| RECORD_PREFIX_LEN + r.as_ref().len()).sum();
+    let mut v = Vec::with_capacity(SEGMENT_HEADER_LEN + body);
+    v.push(SEGMENT_VERSION);
+    v.extend_from_slice(&u32::try_from(records.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for r in records {
+        let r = r.as_ref();
+        v.extend_from_slice(&u32::try_from(r.len()).unwrap_or(u32::MAX).to_le_bytes());
+        v.extend_from_slice(r);
+    }
+    v
+}
+
 /// Builds the segments of one commit, splitting at `max_bytes`.
 #[derive(Debug)]
 pub struct SegmentBuilder {

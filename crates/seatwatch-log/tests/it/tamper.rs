@@ -1,7 +1,7 @@
 //! `verify` finds tampering, and reports the first bad seq.
 
 use crate::fixtures::hb;
-use seatwatch_log::format::{SegmentReader, segment_key};
+use seatwatch_log::format::{SegmentReader, join_segment, segment_key, split_segment};
 use seatwatch_log::{Log, LogError, OpenOptions, VerifyError, verify};
 use std::path::Path;
 
@@ -27,22 +27,11 @@ fn segments(db: &sled::Db) -> Vec<(u64, Vec<u8>)> {
 }
 
 fn records(value: &[u8]) -> Vec<Vec<u8>> {
-    let mut r = SegmentReader::new(value).unwrap();
-    let mut out = vec![];
-    while let Some(rec) = r.next_record().unwrap() {
-        out.push(rec.to_vec());
-    }
-    out
+    split_segment(value).unwrap().into_iter().map(<[u8]>::to_vec).collect()
 }
 
 fn assemble(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = vec![1u8];
-    v.extend_from_slice(&(records.len() as u32).to_le_bytes());
-    for r in records {
-        v.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        v.extend_from_slice(r);
-    }
-    v
+    join_segment(records)
 }
 
 /// The segment holding `seq`: its key, and `seq`'s index in it.

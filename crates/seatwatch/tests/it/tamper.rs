@@ -1,7 +1,7 @@
 //! `seatwatch verify` on a tampered data directory: exit 1 and the first bad seq.
 
 use crate::proc::*;
-use seatwatch_log::format::{SegmentReader, segment_key};
+use seatwatch_log::format::{join_segment, segment_key, split_segment};
 use seatwatch_log::{Log, OpenOptions, Pending};
 use seatwatch_model::{Event, EventKind, Ts};
 use std::path::Path;
@@ -39,22 +39,7 @@ fn segments(db: &sled::Db) -> Vec<(u64, Vec<u8>)> {
 }
 
 fn records(value: &[u8]) -> Vec<Vec<u8>> {
-    let mut r = SegmentReader::new(value).unwrap();
-    let mut out = vec![];
-    while let Some(rec) = r.next_record().unwrap() {
-        out.push(rec.to_vec());
-    }
-    out
-}
-
-fn assemble(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = vec![1u8];
-    v.extend_from_slice(&(records.len() as u32).to_le_bytes());
-    for r in records {
-        v.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        v.extend_from_slice(r);
-    }
-    v
+    split_segment(value).unwrap().into_iter().map(<[u8]>::to_vec).collect()
 }
 
 fn verify_cli(dir: &Path) -> (Option<i32>, String) {
@@ -89,7 +74,7 @@ fn a_flipped_byte_is_reported_with_its_seq() {
         let last = recs.len() - 1;
         let mid = recs[last].len() / 2;
         recs[last][mid] ^= 0x20;
-        db.insert(segment_key(*key), assemble(&recs)).unwrap();
+        db.insert(segment_key(*key), join_segment(&recs)).unwrap();
         key + last as u64
     });
 }
@@ -112,7 +97,7 @@ fn a_reordered_record_is_reported_with_its_seq() {
         let mut recs = records(value);
         assert!(recs.len() >= 2);
         recs.swap(0, 1);
-        db.insert(segment_key(*key), assemble(&recs)).unwrap();
+        db.insert(segment_key(*key), join_segment(&recs)).unwrap();
         *key
     });
 }
