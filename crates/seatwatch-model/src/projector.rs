@@ -57,13 +57,15 @@ pub fn fold<'a, P: Projector + ?Sized>(p: &mut P, records: impl IntoIterator<Ite
 ///
 /// * `now`: the greatest timestamp seen (events, heartbeats, ticks);
 /// * `watermark`: the time up to which the tenant is known to be complete, so that
-///   elapsed-time deadlines at or before it may fire. A heartbeat or server tick moves it
+///   elapsed-time deadlines strictly before it fire (a limit is exceeded only once time
+///   has gone past it: exactly 15 minutes of not-ready is within a 15-minute limit). A
+///   heartbeat or server tick moves it
 ///   to its own `ts` (it says "nothing happened up to ts"); any other event moves it to
 ///   `ts - allowed_lateness`, because another agent's event from up to
 ///   `allowed_lateness` earlier may still be on its way. The watermark never goes back.
 ///
-/// Deadlines of the agent an event belongs to may fire up to that event's own `ts`
-/// (per-agent order is guaranteed); the projector does that itself.
+/// Deadlines of the agent an event belongs to that lie strictly before that event's own
+/// `ts` fire too (per-agent order is guaranteed); the projector does that itself.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Clock {
     /// How far (in nanoseconds) another agent's event may lag behind.
