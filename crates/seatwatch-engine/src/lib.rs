@@ -13,9 +13,9 @@ pub use snapshot::{ENGINE_SNAPSHOT_VERSION, SnapshotError};
 
 use seatwatch_compliance::{AlarmChange, Compliance};
 use seatwatch_config::{ClockMode, Config};
-use seatwatch_metrics::CallHistograms;
 /// The metrics projection (`seatwatch-metrics`), for the server's `/metrics`.
 pub use seatwatch_metrics as metrics;
+use seatwatch_metrics::CallHistograms;
 use seatwatch_model::{Envelope, Projector, Ts};
 use seatwatch_occupancy::Occupancy;
 use serde::Serialize;

@@ -5,6 +5,6 @@
 mod cli;
 mod crash;
 mod proc;
-mod replay;
 mod prometheus;
+mod replay;
 mod tamper;
