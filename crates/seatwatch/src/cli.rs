@@ -175,6 +175,10 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
+    /// Fold the log only up to this sequence number: the report as it was when the log
+    /// ended there (stderr names that point's head hash, to compare with a published one).
+    #[arg(long, value_name = "SEQ")]
+    pub upto_seq: Option<u64>,
 }
 
 #[derive(Debug, Args)]

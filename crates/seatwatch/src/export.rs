@@ -14,11 +14,16 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut written = 0u64;
     let mut closed = false;
-    let result = each_record(&log, a.from_seq, &bar, |env| {
+    let result = each_record(&log, a.from_seq, None, &bar, |env, link| {
         if closed || a.tenant.as_deref().is_some_and(|t| t != env.tenant) {
             return Ok(());
         }
-        let line = serde_json::to_string(&env.to_export_json()).context("cannot encode an event as JSON")?;
+        let mut json = env.to_export_json();
+        if let Some(obj) = json.as_object_mut() {
+            // The record's chain link: the head hash of the log as it was at this seq.
+            obj.insert("link".into(), serde_json::Value::String(hex::encode(link)));
+        }
+        let line = serde_json::to_string(&json).context("cannot encode an event as JSON")?;
         match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
             Ok(()) => written += 1,
             // The reader went away (`| head`): stop writing, not an error.

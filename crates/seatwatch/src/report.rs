@@ -27,46 +27,60 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Feed every record of `log` from `from_seq` on to `f`, in order, checking the hash
-/// chain on the way (from seq 1 only: a later start has no link to check against).
-/// Returns the head the records chain up to.
+/// Feed every record of `log` from `from_seq` up to `upto` (default: the head) to `f`
+/// with its chain link, in order, checking the hash chain on the way (from seq 1 only: a
+/// later start has no link to check against). Returns the last record's seq and link:
+/// the head of the log as it was at `upto`.
 pub fn each_record(
     log: &Log,
     from_seq: u64,
+    upto: Option<u64>,
     bar: &ProgressBar,
-    mut f: impl FnMut(&Envelope) -> Result<()>,
+    mut f: impl FnMut(&Envelope, &[u8; 32]) -> Result<()>,
 ) -> Result<Head> {
     let head = log.head();
+    let last = match upto {
+        Some(u) if u > head.last_seq => {
+            bail!("the log ends at seq {}, before the requested seq {u}", head.last_seq)
+        }
+        Some(u) => u,
+        None => head.last_seq,
+    };
     let check_chain = from_seq <= 1;
     let mut prev = format::GENESIS;
+    let mut reached = Head { last_seq: from_seq.saturating_sub(1), hash: format::GENESIS };
     for raw in log.read_raw_from(from_seq) {
         let raw = raw.context("cannot read the log (run `seatwatch verify` for a full check)")?;
-        if raw.seq > head.last_seq {
+        if raw.seq > last {
             break;
         }
+        let body_len = raw.bytes.len().saturating_sub(format::LINK_LEN);
+        let link = format::stored_link(&raw.bytes).unwrap_or(format::GENESIS);
         if check_chain {
-            let body_len = raw.bytes.len().saturating_sub(format::LINK_LEN);
-            let link = format::stored_link(&raw.bytes);
-            if link != Some(format::chain_link(&prev, &raw.bytes[..body_len])) {
+            if link != format::chain_link(&prev, &raw.bytes[..body_len]) {
                 bail!(
                     "the hash chain is broken at seq {}: the log was altered; run `seatwatch verify --data DIR` for details",
                     raw.seq
                 );
             }
-            prev = link.unwrap_or(format::GENESIS);
+            prev = link;
         }
         let env =
             Log::decode_raw(&raw).context("a record does not decode (run `seatwatch verify` for a full check)")?;
-        f(&env)?;
+        f(&env, &link)?;
+        reached = Head { last_seq: raw.seq, hash: link };
         if raw.seq % 8192 == 0 {
             bar.set_position(raw.seq);
         }
     }
     bar.finish_and_clear();
-    if check_chain && prev != head.hash {
+    if reached.last_seq != last {
+        bail!("the log ended at seq {} before seq {last}; run `seatwatch verify`", reached.last_seq);
+    }
+    if check_chain && upto.is_none() && reached.hash != head.hash {
         bail!("the log's records do not chain up to its head {}; run `seatwatch verify`", head.hash_hex());
     }
-    Ok(head)
+    Ok(reached)
 }
 
 fn time_arg(v: Option<&str>, flag: &str) -> Result<Option<Ts>> {
@@ -121,8 +135,8 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
     }
     let log = open_existing(&a.data)?;
     let mut replay = Replay::new(&config, &[kind]);
-    let bar = progress(log.head().last_seq, "replaying");
-    let head = each_record(&log, 1, &bar, |env| {
+    let bar = progress(a.upto_seq.unwrap_or(log.head().last_seq), "replaying");
+    let head = each_record(&log, 1, a.upto_seq, &bar, |env, _| {
         replay.apply(env);
         Ok(())
     })?;
@@ -130,10 +144,9 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
     let report = replay.report(kind, &filter)?;
     print(&report.render(format_of(a.format)))?;
     eprintln!(
-        "{} report: {} rows from {} records (last seq {}, head {})",
+        "{} report: {} rows from the log up to seq {}, head {}",
         kind,
         report.rows.len(),
-        replay.position(),
         head.last_seq,
         head.hash_hex()
     );

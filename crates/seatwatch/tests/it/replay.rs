@@ -260,13 +260,15 @@ fn golden(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../seatwatch-reports/tests/golden").join(case)
 }
 
-/// The golden events appended as the reports crate's golden test does.
-fn golden_log(case: &str, data: &Path) {
+/// The golden events appended as the reports crate's golden test does (the first
+/// `limit` of them).
+fn golden_log(case: &str, data: &Path, limit: usize) {
     let key = CallerKey([7; 32]);
     let opts = IngestOptions { tenant: "acme", caller_policy: CallerPolicy::Hmac, caller_key: &key, max_future: None };
     let events = std::fs::read_to_string(golden(case).join("events.jsonl")).unwrap();
     let batch: Vec<Pending> = events
         .lines()
+        .take(limit)
         .map(|l| {
             let event = validate_event(&serde_json::from_str::<serde_json::Value>(l).unwrap(), 0, &opts).unwrap();
             Pending { tenant: "acme".into(), source: "acd-1".into(), received: event.ts, event }
@@ -283,7 +285,7 @@ fn golden_log(case: &str, data: &Path) {
 fn the_cli_prints_the_golden_reports_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    golden_log("berlin-month-end", &data);
+    golden_log("berlin-month-end", &data, usize::MAX);
     let g = golden("berlin-month-end");
     let cfg = g.join("config.toml");
     for report in REPORTS {
@@ -296,4 +298,33 @@ fn the_cli_prints_the_golden_reports_byte_for_byte() {
     let v = ok(run(&["verify", "--data", s(&data)]), "verify");
     let hash = head.trim().rsplit(' ').next().unwrap();
     assert!(v.contains(hash), "verify names the golden head: {v} / {head}");
+}
+
+#[test]
+fn a_report_as_of_a_published_head_is_reproduced_from_the_longer_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, early) = (dir.path().join("full"), dir.path().join("early"));
+    golden_log("shanghai-day", &full, usize::MAX);
+    golden_log("shanghai-day", &early, 1200);
+    let cfg = golden("shanghai-day").join("config.toml");
+    // What was published at seq 1200: the head, and the reports.
+    let published = ok(run(&["verify", "--data", s(&early)]), "verify");
+    assert!(published.contains("last seq 1200"), "{published}");
+    let head = published.trim().rsplit(' ').next().unwrap().to_owned();
+    // export names every record's link: the one at 1200 is the published head.
+    let export = ok(run(&["export", "--data", s(&full)]), "export");
+    let line: serde_json::Value = serde_json::from_str(export.lines().nth(1199).unwrap()).unwrap();
+    assert_eq!((line["seq"].as_u64(), line["link"].as_str()), (Some(1200), Some(head.as_str())));
+    for report in REPORTS {
+        let then = replay(&early, &cfg, report, "jsonl");
+        let args = ["replay", "--data", s(&full), "--config", s(&cfg), "--report", report, "--upto-seq", "1200"];
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(&format!("up to seq 1200, head {head}")), "{stderr}");
+        assert!(String::from_utf8(o.stdout).unwrap() == then, "{report} as of seq 1200 differs");
+        assert!(replay(&full, &cfg, report, "jsonl") != then || report == "intervals", "{report} grew since");
+    }
+    let o = run(&["replay", "--data", s(&full), "--report", "alarms", "--upto-seq", "999999"]);
+    assert!(!o.status.success() && text(&o).contains("the log ends at seq"), "{}", text(&o));
 }
