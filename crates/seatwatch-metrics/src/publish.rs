@@ -29,8 +29,36 @@ pub struct Sources<'a> {
 pub struct Publisher {
     /// Histogram state already recorded, by (metric, tenant, queue label).
     published: HashMap<(&'static str, String, String), Hist>,
-    /// Agents given per-agent series at the last call, per tenant.
-    agents: BTreeMap<String, BTreeSet<String>>,
+    /// The per-agent series' handles, per tenant and agent (registered once: a labelled
+    /// lookup per series and scrape would cost more than everything else per agent).
+    agents: HashMap<String, HashMap<String, AgentGauges>>,
+}
+
+/// The per-agent series of one agent.
+#[derive(Debug)]
+struct AgentGauges {
+    state: [metrics::Gauge; AgentState::ALL.len()],
+    seconds: metrics::Gauge,
+    handled: metrics::Gauge,
+    missed: metrics::Gauge,
+    /// Whether the agent was in the capped set at the last call.
+    shown: bool,
+}
+
+impl AgentGauges {
+    fn new(tenant: &str, agent: &str) -> Self {
+        let l = |k: &'static str, v: &str| metrics::Label::new(k, v.to_owned());
+        let state = AgentState::ALL.map(|s| {
+            metrics::gauge!(AGENT_STATE, vec![l("tenant", tenant), l("agent", agent), l("state", s.as_str())])
+        });
+        AgentGauges {
+            state,
+            seconds: metrics::gauge!(AGENT_STATE_SECONDS, vec![l("tenant", tenant), l("agent", agent)]),
+            handled: metrics::gauge!(AGENT_HANDLED_TODAY, vec![l("tenant", tenant), l("agent", agent)]),
+            missed: metrics::gauge!(AGENT_MISSED_TODAY, vec![l("tenant", tenant), l("agent", agent)]),
+            shown: false,
+        }
+    }
 }
 
 fn secs(ts: Ts) -> f64 {
@@ -104,31 +132,34 @@ impl Publisher {
             metrics::gauge!(AGENTS, "tenant" => t(), "state" => state.as_str()).set(n as f64);
         }
         if src.config.tenant(tenant).agent_metrics {
-            let shown: BTreeSet<String> = agents.iter().take(AGENT_SERIES_CAP).map(|a| a.agent.0.clone()).collect();
+            let gauges = self.agents.entry(tenant.to_owned()).or_default();
+            for g in gauges.values_mut() {
+                g.shown = false;
+            }
             for a in agents.iter().take(AGENT_SERIES_CAP) {
-                let id = || a.agent.0.clone();
-                for state in AgentState::ALL {
-                    metrics::gauge!(AGENT_STATE, "tenant" => t(), "agent" => id(), "state" => state.as_str())
-                        .set(if a.state == state { 1.0 } else { 0.0 });
+                let g = match gauges.get_mut(a.agent.as_str()) {
+                    Some(g) => g,
+                    None => {
+                        gauges.entry(a.agent.0.clone()).or_insert_with(|| AgentGauges::new(tenant, a.agent.as_str()))
+                    }
+                };
+                for (gauge, state) in g.state.iter().zip(AgentState::ALL) {
+                    gauge.set(if a.state == state { 1.0 } else { 0.0 });
                 }
-                metrics::gauge!(AGENT_STATE_SECONDS, "tenant" => t(), "agent" => id()).set(a.seconds_in_state);
-                metrics::gauge!(AGENT_HANDLED_TODAY, "tenant" => t(), "agent" => id()).set(a.today.handled as f64);
-                metrics::gauge!(AGENT_MISSED_TODAY, "tenant" => t(), "agent" => id()).set(a.today.missed as f64);
+                g.seconds.set(a.seconds_in_state);
+                g.handled.set(a.today.handled as f64);
+                g.missed.set(a.today.missed as f64);
+                g.shown = true;
+            }
+            // An agent that left the capped set (one with a smaller id arrived) keeps its
+            // series, zeroed: the recorder cannot drop a series.
+            for g in gauges.values().filter(|g| !g.shown) {
+                for gauge in g.state.iter().chain([&g.seconds, &g.handled, &g.missed]) {
+                    gauge.set(0.0);
+                }
             }
             metrics::gauge!(AGENT_SERIES_OMITTED, "tenant" => t())
                 .set(agents.len().saturating_sub(AGENT_SERIES_CAP) as f64);
-            // An agent that left the capped set (one with a smaller id arrived) keeps its
-            // series, zeroed: the recorder cannot drop a series.
-            if let Some(before) = self.agents.get(tenant) {
-                for gone in before.difference(&shown) {
-                    for state in AgentState::ALL {
-                        metrics::gauge!(AGENT_STATE, "tenant" => t(), "agent" => gone.clone(), "state" => state.as_str())
-                            .set(0.0);
-                    }
-                    metrics::gauge!(AGENT_STATE_SECONDS, "tenant" => t(), "agent" => gone.clone()).set(0.0);
-                }
-            }
-            self.agents.insert(tenant.to_owned(), shown);
         }
 
         // Queues: member agents, waiting calls.

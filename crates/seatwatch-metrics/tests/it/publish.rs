@@ -216,6 +216,19 @@ fn per_agent_series_only_when_the_tenant_asks_and_at_most_the_cap() {
     assert_eq!(sample(&text, names::AGENT_STATE, &l), Some(0.0));
     // The first agents by id are shown; the last ones are not.
     assert!(!text.contains(&format!("agent=\"b{:05}\"", AGENT_SERIES_CAP)));
+
+    // An agent with a smaller id pushes the last one out of the capped set: its series
+    // stay, zeroed.
+    let mut scraper = Scraper::new();
+    scraper.scrape(&f);
+    f.apply(&login(next(), "big", "a00000"));
+    let text = scraper.scrape(&f);
+    let last = format!("b{:05}", AGENT_SERIES_CAP - 1);
+    let l = [("tenant", "big"), ("agent", last.as_str()), ("state", "ready")];
+    assert_eq!(sample(&text, names::AGENT_STATE, &l), Some(0.0), "the displaced agent is zeroed");
+    let l = [("tenant", "big"), ("agent", "a00000"), ("state", "ready")];
+    assert_eq!(sample(&text, names::AGENT_STATE, &l), Some(1.0));
+    assert_eq!(sample(&text, names::AGENT_SERIES_OMITTED, &[("tenant", "big")]), Some(4.0));
 }
 
 #[test]
