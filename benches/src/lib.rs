@@ -44,7 +44,7 @@ pub fn envelopes(cfg: &SimConfig, split: NaiveTime, window: usize) -> (Vec<Envel
     let key = CallerKey([7; 32]);
     let opts = IngestOptions { tenant: TENANT, caller_policy: CallerPolicy::Hmac, caller_key: &key, max_future: None };
     let mut prefix = Vec::new();
-    let mut measured = Vec::with_capacity(window);
+    let mut measured = Vec::with_capacity(window.min(1 << 24));
     let Ok(events) = generate(cfg) else { return (prefix, measured) };
     let mut seq = 0u64;
     for ev in events {

@@ -11,6 +11,7 @@
 //! Every rule's exact meaning, parameters and edge cases are in `docs/compliance.md`.
 
 mod alarm;
+mod hmap;
 mod local;
 mod rules;
 mod schedule;
@@ -193,7 +194,10 @@ impl Projector for Compliance {
         self.position = env.seq;
         let Compliance { default, per_tenant, tenants, record_changes, outbox, .. } = self;
         let s = per_tenant.get(&env.tenant).unwrap_or(default);
-        let t = tenants.entry(env.tenant.clone()).or_insert_with(|| TenantState::new(s));
+        if !tenants.contains_key(&env.tenant) {
+            tenants.insert(env.tenant.clone(), TenantState::new(s));
+        }
+        let Some(t) = tenants.get_mut(&env.tenant) else { return };
         let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes };
         t.apply(&mut cx, env);
     }

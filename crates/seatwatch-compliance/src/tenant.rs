@@ -1,5 +1,6 @@
 //! One tenant's compliance state and every rule's logic. See `docs/compliance.md`.
 
+use crate::hmap::{HMap, leg_hash};
 use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
@@ -58,6 +59,70 @@ impl<C> Decode<C> for ClockState {
     }
 }
 bincode::impl_borrow_decode!(ClockState);
+
+/// Memoised local-time look-ups, each keyed by everything its result depends on, so that
+/// a hit returns exactly what the look-up would. Not state: never encoded, always equal.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TimeMemo {
+    /// The UTC second and local date of the last event time looked up. A zone's offset
+    /// changes only at whole seconds (chrono-tz looks spans up by the UTC second), so the
+    /// second determines the local date.
+    raw: Option<(i64, NaiveDate)>,
+    /// The same for the watermark.
+    wm: Option<(i64, NaiveDate)>,
+    /// A local date, the Monday of its ISO week and local midnight seven days after it.
+    week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
+}
+
+impl TimeMemo {
+    /// `local_date(tz, nanos)`, remembered per UTC second in `slot`.
+    #[inline]
+    fn local_date(slot: &mut Option<(i64, NaiveDate)>, tz: chrono_tz::Tz, nanos: i64) -> NaiveDate {
+        let sec = nanos.div_euclid(1_000_000_000);
+        if let Some((s, d)) = *slot
+            && s == sec
+        {
+            return d;
+        }
+        let d = local_date(tz, nanos);
+        *slot = Some((sec, d));
+        d
+    }
+
+    /// The Monday of `day`'s week and the end of that week (local midnight the Monday
+    /// after; `None` out of range).
+    #[inline]
+    fn week(&mut self, tz: chrono_tz::Tz, day: NaiveDate) -> (NaiveDate, Option<i64>) {
+        if let Some((d, monday, end)) = self.week
+            && d == day
+        {
+            return (monday, end);
+        }
+        let monday = week_monday(day);
+        let end = monday.checked_add_signed(Duration::days(7)).and_then(|next| midnight(tz, next));
+        self.week = Some((day, monday, end));
+        (monday, end)
+    }
+}
+
+impl PartialEq for TimeMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Encode for TimeMemo {
+    fn encode<E: bincode::enc::Encoder>(&self, _: &mut E) -> Result<(), bincode::error::EncodeError> {
+        Ok(())
+    }
+}
+
+impl<C> Decode<C> for TimeMemo {
+    fn decode<D: bincode::de::Decoder<Context = C>>(_: &mut D) -> Result<Self, bincode::error::DecodeError> {
+        Ok(TimeMemo::default())
+    }
+}
+bincode::impl_borrow_decode!(TimeMemo);
 
 /// What the agent is doing, as far as the rules care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -200,7 +265,7 @@ pub(crate) struct Cx<'a> {
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub(crate) struct TenantState {
     pub(crate) clock: ClockState,
-    agents: BTreeMap<AgentId, AgentSt>,
+    agents: HMap<AgentId, AgentSt>,
     /// certified, active.
     roster: BTreeMap<AgentId, (bool, bool)>,
     has_roster: bool,
@@ -212,15 +277,15 @@ pub(crate) struct TenantState {
     /// Active duplicate_login alarms by the agents whose logout ends them. An id lingers
     /// under the other agent after it cleared until that agent's logout drains the list
     /// (clearing is idempotent).
-    duplicates: BTreeMap<AgentId, Vec<String>>,
+    duplicates: HMap<AgentId, Vec<String>>,
     attendance: BTreeMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
-    calls: BTreeMap<CallId, CallInfo>,
-    legs: BTreeMap<(CallId, AgentId), Leg>,
-    survey_active: BTreeMap<CallId, Vec<String>>,
-    callback_active: BTreeMap<CallId, Vec<String>>,
-    emergency_active: BTreeMap<CallId, Vec<String>>,
-    weeks: BTreeMap<Date, BTreeMap<AgentId, WeekSt>>,
+    calls: HMap<CallId, CallInfo>,
+    legs: HMap<(CallId, AgentId), Leg>,
+    survey_active: HMap<CallId, Vec<String>>,
+    callback_active: HMap<CallId, Vec<String>>,
+    emergency_active: HMap<CallId, Vec<String>>,
+    weeks: BTreeMap<Date, HMap<AgentId, WeekSt>>,
     pub(crate) deadlines: BTreeSet<(i64, DKey)>,
     /// Every alarm, by (raised_at, id).
     pub(crate) alarms: BTreeMap<(i64, String), Alarm>,
@@ -228,27 +293,28 @@ pub(crate) struct TenantState {
     pub(crate) raised: BTreeMap<Rule, u64>,
     pub(crate) active: BTreeMap<Rule, u64>,
     pruned_day: Option<Date>,
+    memo: TimeMemo,
 }
 
 impl TenantState {
     pub(crate) fn new(s: &TenantSettings) -> Self {
         TenantState {
             clock: ClockState(Clock::new(s.allowed_lateness.as_nanos())),
-            agents: BTreeMap::new(),
+            agents: HMap::default(),
             roster: BTreeMap::new(),
             has_roster: false,
             has_shift: false,
             shift_months: BTreeSet::new(),
             roster_active: BTreeMap::new(),
             stations: BTreeMap::new(),
-            duplicates: BTreeMap::new(),
+            duplicates: HMap::default(),
             attendance: BTreeMap::new(),
             att_alarms: BTreeMap::new(),
-            calls: BTreeMap::new(),
-            legs: BTreeMap::new(),
-            survey_active: BTreeMap::new(),
-            callback_active: BTreeMap::new(),
-            emergency_active: BTreeMap::new(),
+            calls: HMap::default(),
+            legs: HMap::default(),
+            survey_active: HMap::default(),
+            callback_active: HMap::default(),
+            emergency_active: HMap::default(),
             weeks: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             alarms: BTreeMap::new(),
@@ -256,6 +322,7 @@ impl TenantState {
             raised: BTreeMap::new(),
             active: BTreeMap::new(),
             pruned_day: None,
+            memo: TimeMemo::default(),
         }
     }
 
@@ -374,7 +441,7 @@ impl TenantState {
                 if let Some(id) =
                     self.raise(cx, Rule::CallbackOverdue, id, Some(&agent), Some(&call), due, msg, vec![seq])
                 {
-                    self.callback_active.entry(call).or_default().push(id);
+                    self.callback_active.entry_or_default(&call).push(id);
                 }
             }
             DKey::Emergency { agent, call, seq } => {
@@ -393,7 +460,7 @@ impl TenantState {
                 if let Some(id) =
                     self.raise(cx, Rule::EmergencyNotEscalated, id, Some(&agent), Some(&call), due, msg, ev)
                 {
-                    self.emergency_active.entry(call).or_default().push(id);
+                    self.emergency_active.entry_or_default(&call).push(id);
                 }
             }
             DKey::QaWeek { monday } => self.fire_week(cx, monday, due),
@@ -407,28 +474,28 @@ impl TenantState {
         let wm = self.clock.0.observe(env).map(|t| t.nanos);
         let ev = &env.event;
         let ts = ev.ts.nanos;
-        let agent = if ev.kind.has_agent() { ev.agent.clone() } else { None };
-        let eff = match &agent {
+        let agent = if ev.kind.has_agent() { ev.agent.as_ref() } else { None };
+        let eff = match agent {
             Some(a) => self.agents.get(a).map_or(ts, |st| st.last.max(ts)),
             None => ts,
         };
-        self.settle(cx, wm, agent.as_ref().map(|a| (a, eff)));
+        self.settle(cx, wm, agent.map(|a| (a, eff)));
         if let Some(w) = wm {
             self.prune(cx, w);
         }
-        match &agent {
+        match agent {
             Some(a) => {
-                self.agents.entry(a.clone()).or_default().last = eff;
+                self.agents.entry_or_default(a).last = eff;
                 self.agent_event(cx, env, a, eff, wm);
             }
             None => self.other_event(env),
         }
-        self.settle(cx, wm, agent.as_ref().map(|a| (a, eff)));
+        self.settle(cx, wm, agent.map(|a| (a, eff)));
     }
 
     fn other_event(&mut self, env: &Envelope) {
         if let EventKind::Queued { call, emergency, .. } = &env.event.kind {
-            let info = self.calls.entry(call.clone()).or_default();
+            let info = self.calls.entry_or_default(call);
             info.last = info.last.max(env.event.ts.nanos);
             if *emergency && info.emergency.is_none() {
                 info.emergency = Some(env.seq);
@@ -447,7 +514,7 @@ impl TenantState {
             EventKind::Logout => self.logout(cx, a, t, seq),
             EventKind::Ready => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let st = self.agents.entry(a.clone()).or_default();
+                let st = self.agents.entry_or_default(a);
                 st.status_ready = true;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
                     st.state = AState::Ready;
@@ -457,7 +524,7 @@ impl TenantState {
             }
             EventKind::NotReady { .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let st = self.agents.entry(a.clone()).or_default();
+                let st = self.agents.entry_or_default(a);
                 st.status_ready = false;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
                     self.end_wrap(cx, a, t, seq);
@@ -468,17 +535,17 @@ impl TenantState {
                 self.mark_worked(cx, a, raw, seq, wm);
                 self.end_not_ready(cx, a, t, seq);
                 self.end_wrap(cx, a, t, seq);
-                let st = self.agents.entry(a.clone()).or_default();
+                let st = self.agents.entry_or_default(a);
                 let ready = st.status_ready && !matches!(st.state, AState::Talking | AState::LoggedOut);
                 if st.state != AState::Talking {
                     st.state = AState::Ringing;
                 }
-                let info = self.calls.entry(call.clone()).or_default();
+                let info = self.calls.entry_or_default(call);
                 info.last = info.last.max(t);
                 if *emergency && info.emergency.is_none() {
                     info.emergency = Some(seq);
                 }
-                let leg = self.legs.entry((call.clone(), a.clone())).or_default();
+                let leg = leg_entry(&mut self.legs, call, a);
                 leg.last = t;
                 if leg.answered.is_none() {
                     leg.offered = Some((raw, seq));
@@ -494,7 +561,7 @@ impl TenantState {
             }
             EventKind::Missed { call } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let leg = self.legs.get_mut(&(call.clone(), a.clone()));
+                let leg = leg_get_mut(&mut self.legs, call, a);
                 let rang_ready =
                     leg.as_ref().and_then(|l| l.offered.filter(|_| l.ready_at_offer && l.answered.is_none()));
                 if let Some(l) = leg {
@@ -515,10 +582,10 @@ impl TenantState {
             }
             EventKind::Ended { call } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let st = self.agents.entry(a.clone()).or_default();
+                let st = self.agents.entry_or_default(a);
                 let logged_out = st.state == AState::LoggedOut;
-                let ringing_this = st.state == AState::Ringing
-                    && self.legs.get(&(call.clone(), a.clone())).is_some_and(|l| l.answered.is_none());
+                let ringing_this =
+                    st.state == AState::Ringing && leg_get(&self.legs, call, a).is_some_and(|l| l.answered.is_none());
                 self.ended(cx, a, call, t, seq);
                 if ringing_this {
                     self.return_to_status(cx, a, t, seq);
@@ -533,7 +600,7 @@ impl TenantState {
                 self.start_wrap(cx, a, t, seq);
             }
             EventKind::Transferred { call, .. } => {
-                let leg = self.legs.entry((call.clone(), a.clone())).or_default();
+                let leg = leg_entry(&mut self.legs, call, a);
                 leg.transferred = true;
                 leg.last = t;
                 if self.agents.get(a).is_some_and(|st| st.state == AState::Talking) {
@@ -541,7 +608,7 @@ impl TenantState {
                 }
             }
             EventKind::SurveyOffered { call } => {
-                let info = self.calls.entry(call.clone()).or_default();
+                let info = self.calls.entry_or_default(call);
                 info.survey = true;
                 info.last = info.last.max(t);
                 let ids = self.survey_active.remove(call).unwrap_or_default();
@@ -550,7 +617,7 @@ impl TenantState {
             EventKind::Roster { certified, active, .. } => self.roster(cx, a, *certified, *active, t, seq),
             EventKind::Shift { date, hours } => self.shift(cx, a, *date, *hours, t, seq),
             EventKind::LeaveApproved { from, to, .. } => {
-                self.agents.entry(a.clone()).or_default().leaves.push((*from, *to, seq));
+                self.agents.entry_or_default(a).leaves.push((*from, *to, seq));
                 let keys: Vec<(AgentId, Date)> =
                     self.att_alarms.range((a.clone(), *from)..=(a.clone(), *to)).map(|(k, _)| k.clone()).collect();
                 for k in keys {
@@ -560,7 +627,7 @@ impl TenantState {
                 self.plan_absent(cx, a);
             }
             EventKind::BusyApproved { until, by } => {
-                let st = self.agents.entry(a.clone()).or_default();
+                let st = self.agents.entry_or_default(a);
                 if st.approval.as_ref().is_none_or(|ap| until.nanos > ap.until) {
                     st.approval = Some(Approval { until: until.nanos, by: by.clone(), seq });
                 }
@@ -577,7 +644,7 @@ impl TenantState {
                 }
             }
             EventKind::CallbackPromised { call, due } => {
-                let info = self.calls.entry(call.clone()).or_default();
+                let info = self.calls.entry_or_default(call);
                 info.last = info.last.max(t);
                 let old: Vec<(i64, DKey)> =
                     info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
@@ -599,7 +666,7 @@ impl TenantState {
                 self.clear_all(cx, ids, t, seq);
             }
             EventKind::Escalated { call } => {
-                let info = self.calls.entry(call.clone()).or_default();
+                let info = self.calls.entry_or_default(call);
                 info.escalated = true;
                 info.last = info.last.max(t);
                 let old: Vec<(i64, DKey)> =
@@ -615,7 +682,7 @@ impl TenantState {
     }
 
     fn set_state(&mut self, a: &AgentId, s: AState) {
-        self.agents.entry(a.clone()).or_default().state = s;
+        self.agents.entry_or_default(a).state = s;
     }
 
     // ----- schedules --------------------------------------------------------------------
@@ -653,7 +720,7 @@ impl TenantState {
     /// Start or stop the no-show check of `a` after its known-ness may have changed.
     fn update_known(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64) {
         let known = self.is_known(a);
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         match (known, st.absent_from.is_some()) {
             (true, false) => {
                 let day = local_date(cx.s.timezone, t);
@@ -733,7 +800,7 @@ impl TenantState {
 
     fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, station: &str, t: i64, seq: u64) {
         let tz = cx.s.timezone;
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         st.ever_logged_in = true;
         let logged_in = !st.stations.is_empty();
         self.update_known(cx, a, t);
@@ -800,7 +867,7 @@ impl TenantState {
         }
 
         // duplicate_login
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         let own_other: Vec<(String, u64)> =
             st.stations.iter().filter(|(s, _)| s.as_str() != station).map(|(s, q)| (s.clone(), *q)).collect();
         let others: Vec<AgentId> =
@@ -829,7 +896,7 @@ impl TenantState {
                 let mut who = vec![a.clone()];
                 who.extend(others);
                 for w in who {
-                    self.duplicates.entry(w).or_default().push(id.clone());
+                    self.duplicates.entry_or_default(&w).push(id.clone());
                 }
             }
         }
@@ -856,7 +923,7 @@ impl TenantState {
             }
         }
 
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         st.stations.insert(station.to_owned(), seq);
         if matches!(st.state, AState::Unknown | AState::LoggedOut) {
             // As in the occupancy projection: a login makes a logged-out agent ready.
@@ -897,7 +964,7 @@ impl TenantState {
                 };
                 if let Some(id) = raised {
                     self.att_alarms.entry((a.clone(), date)).or_default().push(id.clone());
-                    self.agents.entry(a.clone()).or_default().relogin_clear.push((id, si.end));
+                    self.agents.entry_or_default(a).relogin_clear.push((id, si.end));
                 }
             }
         }
@@ -909,7 +976,7 @@ impl TenantState {
         }
         self.end_not_ready(cx, a, t, seq);
         self.end_wrap(cx, a, t, seq);
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         st.state = AState::LoggedOut;
         for station in std::mem::take(&mut st.stations).into_keys() {
             if let Some(set) = self.stations.get_mut(&station) {
@@ -926,7 +993,7 @@ impl TenantState {
         self.has_roster = true;
         self.roster.insert(a.clone(), (certified, active));
         if first {
-            let all: Vec<AgentId> = self.agents.keys().cloned().collect();
+            let all: Vec<AgentId> = self.agents.sorted().into_iter().map(|(k, _)| k.clone()).collect();
             for x in all {
                 self.update_known(cx, &x, t);
             }
@@ -941,7 +1008,7 @@ impl TenantState {
     }
 
     fn shift(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, hours: Option<ShiftHours>, t: i64, seq: u64) {
-        self.agents.entry(a.clone()).or_default().shifts.insert(date, (hours, seq));
+        self.agents.entry_or_default(a).shifts.insert(date, (hours, seq));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());
         self.shift_months.insert(month);
@@ -985,7 +1052,7 @@ impl TenantState {
     /// Start a not-ready period unless one is running (a reason change does not restart it).
     fn enter_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
         let due = t.saturating_add(cx.s.rules.not_ready_max.as_nanos());
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         st.state = AState::NotReady;
         if st.not_ready.is_none() {
             st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
@@ -1054,7 +1121,7 @@ impl TenantState {
 
     fn start_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
         let due = t.saturating_add(cx.s.rules.wrap_up_max.as_nanos());
-        let st = self.agents.entry(a.clone()).or_default();
+        let st = self.agents.entry_or_default(a);
         st.state = AState::WrapUp;
         if st.wrap.is_none() {
             st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None });
@@ -1100,7 +1167,7 @@ impl TenantState {
         t: i64,
         seq: u64,
     ) {
-        let leg = self.legs.entry((call.clone(), a.clone())).or_default();
+        let leg = leg_entry(&mut self.legs, call, a);
         leg.last = t;
         if leg.answered.is_some() {
             return;
@@ -1126,7 +1193,7 @@ impl TenantState {
             let ev = vec![offered.map_or(0, |o| o.1), seq];
             self.raise(cx, Rule::SlowAnswer, format!("slow_answer-{seq}"), Some(a), Some(call), t, msg, ev);
         }
-        let info = self.calls.entry(call.clone()).or_default();
+        let info = self.calls.entry_or_default(call);
         info.last = info.last.max(t);
         if info.emergency.is_some() && !info.escalated && !info.armed {
             info.armed = true;
@@ -1139,7 +1206,7 @@ impl TenantState {
 
     fn ended(&mut self, cx: &mut Cx<'_>, a: &AgentId, call: &CallId, t: i64, seq: u64) {
         let survey = self.calls.get(call).is_some_and(|i| i.survey);
-        let Some(leg) = self.legs.get_mut(&(call.clone(), a.clone())) else { return };
+        let Some(leg) = leg_get_mut(&mut self.legs, call, a) else { return };
         leg.last = t;
         if leg.ended {
             return;
@@ -1157,7 +1224,7 @@ impl TenantState {
         if let Some(id) =
             self.raise(cx, Rule::SurveyNotOffered, id, Some(a), Some(call), t, msg, vec![answered_seq, seq])
         {
-            self.survey_active.entry(call.clone()).or_default().push(id);
+            self.survey_active.entry_or_default(call).push(id);
         }
     }
 
@@ -1167,8 +1234,9 @@ impl TenantState {
     /// `None` when that week has already closed (the watermark passed its end).
     fn week_entry(&mut self, cx: &mut Cx<'_>, a: &AgentId, raw: i64, wm: Option<i64>) -> Option<&mut WeekSt> {
         let tz = cx.s.timezone;
-        let monday = week_monday(local_date(tz, raw));
-        let end = midnight(tz, monday.checked_add_signed(Duration::days(7))?)?;
+        let day = TimeMemo::local_date(&mut self.memo.raw, tz, raw);
+        let (monday, end) = self.memo.week(tz, day);
+        let end = end?;
         if wm.is_some_and(|w| w > end) {
             return None;
         }
@@ -1176,7 +1244,7 @@ impl TenantState {
         if !self.weeks.contains_key(&key) {
             self.add_deadline(end, DKey::QaWeek { monday: key });
         }
-        Some(self.weeks.entry(key).or_default().entry(a.clone()).or_default())
+        Some(self.weeks.entry(key).or_default().entry_or_default(a))
     }
 
     fn mark_worked(&mut self, cx: &mut Cx<'_>, a: &AgentId, raw: i64, seq: u64, wm: Option<i64>) {
@@ -1192,7 +1260,7 @@ impl TenantState {
         let Some(stats) = self.weeks.remove(&monday) else { return };
         let label = iso_week_label(monday.to_naive());
         let (min_m, min_c) = (cx.s.rules.min_monitored, cx.s.rules.min_callbacks);
-        for (agent, st) in stats {
+        for (agent, st) in stats.into_sorted() {
             if st.worked && (st.monitored < min_m || st.sampled < min_c) {
                 let msg = format!(
                     "week {label}: {} monitored call{} and {} sampled call-back{} for {agent}; at least {min_m} and {min_c} per week are required (seed art. 31)",
@@ -1211,7 +1279,7 @@ impl TenantState {
 
     /// Once per local day of the watermark, drop bookkeeping that can no longer matter.
     fn prune(&mut self, cx: &mut Cx<'_>, wm: i64) {
-        let today = to_date(local_date(cx.s.timezone, wm));
+        let today = to_date(TimeMemo::local_date(&mut self.memo.wm, cx.s.timezone, wm));
         if self.pruned_day.is_some_and(|d| d >= today) {
             return;
         }
@@ -1232,4 +1300,21 @@ impl TenantState {
 /// between `login_by` and `late_after` (5 min), applied to shift overrides too.
 fn default_lead(s: &TenantSettings) -> i64 {
     i64::from(s.rules.late_after.0.saturating_sub(s.rules.login_by.0)) * 1_000_000_000
+}
+
+/// `legs.entry((call, agent)).or_default()`, cloning the ids only to insert.
+fn leg_entry<'m>(legs: &'m mut HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> &'m mut Leg {
+    legs.entry_or_insert_by(
+        leg_hash(call, a),
+        |k| k.0 == *call && k.1 == *a,
+        || ((call.clone(), a.clone()), Leg::default()),
+    )
+}
+
+fn leg_get_mut<'m>(legs: &'m mut HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> Option<&'m mut Leg> {
+    legs.get_mut_by(leg_hash(call, a), |k| k.0 == *call && k.1 == *a)
+}
+
+fn leg_get<'m>(legs: &'m HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> Option<&'m Leg> {
+    legs.get_by(leg_hash(call, a), |k| k.0 == *call && k.1 == *a)
 }

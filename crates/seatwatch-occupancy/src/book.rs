@@ -119,12 +119,26 @@ impl Bucket {
         if busy && let Some(q) = call_queue {
             self.queues.get_mut(q).add_state(state, dt);
         }
+        // `members` and the bucket's queues are both sorted: each member is searched for
+        // only after the previous one.
+        let qs = &mut self.queues.0;
+        let mut from = 0;
         for &m in members {
-            let s = self.queues.get_mut(m);
-            s.staffed_ns = s.staffed_ns.saturating_add(dt);
-            if !busy {
-                s.add_state(state, dt);
+            let i = match qs.get(from..).map(|rest| rest.binary_search_by_key(&m, |e| e.0)) {
+                Some(Ok(k)) => from + k,
+                Some(Err(k)) => {
+                    qs.insert(from + k, (m, Stats::default()));
+                    from + k
+                }
+                None => break,
+            };
+            if let Some((_, s)) = qs.get_mut(i) {
+                s.staffed_ns = s.staffed_ns.saturating_add(dt);
+                if !busy {
+                    s.add_state(state, dt);
+                }
             }
+            from = i + 1;
         }
     }
 }
