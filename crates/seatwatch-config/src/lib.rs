@@ -89,6 +89,10 @@ pub struct TokenConfig {
     pub role: Role,
     /// SHA-256 of the secret, lowercase hex.
     pub sha256: String,
+    /// Most events per second this token may send (over all its connections); overrides
+    /// `[server] rate_limit`. Events over it are rejected with `internal` ("send again").
+    #[serde(default)]
+    pub rate_limit: Option<f64>,
 }
 
 impl fmt::Debug for TokenConfig {
@@ -97,6 +101,7 @@ impl fmt::Debug for TokenConfig {
             .field("name", &self.name)
             .field("tenant", &self.tenant)
             .field("role", &self.role)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +208,19 @@ pub struct ServerConfig {
     pub idle_timeout: Dur,
     /// `/metrics` needs a reader or admin token when true.
     pub metrics_auth: bool,
+    /// A connection must deliver a whole HTTP request head (the upgrade request included)
+    /// within this long after it opens, or after its previous request; else it is closed
+    /// (slowloris). Also bounds the TLS handshake.
+    pub handshake_timeout: Dur,
+    /// Most open TCP connections speaking HTTP (requests and handshakes in progress, idle
+    /// kept-alive connections); connections upgraded to WebSockets count against
+    /// `max_connections` instead. Connections beyond it are accepted and closed at once,
+    /// so that the process never runs out of file descriptors: it holds at most
+    /// `max_sockets + max_connections` sockets.
+    pub max_sockets: usize,
+    /// Default most events per second per token (over all its connections); 0: no limit.
+    /// `[[token]] rate_limit` overrides it for one token.
+    pub rate_limit: f64,
 }
 
 impl Default for ServerConfig {
@@ -215,6 +233,9 @@ impl Default for ServerConfig {
             snapshot_interval: Dur::mins(5),
             idle_timeout: Dur::mins(5),
             metrics_auth: false,
+            handshake_timeout: Dur::secs(10),
+            max_sockets: 4096,
+            rate_limit: 0.0,
         }
     }
 }
@@ -278,6 +299,13 @@ impl Config {
                     t.tenant
                 )));
             }
+            if let Some(r) = t.rate_limit
+                && !(r.is_finite() && r > 0.0)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: `rate_limit` must be a positive number of events per second (omit it for the [server] default)"
+                )));
+            }
             if t.sha256.len() != 64 || hex::decode(&t.sha256).is_err() {
                 return Err(ConfigError::Invalid(format!(
                     "{what}: `sha256` must be the 64 hex digits of the secret's SHA-256 (make one with `seatwatch token`)"
@@ -308,12 +336,29 @@ impl Config {
         if s.max_connections == 0 {
             return Err(ConfigError::Invalid("[server] max_connections must be at least 1".into()));
         }
+        if s.max_sockets == 0 {
+            return Err(ConfigError::Invalid("[server] max_sockets must be at least 1".into()));
+        }
+        if s.handshake_timeout < Dur(100) {
+            return Err(ConfigError::Invalid("[server] handshake_timeout must be at least 100ms".into()));
+        }
+        if !(s.rate_limit.is_finite() && s.rate_limit >= 0.0) {
+            return Err(ConfigError::Invalid(
+                "[server] rate_limit must be a number of events per second per token, 0 for no limit".into(),
+            ));
+        }
         Ok(())
     }
 
     /// The settings of `tenant` (its table, else the defaults).
     pub fn tenant(&self, tenant: &str) -> &TenantConfig {
         self.tenants.get(tenant).unwrap_or(&self.default_tenant)
+    }
+
+    /// The events-per-second limit of the token named `name` (None: unlimited).
+    pub fn rate_limit(&self, name: &str) -> Option<f64> {
+        let own = self.tokens.iter().find(|t| t.name == name).and_then(|t| t.rate_limit);
+        own.or((self.server.rate_limit > 0.0).then_some(self.server.rate_limit))
     }
 
     /// The token table used for authentication.

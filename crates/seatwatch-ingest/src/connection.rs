@@ -45,6 +45,20 @@ pub async fn ingest(
         Ok(who) => who,
         Err(d) => return d.into_response(),
     };
+    // Events always go to the token's own tenant; a request naming another is refused
+    // rather than silently written elsewhere than its sender meant.
+    if let Some(t) = q.get("tenant")
+        && *t != who.tenant
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({
+                "error": "forbidden",
+                "message": "events go to the token's own tenant; `?tenant=` on /v1/ingest may only name it"
+            })),
+        )
+            .into_response();
+    }
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
@@ -129,9 +143,16 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
                 return;
             }
         }
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() })))
-            .await;
+        if writer_state.shutdown.is_cancelled() {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "server shutting down".into(),
+                })))
+                .await;
+        } else {
+            let _ = sink.send(Message::Close(None)).await;
+        }
     });
 
     loop {
@@ -151,8 +172,12 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
                 if is_too_big(&e) {
                     tracing::warn!(source = %who.name, "frame over the size limit; closing with 1009");
                     let _ = tx.send(Outgoing::Close(close_code::SIZE, "frame too big"));
+                } else if e.to_string().to_ascii_lowercase().contains("utf") {
+                    tracing::debug!(source = %who.name, "invalid UTF-8 in a text frame; closing with 1007");
+                    let _ = tx.send(Outgoing::Close(close_code::INVALID, "invalid UTF-8 in a text frame"));
                 } else {
                     tracing::debug!(source = %who.name, error = %e, "ingest connection error");
+                    let _ = tx.send(Outgoing::Close(close_code::PROTOCOL, "WebSocket protocol error"));
                 }
                 break;
             }
@@ -177,7 +202,10 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
             continue;
         };
         let tenant_cfg = state.config.tenant(&who.tenant);
-        let work = frame::decode(text, &who, tenant_cfg, state.log.caller_key(), now());
+        let mut work = frame::decode(text, &who, tenant_cfg, state.log.caller_key(), now());
+        if let Some(rate) = state.config.rate_limit(&who.name) {
+            rate_limit(&state, &who.name, rate, &mut work);
+        }
         if work.pending.is_empty() {
             let reply = frame::finish(work.positions, work.rejected, Ok(Vec::new()), state.log.head().last_seq);
             let _ = tx.send(Outgoing::Now(reply, permit));
@@ -201,6 +229,27 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
     drop(tx);
     let _ = writer.await;
     tracing::debug!(source = %who.name, "ingest connection closed");
+}
+
+/// Keep the events of `work` that the token's rate allows now (in frame order); reject
+/// the rest with `internal`, which tells the producer to send them again.
+fn rate_limit(state: &AppState, name: &str, rate: f64, work: &mut frame::FrameWork) {
+    let allowed = state.rates.take(name, rate, work.pending.len());
+    if allowed == work.pending.len() {
+        return;
+    }
+    work.pending.truncate(allowed);
+    let message = format!(
+        "rate limit: token `{name}` may send at most {rate} events per second; not stored, send it again later"
+    );
+    let over = work.positions.split_off(allowed);
+    tracing::debug!(source = %name, rejected = over.len(), "event rate limit reached");
+    work.rejected.extend(over.into_iter().map(|(index, id)| seatwatch_model::Rejection {
+        index: Some(index),
+        id: Some(id),
+        code: seatwatch_model::RejectCode::Internal,
+        message: message.clone(),
+    }));
 }
 
 /// Count a reply's rejected events by code (including `internal` ones from a failed

@@ -5,6 +5,11 @@ use seatwatch_log::{AppendOutcome, LogError, Pending};
 use seatwatch_model::{CallerKey, IngestOptions, RejectCode, Rejection, Ts, parse_frame, validate_event};
 use serde::Serialize;
 
+/// The most bytes of unknown extra fields kept per event (as compact JSON). With every
+/// known field bounded too, an accepted event always fits in one log record; more is
+/// rejected as `invalid_field` rather than failing the whole frame at the log.
+pub const MAX_EXTRA_BYTES: usize = 4096;
+
 /// A decoded frame: what to append, and what was already rejected.
 #[derive(Debug, Default)]
 pub struct FrameWork {
@@ -45,6 +50,17 @@ pub fn decode(text: &str, who: &Identity, tenant: &TenantConfig, key: &CallerKey
     let mut work = FrameWork { pending: Vec::with_capacity(frame.items.len()), ..FrameWork::default() };
     for (i, item) in frame.items.iter().enumerate() {
         match validate_event(item, i, &opts) {
+            Ok(event) if event.extra.as_ref().is_some_and(|x| x.len() > MAX_EXTRA_BYTES) => {
+                work.rejected.push(Rejection {
+                    index: Some(i),
+                    id: Some(event.id),
+                    code: RejectCode::InvalidField,
+                    message: format!(
+                        "the event's unknown extra fields take more than {MAX_EXTRA_BYTES} bytes as JSON; \
+                         send only the fields of the contract, or fewer extras"
+                    ),
+                });
+            }
             Ok(event) => {
                 work.positions.push((i, event.id.clone()));
                 work.pending.push(Pending {

@@ -20,6 +20,8 @@ pub mod auth;
 pub mod connection;
 pub mod follower;
 pub mod frame;
+pub mod limits;
+pub mod listener;
 pub mod server;
 pub mod snapshot;
 pub mod telemetry;

@@ -51,6 +51,10 @@ pub struct AppState {
     pub open_connections: AtomicU64,
     /// Ingest frames read off sockets so far (tests use it to see backpressure work).
     pub frames_read: AtomicU64,
+    /// The accept loop's counters (sockets open, shed, timed out).
+    pub sockets: crate::listener::SocketStats,
+    /// Per-token event rate limits.
+    pub rates: crate::limits::RateLimits,
 }
 
 impl AppState {
@@ -83,6 +87,8 @@ impl AppState {
             ready: AtomicBool::new(false),
             open_connections: AtomicU64::new(0),
             frames_read: AtomicU64::new(0),
+            sockets: crate::listener::SocketStats::default(),
+            rates: crate::limits::RateLimits::default(),
         })
     }
 
@@ -122,8 +128,8 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
     let ticker = state.tracker.spawn(ticker::run(state.clone()));
     let snapshots = state.tracker.spawn(snapshot::run(state.clone()));
     let app = router(state.clone());
-    let shutdown = state.shutdown.clone();
-    let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+    crate::listener::serve(listener, app, state.clone(), crate::listener::PlainTcp).await;
+    let served: std::io::Result<()> = Ok(());
     tracing::info!("stopped accepting; answering what was received");
     state.tracker.close();
     state.tracker.wait().await;

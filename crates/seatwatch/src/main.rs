@@ -38,10 +38,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// Targets whose debug/trace output may hold event payloads or secrets, capped at info.
+pub(crate) const LOG_CAPS: [&str; 8] = [
+    "tungstenite=info",
+    "tokio_tungstenite=info",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "rustls=info",
+    "tokio_rustls=info",
+    "axum::rejection=info",
+];
+
 /// Install the `tracing` subscriber: human-readable lines on stderr, `RUST_LOG` filters.
 pub(crate) fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Dependencies that print message payloads or request bytes at debug/trace (event
+    // frames hold caller numbers; upgrade requests hold secrets) are capped at info,
+    // whatever RUST_LOG says: no log level may reveal them (docs/security.md).
+    for directive in LOG_CAPS {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     use std::io::IsTerminal;
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()

@@ -4,6 +4,8 @@
 
 mod day;
 mod harness;
+mod hostile;
 mod ingest;
 mod reads;
+mod security;
 mod wall;

@@ -7,4 +7,5 @@ mod crash;
 mod proc;
 mod prometheus;
 mod replay;
+mod secrets;
 mod tamper;
