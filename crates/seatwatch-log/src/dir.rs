@@ -80,6 +80,16 @@ pub fn load_or_create_key(dir: &Path) -> Result<CallerKey, LogError> {
     }
 }
 
+/// Refuse to open a data directory that was used before (it has a caller key) but whose
+/// database file is gone: sled would silently start an empty log.
+pub fn check_database_present(data_dir: &Path) -> Result<(), LogError> {
+    let db = db_file_path(data_dir);
+    if data_dir.join(KEY_FILE).exists() && !db.exists() {
+        return Err(LogError::MissingDatabase { path: db });
+    }
+    Ok(())
+}
+
 /// Open sled at `DIR/log`. The background flusher is off: every commit flushes itself.
 ///
 /// The caller holds `DIR/seatwatch.lock`, so a conflict on sled's own lock means a sled
@@ -171,8 +181,11 @@ fn corrupt(seq: u64, reason: impl Into<String>) -> LogError {
     LogError::Corrupt { seq, reason: reason.into() }
 }
 
-/// Scan the whole log: check that seqs are gapless, rebuild the dedup index, and fully
-/// decode and chain-check the last segment (`verify` checks everything).
+/// Scan the whole log: check that seqs are gapless and that every record's hash-chain
+/// link holds (so any changed, missing or reordered byte is found before the server
+/// starts), rebuild the dedup index, and fully decode the last segment. `verify` also
+/// decodes every record in full; a record whose link holds is the one that was written,
+/// so the difference matters only for a build that wrote undecodable records.
 pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
     let mut expected = 1u64;
     let mut head = format::GENESIS;
@@ -194,10 +207,17 @@ pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
             if seq != expected {
                 return Err(corrupt(expected, format!("found seq {seq} where seq {expected} belongs")));
             }
+            let link = format::stored_link(rec).unwrap_or(format::GENESIS);
+            if format::chain_link(&head, &rec[..rec.len() - format::LINK_LEN]) != link {
+                return Err(corrupt(
+                    expected,
+                    "the hash chain is broken: the record (or one before it) was altered after it was written",
+                ));
+            }
             if let Some(k) = dedup_key(tenant, source, id) {
                 dedup.insert(k);
             }
-            head = format::stored_link(rec).unwrap_or(format::GENESIS);
+            head = link;
             expected += 1;
         }
         last = Some((key, v, link_before));

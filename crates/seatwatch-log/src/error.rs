@@ -41,7 +41,11 @@ pub enum LogError {
         reason: String,
     },
     /// A stored record does not decode, or breaks the log's invariants.
-    #[error("the log is corrupt at seq {seq}: {reason} (run `seatwatch verify` for a full check)")]
+    #[error(
+        "the log is corrupt at seq {seq}: {reason}. Run `seatwatch verify --data DIR` for a full check, then \
+         `seatwatch repair --data DIR` to move every record from the first bad one on into a quarantine file \
+         (nothing is deleted), or restore the data directory from a backup"
+    )]
     Corrupt {
         /// The first sequence number affected.
         seq: u64,
@@ -71,6 +75,17 @@ pub enum LogError {
     )]
     MissingCallerKey {
         /// The key file.
+        path: PathBuf,
+    },
+    /// The data directory was used (it has `caller.key`) but its database file is gone.
+    #[error(
+        "the log's database file {} is missing, but this data directory has been used before (it has a caller \
+         key): starting would begin an empty log and hide the loss. Restore the directory from a backup (see \
+         `seatwatch backup`); if it really never held events, delete its caller.key to start afresh",
+        path.display()
+    )]
+    MissingDatabase {
+        /// The missing file.
         path: PathBuf,
     },
     /// An event encodes to more than fits in one segment.

@@ -48,11 +48,13 @@ mod dir;
 mod error;
 pub mod format;
 mod read;
+mod repair;
 mod verify;
 mod writer;
 
 pub use error::{LogError, VerifyError};
 pub use read::{RawIter, ReadIter};
+pub use repair::{QUARANTINE_DIR, QuarantinedSegment, RepairReport, read_quarantine, repair};
 pub use verify::verify;
 
 use seatwatch_model::{CallerKey, Envelope, Event, Ts};
@@ -195,6 +197,7 @@ impl Log {
         let key_path = dir.join(dir::KEY_FILE);
         let had_key = key_path.exists();
         let existing = if had_key { Some(dir::load_or_create_key(dir)?) } else { None };
+        dir::check_database_present(dir)?;
         let db = dir::open_sled(dir)?;
         let tail = dir::scan(&db)?;
         let caller_key = match existing {

@@ -19,6 +19,7 @@ pub fn verify(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport,
         return Err(VerifyError::NoLog { dir: dir.to_path_buf() });
     }
     let _lock = dir::acquire_lock(dir).map_err(VerifyError::Open)?;
+    dir::check_database_present(dir).map_err(VerifyError::Open)?;
     let db = dir::open_sled(dir).map_err(VerifyError::Open)?;
     verify_db(&db, progress)
 }

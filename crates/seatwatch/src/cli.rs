@@ -25,6 +25,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Check the whole log: every record decodes, seqs are gapless, the hash chain holds.
     Verify(VerifyArgs),
+    /// Make a log that does not verify usable again: move every record from the first
+    /// bad one on into a quarantine file (nothing is deleted) and keep the good prefix.
+    Repair(RepairArgs),
     /// Copy a running server's log into a data directory of its own (or extend a copy).
     Backup(BackupArgs),
     /// Print the log's events as JSON, one per line (callers stay hashed).
@@ -184,6 +187,13 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The data directory (not in use by a running server).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
 }

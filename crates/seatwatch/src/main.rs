@@ -5,6 +5,7 @@ mod backup;
 mod cli;
 mod demo;
 mod export;
+mod repair;
 mod report;
 mod serve;
 mod simulate;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Simulate(a) => simulate::run(a),
         cli::Command::Replay(a) => report::replay(a),
         cli::Command::Verify(a) => verify::run(a),
+        cli::Command::Repair(a) => repair::run(a),
         cli::Command::Backup(a) => backup::run(a),
         cli::Command::Export(a) => export::run(a),
         cli::Command::Token(a) => token::run(a),

@@ -9,4 +9,5 @@ mod crash;
 mod fixtures;
 mod golden;
 mod props;
+mod repair;
 mod tamper;

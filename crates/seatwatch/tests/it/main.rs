@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod corrupt;
 mod crash;
 mod proc;
 mod prometheus;
