@@ -43,10 +43,16 @@ pub async fn run(state: Arc<AppState>, stop: CancellationToken) {
     let mut commits = state.log.subscribe();
     loop {
         let st = state.clone();
+        let mut retry = false;
         match tokio::task::spawn_blocking(move || catch_up(&st)).await {
             Ok(Ok(n)) if n > 0 => tracing::trace!(applied = n, "projections advanced"),
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot read the log; projections stall"),
+            Ok(Err(e)) => {
+                // E.g. the log is being reopened after a failed write (a full disk): try
+                // again shortly, not only at the next commit, which may never come.
+                tracing::error!(error = %e, "cannot read the log; projections stall until it can be read");
+                retry = true;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "projection task failed");
                 return;
@@ -62,6 +68,7 @@ pub async fn run(state: Arc<AppState>, stop: CancellationToken) {
         tokio::select! {
             r = commits.changed() => if r.is_err() { stop.cancelled().await },
             _ = stop.cancelled() => {},
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)), if retry => {},
         }
     }
 }

@@ -128,8 +128,30 @@ pub fn wait_sled_released(data_dir: &Path) {
     tracing::warn!(path = %path.display(), "sled still holds its lock after close");
 }
 
+/// sled writes its own snapshot as `snap.<lsn>.generating`, then renames it. A write that
+/// failed (a full disk) leaves that file behind, and sled 0.34 then takes it for its
+/// newest snapshot and refuses to open ("Read corrupted data"). Such a file is by
+/// definition incomplete, and the snapshot before it (kept until the rename) plus sled's
+/// log rebuild the same state: remove it.
+fn remove_incomplete_sled_snapshots(log_dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(log_dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => tracing::warn!(file = %e.path().display(), "removed an incomplete sled snapshot"),
+                Err(err) => {
+                    tracing::warn!(file = %e.path().display(), error = %err, "cannot remove an incomplete sled snapshot")
+                }
+            }
+        }
+    }
+}
+
 fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     let log_dir = data_dir.join(LOG_DIR);
+    remove_incomplete_sled_snapshots(&log_dir);
     let db = sled::Config::new().path(&log_dir).flush_every_ms(None).open().map_err(|e| {
         let msg = e.to_string();
         if msg.contains("could not acquire lock") {

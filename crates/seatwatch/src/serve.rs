@@ -63,28 +63,37 @@ pub async fn serve(config: Config, data: &Path, listen: std::net::SocketAddr, op
     Ok(())
 }
 
-/// Cancel `shutdown` on SIGINT or SIGTERM.
-pub async fn signals(shutdown: CancellationToken) {
+/// Cancel `shutdown` on SIGINT or SIGTERM. The handlers are installed when this is
+/// *called* (in a runtime), not when the returned future is first polled: a SIGTERM that
+/// arrives right after start-up is then a graceful shutdown, never the default action's
+/// abrupt exit.
+pub fn signals(shutdown: CancellationToken) -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM");
-                let _ = tokio::signal::ctrl_c().await;
-                shutdown.cancel();
-                return;
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                    }
+                }
+                (term, int) => {
+                    for e in [term.err(), int.err()].into_iter().flatten() {
+                        tracing::warn!(error = %e, "cannot watch a signal; only Ctrl-C stops the server");
+                    }
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            shutdown.cancel();
         }
     }
     #[cfg(not(unix))]
-    {
+    async move {
         let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
     }
-    shutdown.cancel();
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod day;
+mod diskfull;
 mod harness;
 mod hostile;
 mod ingest;

@@ -160,3 +160,18 @@ fn repair_of_a_sound_log_changes_nothing() {
     assert_eq!(segments(dir.path()), before);
     assert!(!dir.path().join("quarantine").exists());
 }
+
+/// A full disk can leave sled's own snapshot half-written as `snap.*.generating`; sled
+/// 0.34 would take it for its newest snapshot and refuse to open. The log removes it.
+#[test]
+fn a_half_written_sled_snapshot_does_not_lock_the_log_out() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    let leftover = dir.path().join("log").join("snap.00000000FFFFFFFF.generating");
+    std::fs::write(&leftover, b"").unwrap();
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.head().last_seq, RECORDS);
+    log.close().unwrap();
+    assert!(!leftover.exists());
+    assert_eq!(verify(dir.path(), &mut |_| {}).unwrap().last_seq, RECORDS);
+}

@@ -5,6 +5,7 @@
 mod cli;
 mod corrupt;
 mod crash;
+mod crashmatrix;
 mod proc;
 mod prometheus;
 mod replay;
