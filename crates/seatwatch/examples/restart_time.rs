@@ -59,8 +59,8 @@ fn fill(log: &Log, target: u64, first_day: chrono::NaiveDate, prefix: &str) {
         let event = validate_event(&v, 0, &opts).unwrap();
         batch.push(Pending { tenant: "acme".into(), source: "acd-1".into(), received: event.ts, event });
         if batch.len() == 2000 || n + batch.len() as u64 >= target {
-            n += batch.len() as u64;
-            log.append_blocking(std::mem::take(&mut batch)).unwrap();
+            let out = log.append_blocking(std::mem::take(&mut batch)).unwrap();
+            n += out.iter().filter(|o| matches!(o, seatwatch_log::AppendOutcome::Appended(_))).count() as u64;
             if n % 1_000_000 < 2000 {
                 eprintln!("  {n} records ({:.0} events/s)", (n - have) as f64 / started.elapsed().as_secs_f64());
             }
@@ -133,7 +133,7 @@ fn main() {
     let last = guard.0.log.head().last_seq;
     let last_ts = guard.0.log.read_from(last).next().unwrap().unwrap().event.ts;
     let next_day = last_ts.to_utc().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().succ_opt().unwrap();
-    fill(&guard.0.log, last + tail, next_day, "tail-");
+    fill(&guard.0.log, last + tail, next_day, &format!("tail{last}-"));
     drop(guard);
     let (open, load, warm, folded, _guard) = start(&data, true);
     println!(
