@@ -13,9 +13,8 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     let bar = progress(last.saturating_sub(a.from_seq.saturating_sub(1)), "exporting");
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut written = 0u64;
-    let mut closed = false;
     let result = each_record(&log, a.from_seq, None, &bar, |env, link| {
-        if closed || a.tenant.as_deref().is_some_and(|t| t != env.tenant) {
+        if a.tenant.as_deref().is_some_and(|t| t != env.tenant) {
             return Ok(());
         }
         let mut json = env.to_export_json();
@@ -26,18 +25,36 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
         let line = serde_json::to_string(&json).context("cannot encode an event as JSON")?;
         match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
             Ok(()) => written += 1,
-            // The reader went away (`| head`): stop writing, not an error.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => closed = true,
+            // The reader went away (`| head`): stop reading the log; not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Err(PipeClosed.into()),
             Err(e) => return Err(e).context("cannot write to stdout"),
         }
         Ok(())
     });
-    let head = result?;
+    let head = match result {
+        Ok(head) => Some(head),
+        Err(e) if e.is::<PipeClosed>() => None,
+        Err(e) => return Err(e),
+    };
     match out.flush() {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e).context("cannot write to stdout"),
         _ => {}
     }
     log.close().context("cannot close the log")?;
-    eprintln!("exported {written} events (last seq {}, head {})", head.last_seq, head.hash_hex());
+    if let Some(head) = head {
+        eprintln!("exported {written} events (last seq {}, head {})", head.last_seq, head.hash_hex());
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// stdout was closed by its reader.
+#[derive(Debug)]
+struct PipeClosed;
+
+impl std::fmt::Display for PipeClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout was closed")
+    }
+}
+
+impl std::error::Error for PipeClosed {}
