@@ -15,6 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The content type of `GET /v1/log`.
@@ -26,9 +27,10 @@ const BATCH_BYTES: usize = 4 << 20;
 /// The largest record the stream may announce (a record fits in one log segment).
 const MAX_RECORD_BYTES: u32 = 1 << 20;
 
-/// Where the server is: `http://HOST[:PORT][/PREFIX]`.
+/// Where the server is: `http[s]://HOST[:PORT][/PREFIX]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    tls: bool,
     host: String,
     port: u16,
     prefix: String,
@@ -36,15 +38,12 @@ pub struct Target {
 
 impl Target {
     pub fn parse(url: &str) -> Result<Target> {
-        let rest = if let Some(r) = url.strip_prefix("http://") {
-            r
-        } else if url.starts_with("https://") {
-            bail!(
-                "--url {url:?}: https is not supported by the built-in client; reach the server over \
-                 http on a trusted path (the same host, an SSH tunnel, or a TLS-terminating proxy next to it)"
-            );
+        let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
         } else {
-            bail!("--url {url:?} must start with http://, e.g. http://127.0.0.1:7878");
+            bail!("--url {url:?} must start with http:// or https://, e.g. http://127.0.0.1:7878");
         };
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let port_of = |p: &str| p.parse::<u16>().with_context(|| format!("--url {url:?}: bad port {p:?}"));
@@ -53,13 +52,13 @@ impl Target {
             let (h, rest) = authority.split_at(end + 1);
             match rest.strip_prefix(':') {
                 Some(p) => (h.to_owned(), port_of(p)?),
-                None if rest.is_empty() => (h.to_owned(), 80),
+                None if rest.is_empty() => (h.to_owned(), if tls { 443 } else { 80 }),
                 None => bail!("--url {url:?}: unexpected {rest:?} after the address"),
             }
         } else {
             match authority.rsplit_once(':') {
                 Some((h, p)) => (h.to_owned(), port_of(p)?),
-                None => (authority.to_owned(), 80),
+                None => (authority.to_owned(), if tls { 443 } else { 80 }),
             }
         };
         if host.is_empty() {
@@ -72,7 +71,7 @@ impl Target {
                 break;
             }
         }
-        Ok(Target { host, port, prefix })
+        Ok(Target { tls, host, port, prefix })
     }
 
     fn authority(&self) -> String {
@@ -99,24 +98,67 @@ impl Response {
     }
 }
 
+/// What the client trusts for `https://` URLs.
+pub type Trust = Option<Arc<rustls::ClientConfig>>;
+
+/// A TLS client configuration trusting exactly the certificates in the PEM file `ca`
+/// (the server's own self-signed certificate, or the CA that issued it).
+pub fn trust(ca: &Path) -> Result<Arc<rustls::ClientConfig>> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(ca).with_context(|| format!("cannot read the CA certificate {}", ca.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.with_context(|| format!("{} is not a PEM certificate file", ca.display()))?;
+        roots.add(cert).with_context(|| format!("{} holds a certificate rustls cannot use", ca.display()))?;
+    }
+    if roots.is_empty() {
+        bail!("{} holds no PEM certificate", ca.display());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("cannot set up TLS")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// `GET path` with a bearer token, HTTP/1.1, `Connection: close`.
-fn get(target: &Target, path: &str, token: &str) -> Result<Response> {
+fn get(target: &Target, trust: &Trust, path: &str, token: &str) -> Result<Response> {
     let authority = target.authority();
     let addr = authority
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve {authority}"))?
         .next()
         .with_context(|| format!("{authority} resolves to no address"))?;
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
         .with_context(|| format!("cannot connect to {authority}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120))).context("cannot set a read timeout")?;
-    let mut w = stream.try_clone().context("cannot use the connection")?;
+    tcp.set_read_timeout(Some(Duration::from_secs(120))).context("cannot set a read timeout")?;
+    let mut stream: Box<dyn Stream> = if target.tls {
+        let Some(config) = trust.clone() else {
+            bail!("--url is https: pass the server's certificate (or its CA) as a PEM file with --ca-cert FILE");
+        };
+        let name = rustls_pki_types::ServerName::try_from(target.host.trim_start_matches('[').trim_end_matches(']'))
+            .with_context(|| format!("{:?} is not a valid TLS server name", target.host))?
+            .to_owned();
+        let conn = rustls::ClientConnection::new(config, name).context("cannot start TLS")?;
+        Box::new(rustls::StreamOwned::new(conn, tcp))
+    } else {
+        Box::new(tcp)
+    };
     let req = format!(
         "GET {}{path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nAccept: {LOG_CONTENT_TYPE}, application/json\r\nUser-Agent: seatwatch-backup/{}\r\nConnection: close\r\n\r\n",
         target.prefix,
         env!("CARGO_PKG_VERSION")
     );
-    w.write_all(req.as_bytes()).with_context(|| format!("cannot send the request to {authority}"))?;
+    stream
+        .write_all(req.as_bytes())
+        .and_then(|()| stream.flush())
+        .with_context(|| format!("cannot send the request to {authority}"))?;
     let mut r = BufReader::with_capacity(256 * 1024, stream);
     let mut line = String::new();
     r.read_line(&mut line).with_context(|| format!("no response from {authority}"))?;
@@ -277,12 +319,16 @@ fn append(log: &Log, out: &Path, batch: Vec<RawRecord>) -> Result<()> {
 pub fn run(a: BackupArgs) -> Result<ExitCode> {
     crate::init_tracing("warn");
     let target = Target::parse(&a.url)?;
+    let trust = match &a.ca_cert {
+        Some(ca) => Some(trust(ca)?),
+        None => None,
+    };
     if let Some(k) = &a.caller_key {
         install_caller_key(&a.out, k)?;
     }
     let log = Log::open(&a.out).with_context(|| format!("cannot open the backup directory {}", a.out.display()))?;
     let start = log.head().last_seq + 1;
-    let resp = get(&target, &format!("/v1/log?from_seq={start}"), &a.token)?;
+    let resp = get(&target, &trust, &format!("/v1/log?from_seq={start}"), &a.token)?;
     match resp.status {
         200 => {}
         401 => bail!("the server refused the token (401): pass an admin token's secret with --token"),
@@ -340,7 +386,7 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
     let copied = head.last_seq + 1 - start;
     println!("backup: {copied} new records, last seq {}, head {}", head.last_seq, head.hash_hex());
     // Compare with the server's own head when it has not moved on since.
-    if let Ok(r) = get(&target, "/v1/head", &a.token)
+    if let Ok(r) = get(&target, &trust, "/v1/head", &a.token)
         && r.status == 200
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.text())
         && v["last_seq"].as_u64() == Some(head.last_seq)
@@ -366,13 +412,14 @@ mod tests {
     #[test]
     fn urls() {
         let t = Target::parse("http://127.0.0.1:7878").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.prefix.as_str()), ("127.0.0.1", 7878, ""));
+        assert_eq!((t.tls, t.host.as_str(), t.port, t.prefix.as_str()), (false, "127.0.0.1", 7878, ""));
         let t = Target::parse("http://example.invalid/seatwatch/v1/log").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.prefix.as_str()), ("example.invalid", 80, "/seatwatch"));
         let t = Target::parse("http://[::1]:9000/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("[::1]", 9000));
         assert_eq!(Target::parse("http://[::1]").unwrap().port, 80);
-        assert!(Target::parse("https://x").unwrap_err().to_string().contains("https"));
+        let t = Target::parse("https://seatwatch.example.invalid").unwrap();
+        assert_eq!((t.tls, t.port), (true, 443));
         assert!(Target::parse("ws://x").is_err());
         assert!(Target::parse("http://:80").is_err());
         assert!(Target::parse("http://h:99999").is_err());

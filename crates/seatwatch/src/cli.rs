@@ -213,6 +213,10 @@ pub struct BackupArgs {
     /// server restored from it hashes callers as the original did.
     #[arg(long, value_name = "FILE")]
     pub caller_key: Option<PathBuf>,
+    /// For an https:// URL: the PEM certificate(s) to trust (the server's own
+    /// certificate, or the CA that issued it).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
