@@ -221,6 +221,10 @@ pub struct ServerConfig {
     /// Default most events per second per token (over all its connections); 0: no limit.
     /// `[[token]] rate_limit` overrides it for one token.
     pub rate_limit: f64,
+    /// PEM certificate chain: with `tls_key`, the listener speaks HTTPS/WSS only.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -236,6 +240,8 @@ impl Default for ServerConfig {
             handshake_timeout: Dur::secs(10),
             max_sockets: 4096,
             rate_limit: 0.0,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -341,6 +347,11 @@ impl Config {
         }
         if s.handshake_timeout < Dur(100) {
             return Err(ConfigError::Invalid("[server] handshake_timeout must be at least 100ms".into()));
+        }
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "[server] tls_cert and tls_key go together: give both (HTTPS) or neither (plain HTTP)".into(),
+            ));
         }
         if !(s.rate_limit.is_finite() && s.rate_limit >= 0.0) {
             return Err(ConfigError::Invalid(

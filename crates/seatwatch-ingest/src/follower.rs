@@ -25,6 +25,14 @@ pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
         }
         let pushes = {
             let Ok(mut engine) = state.engine.write() else { return Ok(applied) };
+            // Pushes are JSON built for every agent-state change and alarm: build them
+            // only while someone listens on /v1/stream. The folded state is the same
+            // either way (the change log only feeds `take_pushes`); a subscriber sees
+            // the pushes of the records folded from the next chunk after it subscribed.
+            let listening = state.pushes.receiver_count() > 0;
+            if engine.change_log() != listening {
+                engine.set_change_log(listening);
+            }
             for env in &records {
                 engine.apply(env);
             }

@@ -152,3 +152,81 @@ async fn serve_one<H: Handshake>(
         }
     }
 }
+
+/// Why the TLS certificate or key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read the TLS {what} {}: {source}", path.display())]
+    Read {
+        /// "certificate" or "key".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file holds no usable PEM item.
+    #[error("the TLS {what} file {} holds no {expected} in PEM form", path.display())]
+    Empty {
+        /// "certificate" or "key".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was looked for.
+        expected: &'static str,
+    },
+    /// rustls refused the pair.
+    #[error("the TLS certificate and key cannot be used together: {0}")]
+    Rustls(String),
+}
+
+/// HTTPS/WSS: a rustls handshake (TLS 1.2 and 1.3, ring's cipher suites, HTTP/1.1 via ALPN).
+#[derive(Clone)]
+pub struct Tls(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+impl Tls {
+    /// Load a PEM certificate chain and its private key.
+    pub fn from_pem_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Tls, TlsError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let read = |what: &'static str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read { what, path: path.to_path_buf(), source })
+        };
+        let cert_pem = read("certificate", cert)?;
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&cert_pem).filter_map(Result::ok).collect();
+        if chain.is_empty() {
+            return Err(TlsError::Empty { what: "certificate", path: cert.to_path_buf(), expected: "CERTIFICATE" });
+        }
+        let key_pem = read("key", key)?;
+        let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::Empty {
+            what: "key",
+            path: key.to_path_buf(),
+            expected: "PRIVATE KEY (PKCS#8, RSA or EC)",
+        })?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Rustls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key_der)
+            .map_err(|e| TlsError::Rustls(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))))
+    }
+}
+
+impl Handshake for Tls {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    async fn handshake(&self, tcp: tokio::net::TcpStream) -> std::io::Result<Self::Io> {
+        self.0.accept(tcp).await
+    }
+}

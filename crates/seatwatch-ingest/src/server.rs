@@ -122,13 +122,22 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// close the log (final flush). Returns once all of that is done.
 pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "listening");
+    let tls = match (&state.config.server.tls_cert, &state.config.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::listener::Tls::from_pem_files(cert, key).map_err(|e| std::io::Error::other(e.to_string()))?)
+        }
+        _ => None,
+    };
+    tracing::info!(%addr, tls = tls.is_some(), "listening");
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follower::run(state.clone(), stop_follower.clone()));
     let ticker = state.tracker.spawn(ticker::run(state.clone()));
     let snapshots = state.tracker.spawn(snapshot::run(state.clone()));
     let app = router(state.clone());
-    crate::listener::serve(listener, app, state.clone(), crate::listener::PlainTcp).await;
+    match tls {
+        Some(tls) => crate::listener::serve(listener, app, state.clone(), tls).await,
+        None => crate::listener::serve(listener, app, state.clone(), crate::listener::PlainTcp).await,
+    }
     let served: std::io::Result<()> = Ok(());
     tracing::info!("stopped accepting; answering what was received");
     state.tracker.close();

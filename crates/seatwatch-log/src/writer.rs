@@ -182,7 +182,28 @@ impl Writer {
     /// Serve requests until every handle is gone, then flush and sync one last time.
     pub fn run(mut self) -> Result<(), LogError> {
         let mut reqs = Vec::new();
-        while let Ok(first) = self.rx.recv() {
+        loop {
+            // After a failed write (a full disk), try to reopen every half second even
+            // with nothing to append, so that reads and the projections resume by
+            // themselves once the cause is gone.
+            let first = if self.needs_reopen {
+                match self.rx.recv_timeout(std::time::Duration::from_millis(500)) {
+                    Ok(r) => r,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        match self.reopen() {
+                            Ok(()) => tracing::info!("log reopened after a failed write"),
+                            Err(e) => tracing::debug!(error = %e, "the log still cannot be reopened"),
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            };
             reqs.push(first);
             while let Ok(more) = self.rx.try_recv() {
                 reqs.push(more);

@@ -4,9 +4,11 @@
 
 mod day;
 mod diskfull;
+mod fuzz;
 mod harness;
 mod hostile;
 mod ingest;
 mod reads;
 mod security;
+mod tls;
 mod wall;

@@ -7,6 +7,7 @@ mod api;
 mod backup;
 mod crash;
 mod fixtures;
+mod fuzz;
 mod golden;
 mod props;
 mod repair;
