@@ -328,3 +328,42 @@ fn a_report_as_of_a_published_head_is_reproduced_from_the_longer_log() {
     let o = run(&["replay", "--data", s(&full), "--report", "alarms", "--upto-seq", "999999"]);
     assert!(!o.status.success() && text(&o).contains("the log ends at seq"), "{}", text(&o));
 }
+
+/// A self-signed certificate for 127.0.0.1; returns the `[server]` lines and the PEM path.
+fn make_cert(dir: &Path, name: &str) -> (String, PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (format!("[server]\ntls_cert = {:?}\ntls_key = {:?}\n", s(&cert_path), s(&key_path)), cert_path)
+}
+
+#[test]
+fn a_backup_over_https_trusts_exactly_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, copy) = (dir.path().join("data"), dir.path().join("backup"));
+    golden_log("shanghai-day", &data, usize::MAX);
+    let (tls, cert) = make_cert(dir.path(), "server");
+    let (_, stranger) = make_cert(dir.path(), "stranger");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[[token]]\nname = \"ops\"\ntenant = \"acme\"\nrole = \"admin\"\nsha256 = \"{}\"\n\n{tls}",
+            seatwatch_config::hash_secret(ADMIN)
+        ),
+    );
+    let (server, _) = serve(&cfg, &data);
+    let url = format!("https://127.0.0.1:{}", server.addr.port());
+    let base = ["backup", "--url", url.as_str(), "--token", ADMIN, "--out", s(&copy)];
+    let o = run(&base);
+    assert!(!o.status.success() && text(&o).contains("--ca-cert"), "{}", text(&o));
+    let o = run(&[&base[..], &["--ca-cert", s(&stranger)]].concat());
+    assert!(!o.status.success(), "a certificate it was not told to trust is refused: {}", text(&o));
+    let out = ok(run(&[&base[..], &["--ca-cert", s(&cert)]].concat()), "backup over https");
+    assert!(out.starts_with("backup: 2087 new records") && out.contains("the server's head"), "{out}");
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    assert_eq!(ok(run(&["verify", "--data", s(&data)]), "verify"), ok(run(&["verify", "--data", s(&copy)]), "verify"));
+}
