@@ -2,8 +2,9 @@
 //!
 //! `cargo run --release -p seatwatch-benches --example foldprof -- WHAT AGENTS RECORDS`
 //!
-//! WHAT is `occupancy`, `compliance`, `engine` or `bare`; the day is folded up to 09:00
-//! first (untimed), then RECORDS records are folded and timed.
+//! WHAT is `occupancy`, `compliance`, `pair`, `engine` or `bare`; the day is folded up to
+//! 09:00 first (untimed), then RECORDS records are folded and timed. `mem` streams
+//! RECORDS records into an engine and reports the resident memory per agent.
 
 use chrono::NaiveTime;
 use seatwatch_benches::{bare_vec_fold, compact, envelopes, fold_all, sim_config};
@@ -19,6 +20,9 @@ fn main() {
     let agents: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let records: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let split = NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN);
+    if what == "mem" {
+        return memory(agents, records);
+    }
     let t0 = Instant::now();
     let (prefix, measured) = envelopes(&sim_config(agents, 1), split, records);
     eprintln!("generated {} + {} records in {:?}", prefix.len(), measured.len(), t0.elapsed());
@@ -69,6 +73,62 @@ fn main() {
             report("bare", n, t);
         }
     }
+}
+
+/// The engine's memory per agent: stream `records` simulated records (not kept) into an
+/// engine, then report the growth of the process's resident set and the snapshot size.
+fn memory(agents: u32, records: usize) {
+    use seatwatch_model::{CallerKey, CallerPolicy, Envelope, IngestOptions, Projector, parse_frame, validate_event};
+    let key = CallerKey([7; 32]);
+    let opts = IngestOptions {
+        tenant: seatwatch_benches::TENANT,
+        caller_policy: CallerPolicy::Hmac,
+        caller_key: &key,
+        max_future: None,
+    };
+    let config = Config::default();
+    let rss0 = rss_kib();
+    let mut engine = Engine::new(&config);
+    engine.set_change_log(false);
+    let mut seq = 0;
+    let Ok(events) = seatwatch_sim::generate(&sim_config(agents, 1)) else { return };
+    for ev in events.take(records) {
+        let Some(event) =
+            parse_frame(&ev.json).ok().and_then(|f| f.items.first().and_then(|v| validate_event(v, 0, &opts).ok()))
+        else {
+            continue;
+        };
+        seq += 1;
+        let env =
+            Envelope { seq, tenant: seatwatch_benches::TENANT.into(), source: "acd".into(), received: event.ts, event };
+        engine.apply(&env);
+    }
+    let rss1 = rss_kib();
+    let snap = engine.occupancy.snapshot().len() + engine.compliance.snapshot().len();
+    let logged_in = engine
+        .occupancy
+        .agents(seatwatch_benches::TENANT)
+        .iter()
+        .filter(|a| a.state != seatwatch_occupancy::AgentState::LoggedOut)
+        .count();
+    println!(
+        "mem: {agents} agents ({logged_in} logged in), {seq} records: RSS +{} KiB = {:.2} KiB/agent; snapshots {} KiB = {:.2} KiB/agent",
+        rss1 - rss0,
+        (rss1 - rss0) as f64 / f64::from(agents),
+        snap / 1024,
+        snap as f64 / 1024.0 / f64::from(agents)
+    );
+}
+
+fn rss_kib() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 /// The timed part, a separate symbol for `valgrind --tool=callgrind --toggle-collect=*measured_fold*`.

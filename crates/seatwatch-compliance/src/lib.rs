@@ -91,6 +91,11 @@ impl Compliance {
         }
     }
 
+    /// Whether raised/cleared alarms are queued for [`Compliance::take_changes`].
+    pub fn change_log(&self) -> bool {
+        self.record_changes
+    }
+
     /// The settings in force for `tenant`.
     pub fn settings(&self, tenant: &str) -> &TenantSettings {
         self.per_tenant.get(tenant).unwrap_or(&self.default)

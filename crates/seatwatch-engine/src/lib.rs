@@ -78,6 +78,11 @@ impl Engine {
         self.occupancy = occupancy.with_changes(on);
     }
 
+    /// Whether changes are collected for [`Engine::take_pushes`].
+    pub fn change_log(&self) -> bool {
+        self.compliance.change_log()
+    }
+
     /// Whether `tenant` runs on the wall clock.
     pub fn is_wall(&self, tenant: &str) -> bool {
         self.wall_tenants.get(tenant).copied().unwrap_or(self.default_wall)
@@ -213,8 +218,10 @@ mod change_log_tests {
         assert!(pushes.iter().any(|p| p.json.contains("agent_state")), "{pushes:?}");
         assert!(pushes.iter().any(|p| p.json.contains("alarm_raised")), "{pushes:?}");
         assert!(off.take_pushes().is_empty());
+        assert!(on.change_log() && !off.change_log());
         // Switching it back on collects again.
         off.set_change_log(true);
+        assert!(off.change_log());
         let mut more = records();
         for (i, env) in more.iter_mut().enumerate() {
             env.seq += 7;

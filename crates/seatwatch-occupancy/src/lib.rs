@@ -1101,6 +1101,18 @@ impl Occupancy {
         out
     }
 
+    /// How many of the tenant's agents are in each state (every state present, 0 when
+    /// none): what [`Occupancy::agents`] would count, without building 10,000 views.
+    pub fn agent_state_counts(&self, tenant: &str) -> BTreeMap<AgentState, u64> {
+        let mut out: BTreeMap<AgentState, u64> = AgentState::ALL.iter().map(|s| (*s, 0)).collect();
+        if let Some((t, _)) = self.tenant(tenant) {
+            for ag in &t.agents {
+                *out.entry(ag.state()).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
     /// Every queue seen, sorted by name.
     pub fn queues(&self, tenant: &str) -> Vec<QueueView> {
         let Some((t, _)) = self.tenant(tenant) else { return Vec::new() };

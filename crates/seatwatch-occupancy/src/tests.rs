@@ -730,3 +730,29 @@ fn interval_rows_serialize_with_the_contracts_fields() {
     assert_eq!(json["aht_seconds"], serde_json::Value::Null, "zero denominator: null");
     assert_eq!(serde_json::to_value(&rows[1]).unwrap()["queue"], "sales");
 }
+
+#[test]
+fn agent_state_counts_match_the_views() {
+    let mut s = Sim::new();
+    s.login("08:00:00", "a1", "s1")
+        .login("08:00:05", "a2", "s2")
+        .login("08:00:10", "a3", "s3")
+        .not_ready("08:01:00", "a2", Some("break"))
+        .queued("08:02:00", "c1", "sales")
+        .offered("08:02:01", "a1", "c1", Some("sales"))
+        .answered("08:02:05", "a1", "c1")
+        .logout("08:03:00", "a3");
+    let counts = s.occ.agent_state_counts(T);
+    let mut from_views: BTreeMap<AgentState, u64> = AgentState::ALL.iter().map(|st| (*st, 0)).collect();
+    for v in s.occ.agents(T) {
+        *from_views.entry(v.state).or_insert(0) += 1;
+    }
+    assert_eq!(counts, from_views);
+    assert_eq!(counts[&AgentState::Talking], 1);
+    assert_eq!(counts[&AgentState::NotReady], 1);
+    assert_eq!(counts[&AgentState::LoggedOut], 1);
+    assert_eq!(counts[&AgentState::Ready], 0);
+    let none = s.occ.agent_state_counts("other");
+    assert_eq!(none.len(), AgentState::ALL.len());
+    assert!(none.values().all(|n| *n == 0));
+}
