@@ -206,7 +206,8 @@ pub struct ServerConfig {
     pub snapshot_interval: Dur,
     /// A WebSocket connection with no frame (not even a ping) for this long is closed.
     pub idle_timeout: Dur,
-    /// `/metrics` needs a reader or admin token when true.
+    /// `/metrics` needs a token when true: an admin's sees every series, any other token
+    /// only its own tenant's.
     pub metrics_auth: bool,
     /// A connection must deliver a whole HTTP request head (the upgrade request included)
     /// within this long after it opens, or after its previous request; else it is closed

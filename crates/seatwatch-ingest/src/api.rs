@@ -269,19 +269,25 @@ fn tokio_stream_from(
 /// projections now (see [`crate::telemetry::publish`]), the engine gauges from the log
 /// and the server state; then the process's recorder is rendered — on a blocking thread,
 /// since with many agents and queues this takes milliseconds.
+///
+/// Who sees what: with `[server] metrics_auth = true` the request needs a token, as a
+/// read does (reader, admin, or a producer for its own tenant); an admin sees every
+/// series, any other token only its own tenant's and the server-wide series that reveal
+/// no tenant's activity ([`crate::exposition`]). `?tenant=T` narrows the view to
+/// tenant T (only an admin may name another tenant than its token's). Without
+/// `metrics_auth` the endpoint is open and shows every series, or T's with `?tenant=T`.
 pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
     use crate::telemetry as t;
-    if state.config.server.metrics_auth
-        && let Err(d) = auth::authorize(
-            &state.tokens,
-            state.no_auth,
-            &headers,
-            q.get("access_token").map(String::as_str),
-            &[Role::Reader, Role::Admin],
-        )
-    {
-        return d.into_response();
-    }
+    // The tenant whose view is rendered; `None`: everything.
+    let view: Option<String> = if state.config.server.metrics_auth {
+        match scope(&state, &headers, &q) {
+            Ok((who, _)) if who.role == Role::Admin && !q.contains_key("tenant") => None,
+            Ok((_, tenant)) => Some(tenant),
+            Err(d) => return d.into_response(),
+        }
+    } else {
+        q.get("tenant").cloned()
+    };
     let render = move || {
         let head = state.log.head().last_seq;
         let position = {
@@ -308,7 +314,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
         metrics::gauge!(t::PROJECTION_LAG).set(head.saturating_sub(position) as f64);
         metrics::gauge!(t::CONNECTIONS).set(state.open_connections.load(Ordering::Relaxed) as f64);
         metrics::gauge!(t::READY).set(if state.is_ready() { 1.0 } else { 0.0 });
-        Some(state.metrics.render())
+        let text = state.metrics.render();
+        Some(match view {
+            None => text,
+            Some(tenant) => crate::exposition::scope_to_tenant(&text, &tenant),
+        })
     };
     match tokio::task::spawn_blocking(render).await {
         Ok(Some(text)) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),

@@ -6,6 +6,7 @@
 //!   log in order, answers each frame once its events are durable, applies
 //!   backpressure;
 //! * [`api`]: the HTTP read API, `/v1/stream`, `/metrics`, health;
+//! * [`exposition`]: one tenant's view of the rendered `/metrics` text;
 //! * [`server`]: `server::run(listener, state, shutdown)` — the router, the connection
 //!   cap, graceful shutdown with a `CancellationToken` and a `TaskTracker`;
 //! * [`follower`]: folds committed records into the projections and fans out pushes;
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod auth;
 pub mod connection;
+pub mod exposition;
 pub mod follower;
 pub mod frame;
 pub mod limits;

@@ -1,6 +1,7 @@
 //! The access-control matrix: every endpoint × every credential (producer, reader, admin,
 //! none, a wrong secret) × own and another tenant (`?tenant=`), each with the status the
-//! policy in docs/security.md promises. Run against `[server] metrics_auth` off and on.
+//! policy in docs/security.md promises, and for `/metrics` which tenants' series the
+//! answer holds. Run against `[server] metrics_auth` off and on.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -106,11 +107,116 @@ fn expected(kind: Kind, cred: Cred, scope: Scope, metrics_auth: bool) -> u16 {
                 403
             }
         }
-        Kind::Metrics => match cred {
-            Cred::Reader | Cred::Admin => 200,
-            _ => 403,
-        },
+        // As a read: any role, its own tenant's series; only an admin names another.
+        Kind::Metrics => {
+            if other && cred != Cred::Admin {
+                403
+            } else {
+                200
+            }
+        }
     }
+}
+
+/// Whose series a `/metrics` answer may hold: `None`, every tenant's and the server-wide
+/// ones; `Some(t)`, tenant t's and the harmless server-wide ones only.
+fn metrics_view(cred: Cred, scope: Scope, metrics_auth: bool) -> Option<&'static str> {
+    match scope {
+        Scope::Implicit if !metrics_auth || cred == Cred::Admin => None,
+        Scope::Implicit | Scope::Own => Some(cred.own_tenant()),
+        Scope::Other => Some("globex"),
+    }
+}
+
+/// The sample lines of an exposition, and a check that every `# HELP`/`# TYPE` line is
+/// followed by a sample of its family (no header left without samples).
+fn samples(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut header: Option<(&str, bool)> = None;
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# ") {
+            let name = rest.split_whitespace().nth(1).unwrap();
+            if let Some((prev, seen)) = header
+                && prev != name
+            {
+                assert!(seen, "`{prev}` has HELP/TYPE lines but no sample:\n{body}");
+            }
+            header = Some((name, header.is_some_and(|(prev, seen)| prev == name && seen)));
+        } else if !line.trim().is_empty() {
+            if let Some((name, seen)) = header.as_mut() {
+                assert!(line.starts_with(*name), "sample `{line}` under the header of `{name}`");
+                *seen = true;
+            }
+            out.push(line);
+        }
+    }
+    if let Some((name, seen)) = header {
+        assert!(seen, "`{name}` has HELP/TYPE lines but no sample:\n{body}");
+    }
+    out
+}
+
+/// Server-wide series a tenant may see (docs/security.md).
+const HARMLESS: [&str; 2] = ["seatwatch_build_info", "seatwatch_ready"];
+/// Server-wide series only an unscoped view (an admin's) holds.
+const SERVER_WIDE: [&str; 6] = [
+    "seatwatch_log_last_seq ",
+    "seatwatch_ingest_events_total{",
+    "seatwatch_ingest_frames_total ",
+    "seatwatch_log_commits_total ",
+    "seatwatch_sockets_shed_total ",
+    "seatwatch_ingest_rate_limited_events_total",
+];
+
+/// What the matrix checks of a `/metrics` answer seen as `view`.
+fn check_metrics_body(body: &str, view: Option<&str>) -> Result<(), String> {
+    let lines = samples(body);
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    match view {
+        None => {
+            for needle in ["tenant=\"acme\"", "tenant=\"globex\"", "seatwatch_build_info{"] {
+                if !has(needle) {
+                    return Err(format!("no `{needle}` series"));
+                }
+            }
+            if let Some(missing) = SERVER_WIDE[..3].iter().find(|n| !has(n)) {
+                return Err(format!("no server-wide `{missing}` series"));
+            }
+        }
+        Some(tenant) => {
+            for line in &lines {
+                let harmless = HARMLESS.iter().any(|h| line.starts_with(h));
+                if !harmless && !line.contains(&format!("tenant=\"{tenant}\"")) {
+                    return Err(format!("a series not of {tenant}: {line}"));
+                }
+            }
+            // Other tenants' names appear nowhere. globex's producer named a queue
+            // `evil",tenant="acme`: globex sees that queue (it is globex's), nobody else
+            // mistakes it for an acme series.
+            const EVIL: &str = r#"queue="evil\",tenant=\"acme""#;
+            for other in ["acme", "globex", "evil"] {
+                let mentions = |l: &&&str| l.replace(EVIL, "globex's queue").contains(other);
+                if other != tenant
+                    && let Some(line) = lines.iter().find(mentions)
+                {
+                    return Err(format!("{tenant}'s view mentions `{other}`: {line}"));
+                }
+            }
+            if tenant == "globex" && !has(EVIL) {
+                return Err("globex's own queue `evil\",tenant=\"acme` is missing from its view".into());
+            }
+            if tenant != "ops" && !has(&format!("seatwatch_agents{{tenant=\"{tenant}\"")) {
+                return Err(format!("{tenant}'s own seatwatch_agents series are missing"));
+            }
+            if !has("seatwatch_build_info{") || !has("seatwatch_ready ") {
+                return Err("no seatwatch_build_info / seatwatch_ready".into());
+            }
+            if let Some(leak) = SERVER_WIDE.iter().find(|n| has(n)) {
+                return Err(format!("a server-wide series in a tenant's view: {leak}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn path_for(endpoint: &str, cred: Cred, scope: Scope) -> String {
@@ -122,13 +228,13 @@ fn path_for(endpoint: &str, cred: Cred, scope: Scope) -> String {
     }
 }
 
-async fn status(srv: &Server, kind: Kind, path: &str, secret: Option<&str>) -> u16 {
+async fn status(srv: &Server, kind: Kind, path: &str, secret: Option<&str>) -> (u16, String) {
     match kind {
         Kind::Ingest | Kind::Stream => match connect(&srv.ws_url(path), secret).await {
-            Ok(_) => 101,
-            Err(e) => upgrade_status(&e),
+            Ok(_) => (101, String::new()),
+            Err(e) => (upgrade_status(&e), String::new()),
         },
-        _ => srv.get(path, secret).await.0,
+        _ => srv.get(path, secret).await,
     }
 }
 
@@ -147,6 +253,17 @@ async fn run_matrix(metrics_auth: bool) -> usize {
     let extra = if metrics_auth { "[server]\nmetrics_auth = true\n" } else { "" };
     let srv = Server::start(dir.path(), config(extra)).await;
     ready(&srv).await;
+    // Both tenants have series; globex's producer tries to smuggle an `acme` label into
+    // a queue id.
+    let mut acme = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let e = ev("m-1", "login", "2026-03-02T08:20:00+08:00", Some("a1"), r#","station":"S1""#);
+    assert_eq!(roundtrip(&mut acme, &e).await["accepted"], 1);
+    let mut globex = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    let now = chrono::Utc::now().to_rfc3339();
+    let e = ev("m-2", "queued", &now, None, r#","call":"c1","queue":"evil\",tenant=\"acme""#);
+    assert_eq!(roundtrip(&mut globex, &e).await["accepted"], 1, "{e}");
+    drop((acme, globex));
+    srv.caught_up().await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for (endpoint, kind) in ENDPOINTS {
@@ -166,13 +283,16 @@ async fn run_matrix(metrics_auth: bool) -> usize {
                         cred.secret()
                     };
                     let want = expected(kind, cred, scope, metrics_auth);
-                    let got = status(&srv, kind, &path, header).await;
+                    let (got, body) = status(&srv, kind, &path, header).await;
                     checked += 1;
+                    let how = if via_query { "query" } else { "header" };
                     if got != want {
-                        failures.push(format!(
-                            "{path} as {cred:?} ({}): expected {want}, got {got}",
-                            if via_query { "query" } else { "header" }
-                        ));
+                        failures.push(format!("{path} as {cred:?} ({how}): expected {want}, got {got}"));
+                    } else if kind == Kind::Metrics && got == 200 {
+                        let view = metrics_view(cred, scope, metrics_auth);
+                        if let Err(e) = check_metrics_body(&body, view) {
+                            failures.push(format!("{path} as {cred:?} ({how}), view {view:?}: {e}"));
+                        }
                     }
                 }
             }
