@@ -53,6 +53,16 @@ pub struct DedupIndex {
 }
 
 impl DedupIndex {
+    /// An empty index with room for `n` keys.
+    pub fn with_capacity(n: usize) -> Self {
+        DedupIndex { set: HashSet::with_capacity_and_hasher(n, Default::default()) }
+    }
+
+    /// Every key, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = u128> + '_ {
+        self.set.iter().copied()
+    }
+
     /// Insert `key`; false when it was already there.
     pub fn insert(&mut self, key: u128) -> bool {
         self.set.insert(key)

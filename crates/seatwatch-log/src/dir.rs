@@ -197,23 +197,59 @@ pub struct Tail {
     pub head: [u8; 32],
     /// Every dedup key in the log.
     pub dedup: DedupIndex,
+    /// The dedup keys of the records after [`Start::collect_after`], in log order.
+    pub scanned_keys: Vec<u128>,
 }
 
 fn corrupt(seq: u64, reason: impl Into<String>) -> LogError {
     LogError::Corrupt { seq, reason: reason.into() }
 }
 
-/// Scan the whole log: check that seqs are gapless and that every record's hash-chain
-/// link holds (so any changed, missing or reordered byte is found before the server
-/// starts), rebuild the dedup index, and fully decode the last segment. `verify` also
-/// decodes every record in full; a record whose link holds is the one that was written,
-/// so the difference matters only for a build that wrote undecodable records.
-pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
-    let mut expected = 1u64;
-    let mut head = format::GENESIS;
-    let mut dedup = DedupIndex::default();
+/// Where a scan starts: after record `seq` (0: from the start), whose link is `link`,
+/// with `dedup` holding the keys of records `1..=seq`.
+#[derive(Debug)]
+pub struct Start {
+    /// The last record already accounted for.
+    pub seq: u64,
+    /// Its link.
+    pub link: [u8; 32],
+    /// The keys of records `1..=seq`.
+    pub dedup: DedupIndex,
+    /// Collect the keys of records after this seq into [`Tail::scanned_keys`].
+    pub collect_after: Option<u64>,
+}
+
+impl Start {
+    /// A scan of the whole log.
+    pub fn full() -> Start {
+        Start { seq: 0, link: format::GENESIS, dedup: DedupIndex::default(), collect_after: None }
+    }
+}
+
+/// Scan the log after `start`: check that seqs are gapless and that every record's
+/// hash-chain link holds (so any changed, missing or reordered byte is found before the
+/// server starts), add the records' keys to the dedup index, and fully decode the last
+/// segment. `verify` also decodes every record in full; a record whose link holds is the
+/// one that was written, so the difference matters only for a build that wrote
+/// undecodable records. With [`Start::full`] the whole log is checked; after a
+/// checkpoint, the caller has checked that record `start.seq` holds `start.link`.
+pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
+    let Start { seq: skip_to, link: start_link, mut dedup, collect_after } = start;
+    let mut scanned_keys = Vec::new();
+    // The segment holding record skip_to + 1 (or the last one, when nothing follows).
+    let first_key = if skip_to == 0 {
+        1
+    } else {
+        match db.range(..=format::segment_key(skip_to + 1)).next_back() {
+            Some(Ok((k, _))) => key_seq(&k).unwrap_or(1),
+            Some(Err(e)) => return Err(corrupt(skip_to + 1, format!("sled cannot read the segment: {e}"))),
+            None => 1,
+        }
+    };
+    let mut expected = first_key;
+    let mut head = if skip_to == 0 { format::GENESIS } else { start_link };
     let mut last: Option<(u64, sled::IVec, [u8; 32])> = None;
-    for item in db.iter() {
+    for item in db.range(format::segment_key(first_key)..) {
         let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
         let key = key_seq(&k).ok_or_else(|| corrupt(expected, format!("a segment key is {} bytes, not 8", k.len())))?;
         if key != expected {
@@ -230,6 +266,14 @@ pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
                 return Err(corrupt(expected, format!("found seq {seq} where seq {expected} belongs")));
             }
             let link = format::stored_link(rec).unwrap_or(format::GENESIS);
+            if seq <= skip_to {
+                // Covered by the checkpoint: its keys are in `dedup` already.
+                if seq == skip_to {
+                    head = link;
+                }
+                expected += 1;
+                continue;
+            }
             if format::chain_link(&head, &rec[..rec.len() - format::LINK_LEN]) != link {
                 return Err(corrupt(
                     expected,
@@ -238,6 +282,9 @@ pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
             }
             if let Some(k) = dedup_key(tenant, source, id) {
                 dedup.insert(k);
+                if collect_after.is_some_and(|after| seq > after) {
+                    scanned_keys.push(k);
+                }
             }
             head = link;
             expected += 1;
@@ -253,12 +300,12 @@ pub fn scan(db: &sled::Db) -> Result<Tail, LogError> {
                 return Err(corrupt(seq, format!("found seq {} where seq {seq} belongs", env.seq)));
             }
             let body = &rec[..rec.len() - format::LINK_LEN];
-            if format::chain_link(&prev, body) != link {
+            if seq > skip_to && format::chain_link(&prev, body) != link {
                 return Err(corrupt(seq, "the hash chain is broken at the log's tail"));
             }
             prev = link;
             seq += 1;
         }
     }
-    Ok(Tail { next_seq: expected, head, dedup })
+    Ok(Tail { next_seq: expected, head, dedup, scanned_keys })
 }

@@ -10,7 +10,8 @@ use crate::dedup::{DedupIndex, dedup_key};
 use crate::dir::{self, Tail};
 use crate::error::LogError;
 use crate::format::{self, SegmentBuilder, SegmentReader, key_seq, segment_key};
-use crate::{AppendOutcome, Head, OpenOptions, RawRecord};
+use crate::index::IndexWriter;
+use crate::{AppendOutcome, Head, Integrity, OpenOptions, RawRecord};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,12 @@ pub struct Shared {
     pub requests: AtomicU64,
     /// Set when the handle is closed.
     pub closed: std::sync::atomic::AtomicBool,
+    /// What the background check of the records before the checkpoint found.
+    pub integrity: watch::Sender<Integrity>,
+    /// Set by the background check when it found a bad record: appends are refused.
+    pub broken: Mutex<Option<(u64, String)>>,
+    /// Tells the background check to stop (the log is closing).
+    pub stop_checker: std::sync::atomic::AtomicBool,
     /// Test hook: make this many upcoming commits fail after sled applied the batch.
     #[cfg(test)]
     pub fail_commits: std::sync::atomic::AtomicU32,
@@ -53,6 +60,9 @@ impl Shared {
             commits: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
+            integrity: watch::channel(Integrity::Verified).0,
+            broken: Mutex::new(None),
+            stop_checker: std::sync::atomic::AtomicBool::new(false),
             #[cfg(test)]
             fail_commits: std::sync::atomic::AtomicU32::new(0),
         }
@@ -146,6 +156,7 @@ pub struct Writer {
     needs_reopen: bool,
     poisoned: Option<String>,
     journal: Vec<u128>,
+    index: Option<IndexWriter>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -162,6 +173,7 @@ impl Writer {
         opts: OpenOptions,
         tail: Tail,
         sync_file: Option<File>,
+        index: Option<IndexWriter>,
     ) -> Self {
         Writer {
             shared,
@@ -176,6 +188,7 @@ impl Writer {
             needs_reopen: false,
             poisoned: None,
             journal: Vec::new(),
+            index,
         }
     }
 
@@ -222,6 +235,13 @@ impl Writer {
         if let Some(f) = &self.sync_file {
             f.sync_data().map_err(|e| LogError::io("cannot sync", dir::db_file_path(&self.data_dir), e))?;
         }
+        if self.poisoned.is_none()
+            && let Some(ix) = &mut self.index
+            && let Err(reason) = ix.checkpoint(self.next_seq - 1, self.head)
+        {
+            tracing::warn!(%reason, "cannot write the duplicate index checkpoint; the next open scans the whole log");
+            let _ = crate::index::remove_meta(&self.data_dir);
+        }
         tracing::debug!(last_seq = self.next_seq - 1, "log writer stopped");
         Ok(())
     }
@@ -243,12 +263,14 @@ impl Writer {
         self.journal.clear();
         self.builder.reset();
         let mut results: Vec<Outcomes> = Vec::with_capacity(reqs.len());
+        let broken = self.shared.broken.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for req in reqs.iter() {
             let mark = self.builder.mark();
             let (s, h, j) = (self.next_seq, self.head, self.journal.len());
-            let r = match &self.poisoned {
-                Some(reason) => Err(LogError::Corrupt { seq: self.next_seq, reason: reason.clone() }),
-                None => match &req.work {
+            let r = match (&self.poisoned, &broken) {
+                (_, Some((seq, reason))) => Err(LogError::Corrupt { seq: *seq, reason: reason.clone() }),
+                (Some(reason), None) => Err(LogError::Corrupt { seq: self.next_seq, reason: reason.clone() }),
+                (None, None) => match &req.work {
                     Work::Append(p) => self.stage_append(p),
                     Work::Raw(records) => self.stage_raw(records),
                 },
@@ -268,6 +290,12 @@ impl Writer {
                 Ok(()) => {
                     self.shared.commits.fetch_add(1, Ordering::Relaxed);
                     self.shared.publish(self.next_seq - 1, self.head);
+                    if let Some(ix) = &mut self.index {
+                        for k in &self.journal {
+                            ix.push(*k);
+                        }
+                    }
+                    self.index_committed();
                 }
                 Err(e) => {
                     tracing::error!(error = %e, first_seq = seq0, "log commit failed; nothing of it is acknowledged");
@@ -289,6 +317,18 @@ impl Writer {
         self.shared.requests.fetch_add(reqs.len() as u64, Ordering::Relaxed);
         for (req, r) in reqs.drain(..).zip(results) {
             req.reply.send(r);
+        }
+    }
+
+    /// Write the keys queued for the index (and checkpoint now and then). The index is a
+    /// cache: when it cannot be written it is dropped, and the next open scans in full.
+    fn index_committed(&mut self) {
+        if let Some(ix) = &mut self.index
+            && let Err(reason) = ix.committed(self.next_seq - 1, self.head)
+        {
+            tracing::warn!(%reason, "cannot keep the duplicate index file; the next open scans the whole log");
+            let _ = crate::index::remove_meta(&self.data_dir);
+            self.index = None;
         }
     }
 
@@ -435,6 +475,7 @@ impl Writer {
         if adopted > 0 {
             tracing::warn!(segments = adopted, "a commit reported as failed had reached the disk; it is kept");
             self.shared.publish(self.next_seq - 1, self.head);
+            self.index_committed();
         }
         Ok(())
     }
@@ -450,8 +491,11 @@ impl Writer {
             {
                 return Err(format!("after reopening, record {} does not continue the chain", self.next_seq));
             }
-            if let Some(k) = dedup_key(&env.tenant, &env.source, &env.event.id) {
-                self.dedup.insert(k);
+            if let Some(k) = dedup_key(&env.tenant, &env.source, &env.event.id)
+                && self.dedup.insert(k)
+                && let Some(ix) = &mut self.index
+            {
+                ix.push(k);
             }
             self.head = link;
             self.next_seq += 1;

@@ -15,12 +15,18 @@
 //! 3. with that snapshot: open the log, load and check the snapshot, fold what follows;
 //! 4. the same after appending TAIL more events (default 100,000), as after a crash some
 //!    minutes past the last periodic snapshot.
+//!
+//! Steps 3 and 4 run twice: with the full check of the log before serving
+//! (`--start-check full`, [`OpenCheck::Full`]) and from the duplicate index's checkpoint
+//! (`--start-check background`, the default, [`OpenCheck::Checkpoint`]), which also
+//! reports how long the background check of the records before the checkpoint took. In
+//! step 4 the checkpoint is the one of step 3 (a crash: the tail after it is scanned).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use seatwatch_config::Config;
 use seatwatch_ingest::{AppState, ServerOptions, follower, snapshot};
-use seatwatch_log::{Log, Pending};
+use seatwatch_log::{INDEX_META_FILE, Log, OpenCheck, OpenOptions, Pending};
 use seatwatch_model::{CallerKey, CallerPolicy, IngestOptions, Projector, validate_event};
 use seatwatch_sim::SimConfig;
 use std::path::Path;
@@ -73,9 +79,9 @@ fn fill(log: &Log, target: u64, first_day: chrono::NaiveDate, prefix: &str) {
 }
 
 /// What `seatwatch serve` does before it is ready; returns (seconds, records folded).
-fn start(data: &Path, use_snapshot: bool) -> (f64, f64, f64, u64, AppStateGuard) {
+fn start(data: &Path, use_snapshot: bool, check: OpenCheck) -> (f64, f64, f64, u64, AppStateGuard) {
     let t0 = Instant::now();
-    let log = Log::open(data).unwrap();
+    let log = Log::open_with(data, OpenOptions { check, ..OpenOptions::default() }).unwrap();
     let opened = t0.elapsed().as_secs_f64();
     let config = config();
     let engine = if use_snapshot { snapshot::load(&config, &log) } else { None };
@@ -113,7 +119,7 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(data.join(snapshot::SNAPSHOT_DIR));
 
-    let (open, _, cold, folded, guard) = start(&data, false);
+    let (open, _, cold, folded, guard) = start(&data, false, OpenCheck::Full);
     println!("without a snapshot: ready in {cold:.2} s (log open {open:.2} s, folded {folded} records)");
     let t = Instant::now();
     let path = snapshot::take(&guard.0).unwrap().unwrap();
@@ -123,20 +129,38 @@ fn main() {
         guard.0.log.head().last_seq,
         t.elapsed().as_secs_f64()
     );
+    let t = Instant::now();
     drop(guard);
+    println!("close (writes the duplicate index checkpoint): {:.2} s", t.elapsed().as_secs_f64());
 
-    let (open, load, warm, folded, guard) = start(&data, true);
-    println!(
-        "with the shutdown snapshot: ready in {warm:.2} s (log open {open:.2} s, snapshot load {load:.2} s, folded {folded} records)"
-    );
+    for (name, check) in [("full check", OpenCheck::Full), ("from the checkpoint", OpenCheck::Checkpoint)] {
+        let (open, load, warm, folded, guard) = start(&data, true, check);
+        println!(
+            "{name}, with the shutdown snapshot: ready in {warm:.2} s (log open {open:.2} s, snapshot load {load:.2} s, \
+             folded {folded} records)"
+        );
+        let t = Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(guard.0.log.verified()).unwrap();
+        println!("  background check done {:.2} s after ready", t.elapsed().as_secs_f64());
+    }
+    // A crash some minutes after the last snapshot and checkpoint: keep the checkpoint
+    // of this point and put it back after the tail was appended and the log closed.
+    let meta = std::fs::read(data.join(INDEX_META_FILE)).unwrap();
+    let (_, _, _, _, guard) = start(&data, true, OpenCheck::Checkpoint);
     // The tail continues the simulated calendar from the day after the last event.
     let last = guard.0.log.head().last_seq;
     let last_ts = guard.0.log.read_from(last).next().unwrap().unwrap().event.ts;
     let next_day = last_ts.to_utc().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().succ_opt().unwrap();
     fill(&guard.0.log, last + tail, next_day, &format!("tail{last}-"));
     drop(guard);
-    let (open, load, warm, folded, _guard) = start(&data, true);
-    println!(
-        "with a snapshot {tail} records old: ready in {warm:.2} s (log open {open:.2} s, snapshot load {load:.2} s, folded {folded} records)"
-    );
+    for (name, check) in [("full check", OpenCheck::Full), ("from the checkpoint", OpenCheck::Checkpoint)] {
+        std::fs::write(data.join(INDEX_META_FILE), &meta).unwrap();
+        let (open, load, warm, folded, guard) = start(&data, true, check);
+        println!(
+            "{name}, with a snapshot and checkpoint {tail} records old: ready in {warm:.2} s (log open {open:.2} s, \
+             snapshot load {load:.2} s, folded {folded} records)"
+        );
+        drop(guard);
+    }
 }

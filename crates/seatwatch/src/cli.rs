@@ -51,6 +51,22 @@ pub struct ServeArgs {
     /// Allowed on loopback addresses only.
     #[arg(long)]
     pub no_auth: bool,
+    /// How the log is checked at start. `background`: start from the duplicate index's
+    /// checkpoint, check the records after it before serving and the ones before it while
+    /// serving (a bad record stops the server with exit code 1). `full`: check every
+    /// record before serving (start-up time grows with the log).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = StartCheck::Background)]
+    pub start_check: StartCheck,
+}
+
+/// How `seatwatch serve` checks the log at start.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum StartCheck {
+    /// Records after the checkpoint before serving, the rest while serving.
+    #[default]
+    Background,
+    /// Every record before serving.
+    Full,
 }
 
 #[derive(Debug, Args)]

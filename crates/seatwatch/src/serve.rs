@@ -1,10 +1,10 @@
 //! `seatwatch serve`.
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, StartCheck};
 use anyhow::{Context, Result, bail};
 use seatwatch_config::Config;
 use seatwatch_ingest::{AppState, ServerOptions};
-use seatwatch_log::Log;
+use seatwatch_log::{Log, OpenCheck, OpenOptions};
 use std::path::Path;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -37,13 +37,33 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, &a.data, a.listen, ServerOptions { no_auth: a.no_auth }))?;
+    let check = match a.start_check {
+        StartCheck::Background => OpenCheck::Checkpoint,
+        StartCheck::Full => OpenCheck::Full,
+    };
+    runtime.block_on(serve(config, &a.data, a.listen, ServerOptions { no_auth: a.no_auth }, check))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Open the data directory, serve until SIGINT/SIGTERM, shut down cleanly.
-pub async fn serve(config: Config, data: &Path, listen: std::net::SocketAddr, opts: ServerOptions) -> Result<()> {
-    let log = Log::open(data).with_context(|| format!("cannot open the data directory {}", data.display()))?;
+///
+/// With [`OpenCheck::Checkpoint`] the records before the log's checkpoint are checked
+/// while the server runs; if one is bad, the server shuts down cleanly (answering what
+/// it received) and this returns the corruption error, like a failed start.
+pub async fn serve(
+    config: Config,
+    data: &Path,
+    listen: std::net::SocketAddr,
+    opts: ServerOptions,
+    check: OpenCheck,
+) -> Result<()> {
+    let log = {
+        let dir = data.to_path_buf();
+        tokio::task::spawn_blocking(move || Log::open_with(&dir, OpenOptions { check, ..OpenOptions::default() }))
+            .await
+            .context("opening the log failed")?
+            .with_context(|| format!("cannot open the data directory {}", data.display()))?
+    };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let shutdown = CancellationToken::new();
     // The newest valid snapshot, if any: then only the log's tail is folded.
@@ -57,10 +77,30 @@ pub async fn serve(config: Config, data: &Path, listen: std::net::SocketAddr, op
         Some(engine) => AppState::with_engine(config, log, engine, opts, shutdown.clone()),
         None => AppState::new(config, log, opts, shutdown.clone()),
     };
-    tokio::spawn(signals(shutdown));
+    tokio::spawn(signals(shutdown.clone()));
+    // The background check of the log (instant after a full check): a bad record stops
+    // the server, which then exits as if it had refused to start.
+    let check = {
+        let verified = state.log.verified();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let r = tokio::select! {
+                r = verified => r,
+                () = shutdown.cancelled() => return Ok(()),
+            };
+            if let Err(e) = &r {
+                tracing::error!(error = %e, "the log does not verify; shutting down");
+                shutdown.cancel();
+            }
+            r
+        })
+    };
     tracing::info!(data = %data.display(), %listen, "seatwatch serving");
     seatwatch_ingest::run(listener, state).await.context("the server failed")?;
-    Ok(())
+    match check.await {
+        Ok(Err(e)) => Err(e).with_context(|| format!("the log in {} does not verify", data.display())),
+        _ => Ok(()),
+    }
 }
 
 /// Cancel `shutdown` on SIGINT or SIGTERM. The handlers are installed when this is

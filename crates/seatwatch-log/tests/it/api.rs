@@ -245,7 +245,7 @@ fn close_drains_then_refuses() {
 #[test]
 fn segments_stay_under_the_limit_and_many_records_share_one() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = OpenOptions { sync_data: false, max_segment_bytes: 2048 };
+    let opts = OpenOptions { sync_data: false, max_segment_bytes: 2048, ..OpenOptions::default() };
     let log = Log::open_with(dir.path(), opts).unwrap();
     let batch: Vec<_> = (0..500).map(|i| hb(&format!("event-{i:05}"))).collect();
     log.append_blocking(batch).unwrap();
@@ -290,7 +290,11 @@ fn an_event_too_large_for_a_segment_is_refused_and_nothing_of_its_batch_is_store
 fn options_out_of_range_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for bad in [0, 100, 10 * 1024 * 1024] {
-        let err = Log::open_with(dir.path(), OpenOptions { sync_data: true, max_segment_bytes: bad }).unwrap_err();
+        let err = Log::open_with(
+            dir.path(),
+            OpenOptions { sync_data: true, max_segment_bytes: bad, ..OpenOptions::default() },
+        )
+        .unwrap_err();
         assert!(matches!(err, LogError::InvalidOptions { .. }), "{err:?}");
     }
     assert!(OpenOptions::default().sync_data);

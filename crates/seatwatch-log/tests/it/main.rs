@@ -9,6 +9,7 @@ mod crash;
 mod fixtures;
 mod fuzz;
 mod golden;
+mod index;
 mod props;
 mod repair;
 mod tamper;

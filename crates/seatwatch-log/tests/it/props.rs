@@ -41,7 +41,7 @@ proptest! {
         segment in 400usize..4000,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let log = Log::open_with(dir.path(), OpenOptions { sync_data: false, max_segment_bytes: segment }).unwrap();
+        let log = Log::open_with(dir.path(), OpenOptions { sync_data: false, max_segment_bytes: segment, ..OpenOptions::default() }).unwrap();
         let mut seen: HashSet<(String, String, String)> = HashSet::new();
         let mut expected: Vec<Envelope> = Vec::new();
         for batch in batches {

@@ -11,7 +11,8 @@ const RECORDS: u64 = 60;
 
 /// A closed log of 60 heartbeats in small segments (several records per segment).
 fn build(dir: &Path) {
-    let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 1024 }).unwrap();
+    let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 1024, ..OpenOptions::default() })
+        .unwrap();
     for chunk in 0..6 {
         let batch = (0..10).map(|i| hb(&format!("e-{chunk}-{i}"))).collect();
         log.append_blocking(batch).unwrap();
@@ -30,7 +31,7 @@ fn segments(dir: &Path) -> Vec<(u64, Vec<u8>)> {
 }
 
 /// Flip one byte inside the payload of record `seq` (in the middle of the log).
-fn flip(dir: &Path, seq: u64) {
+pub fn flip(dir: &Path, seq: u64) {
     let db = sled::open(dir.join("log")).unwrap();
     let (key, value) = db
         .iter()

@@ -9,7 +9,8 @@ const RECORDS: u64 = 60;
 
 /// A closed log of `RECORDS` heartbeats in several commits and small segments.
 fn build(dir: &Path) {
-    let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 1024 }).unwrap();
+    let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 1024, ..OpenOptions::default() })
+        .unwrap();
     for chunk in 0..6 {
         let batch = (0..10).map(|i| hb(&format!("e-{chunk}-{i}"))).collect();
         log.append_blocking(batch).unwrap();

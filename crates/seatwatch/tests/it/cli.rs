@@ -32,6 +32,7 @@ fn a_bad_config_file_is_named_with_what_is_wrong() {
 fn bad_arguments_get_clap_errors_not_panics() {
     for args in [
         vec!["serve", "--listen", "not-an-address"],
+        vec!["serve", "--start-check", "sometimes"],
         vec!["token", "--name", "x", "--tenant", "t", "--role", "king"],
         vec!["replay", "--data", "/tmp", "--report", "nonsense"],
         vec!["simulate", "--url", "ws://127.0.0.1:1/v1/ingest", "--token", "t", "--batch", "5000"],

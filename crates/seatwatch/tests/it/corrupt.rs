@@ -53,9 +53,9 @@ fn flip(data: &Path, seq: u64) {
     db.flush().unwrap();
 }
 
-fn serve_fails(cfg: &Path, data: &Path) -> String {
-    let o =
-        run(&["serve", "--listen", "127.0.0.1:0", "--config", cfg.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+fn serve_fails(cfg: &Path, data: &Path, check: &str) -> String {
+    let (cfg, data) = (cfg.to_str().unwrap(), data.to_str().unwrap());
+    let o = run(&["serve", "--listen", "127.0.0.1:0", "--config", cfg, "--data", data, "--start-check", check]);
     assert!(!o.status.success(), "serve started on a bad data directory: {}", text(&o));
     text(&o)
 }
@@ -73,10 +73,16 @@ async fn serve_refuses_a_corrupt_log_repair_quarantines_and_the_server_goes_on()
     let bad = total / 2 + 3;
     flip(&data, bad);
 
-    // Refused, with the seq, what is wrong and what to do.
-    let out = serve_fails(&cfg, &data);
-    for needle in [&format!("corrupt at seq {bad}") as &str, "seatwatch verify", "seatwatch repair", "quarantine"] {
-        assert!(out.contains(needle), "missing {needle:?}:\n{out}");
+    // Refused, with the seq, what is wrong and what to do: before serving with a full
+    // check; by the background check of the records before the checkpoint (the clean
+    // stop wrote one at the head) a moment after start-up by default.
+    for check in ["full", "background"] {
+        let out = serve_fails(&cfg, &data, check);
+        for needle in [&format!("corrupt at seq {bad}") as &str, "seatwatch verify", "seatwatch repair", "quarantine"] {
+            assert!(out.contains(needle), "--start-check {check}: missing {needle:?}:\n{out}");
+        }
+        let background = out.contains("the log does not verify; shutting down");
+        assert_eq!(background, check == "background", "--start-check {check}:\n{out}");
     }
     let o = run(&["verify", "--data", data.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -124,7 +130,7 @@ fn a_missing_database_file_is_refused_with_a_clear_error() {
     let (status, _) = serve.terminate();
     assert!(status.success());
     std::fs::remove_file(data.join("log").join("db")).unwrap();
-    let out = serve_fails(&cfg, &data);
+    let out = serve_fails(&cfg, &data, "background");
     assert!(out.contains("missing") && out.contains("backup"), "{out}");
     assert!(!data.join("log").join("db").exists(), "an empty database was created");
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 /// A closed log of 40 heartbeats in segments of a few records each.
 fn build(dir: &Path) {
-    let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 512 }).unwrap();
+    let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 512, ..OpenOptions::default() })
+        .unwrap();
     for chunk in 0..4 {
         let batch = (0..10)
             .map(|i| Pending {
