@@ -159,6 +159,7 @@ pub async fn stream(
         Err(r) => return r.into_response(),
     };
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        crate::telemetry::connection_refused("stream");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections; retry later").into_response();
     };
     let rx = state.pushes.subscribe();
@@ -313,6 +314,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
         metrics::gauge!(t::PROJECTION_POSITION).set(position as f64);
         metrics::gauge!(t::PROJECTION_LAG).set(head.saturating_sub(position) as f64);
         metrics::gauge!(t::CONNECTIONS).set(state.open_connections.load(Ordering::Relaxed) as f64);
+        metrics::gauge!(t::SOCKETS_OPEN).set(state.sockets.open.load(Ordering::Relaxed) as f64);
         metrics::gauge!(t::READY).set(if state.is_ready() { 1.0 } else { 0.0 });
         let text = state.metrics.render();
         Some(match view {

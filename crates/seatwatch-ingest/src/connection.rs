@@ -68,6 +68,7 @@ pub async fn ingest(
     }
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
         tracing::warn!("connection cap reached; refusing an ingest connection");
+        telemetry::connection_refused("ingest");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections; retry later").into_response();
     };
     let max = state.config.server.max_frame_bytes;
@@ -243,6 +244,7 @@ fn rate_limit(state: &AppState, name: &str, rate: f64, work: &mut frame::FrameWo
         "rate limit: token `{name}` may send at most {rate} events per second; not stored, send it again later"
     );
     let over = work.positions.split_off(allowed);
+    telemetry::rate_limited(name, over.len() as u64);
     tracing::debug!(source = %name, rejected = over.len(), "event rate limit reached");
     work.rejected.extend(over.into_iter().map(|(index, id)| seatwatch_model::Rejection {
         index: Some(index),

@@ -26,7 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-/// Counters of the accept loop (tests and `/metrics` read them).
+/// Counters of the accept loop, for tests (`/metrics` counts the same things in the
+/// process's recorder: `seatwatch_sockets_*`).
 #[derive(Debug, Default)]
 pub struct SocketStats {
     /// TCP connections accepted.
@@ -89,7 +90,9 @@ pub async fn serve<H: Handshake>(listener: TcpListener, app: Router, state: Arc<
             }
         };
         state.sockets.accepted.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::socket_accepted();
         let Ok(permit) = sockets.clone().try_acquire_owned() else {
+            crate::telemetry::socket_shed();
             let shed = state.sockets.shed.fetch_add(1, Ordering::Relaxed) + 1;
             if shed >= shed_logged * 2 {
                 // Logged at 1, 2, 4, 8, … so a flood cannot flood the log too.
@@ -128,6 +131,7 @@ async fn serve_one<H: Handshake>(
         }
         Err(_) => {
             state.sockets.timed_out.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::socket_timed_out();
             tracing::debug!(%peer, "handshake timed out");
             return;
         }
@@ -146,6 +150,7 @@ async fn serve_one<H: Handshake>(
     if let Err(e) = result {
         if e.is_timeout() {
             state.sockets.timed_out.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::socket_timed_out();
             tracing::debug!(%peer, "no whole request head in time; connection closed");
         } else {
             tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -128,6 +128,12 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
         }
         _ => None,
     };
+    // Every rate-limited token's counter exists from the start, at 0.
+    for t in &state.config.tokens {
+        if state.config.rate_limit(&t.name).is_some() {
+            telemetry::rate_limited(&t.name, 0);
+        }
+    }
     tracing::info!(%addr, tls = tls.is_some(), "listening");
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follower::run(state.clone(), stop_follower.clone()));

@@ -52,6 +52,21 @@ pub const CONNECTIONS: &str = "seatwatch_ingest_connections";
 pub const READY: &str = "seatwatch_ready";
 /// Always 1, with the version as a label.
 pub const BUILD_INFO: &str = "seatwatch_build_info";
+/// TCP connections accepted by the listener.
+pub const SOCKETS_ACCEPTED: &str = "seatwatch_sockets_accepted_total";
+/// Connections closed at once because `max_sockets` were open (a flood shed).
+pub const SOCKETS_SHED: &str = "seatwatch_sockets_shed_total";
+/// Connections closed because no whole request head (or TLS handshake) arrived within
+/// `handshake_timeout` (slowloris).
+pub const SOCKETS_TIMED_OUT: &str = "seatwatch_sockets_timed_out_total";
+/// HTTP sockets open now (requests, handshakes, idle keep-alive; not upgraded WebSockets).
+pub const SOCKETS_OPEN: &str = "seatwatch_sockets_open";
+/// WebSocket upgrades refused with 503 because `max_connections` were open, by
+/// `endpoint` (`ingest`, `stream`).
+pub const CONNECTIONS_REFUSED: &str = "seatwatch_connections_refused_total";
+/// Events rejected (`internal`, "send it again") because their token was over its
+/// `rate_limit`, by `token` (the token's name).
+pub const RATE_LIMITED: &str = "seatwatch_ingest_rate_limited_events_total";
 
 /// Every engine metric name (for tests and docs checks).
 pub const ENGINE_METRICS: &[&str] = &[
@@ -69,6 +84,12 @@ pub const ENGINE_METRICS: &[&str] = &[
     CONNECTIONS,
     READY,
     BUILD_INFO,
+    SOCKETS_ACCEPTED,
+    SOCKETS_SHED,
+    SOCKETS_TIMED_OUT,
+    SOCKETS_OPEN,
+    CONNECTIONS_REFUSED,
+    RATE_LIMITED,
 ];
 
 /// The process's Prometheus handle (installing the recorder the first time).
@@ -109,6 +130,12 @@ pub fn handle() -> PrometheusHandle {
             }
             metrics::counter!(INGEST_FRAMES).increment(0);
             metrics::counter!(TICKS).increment(0);
+            for name in [SOCKETS_ACCEPTED, SOCKETS_SHED, SOCKETS_TIMED_OUT] {
+                metrics::counter!(name).increment(0);
+            }
+            for endpoint in ["ingest", "stream"] {
+                metrics::counter!(CONNECTIONS_REFUSED, "endpoint" => endpoint).increment(0);
+            }
             handle
         })
         .clone()
@@ -147,6 +174,27 @@ fn describe() {
     describe_gauge!(CONNECTIONS, "Open ingest WebSocket connections.");
     describe_gauge!(READY, "1 once the projections caught up with the log found at start (as /readyz), else 0.");
     describe_gauge!(BUILD_INFO, "Always 1; the `version` label is the running seatwatch version.");
+    describe_counter!(SOCKETS_ACCEPTED, "TCP connections accepted by the listener since the process started.");
+    describe_counter!(
+        SOCKETS_SHED,
+        "Connections closed at once on accept because max_sockets HTTP sockets were open (a flood shed)."
+    );
+    describe_counter!(
+        SOCKETS_TIMED_OUT,
+        "Connections closed because no whole request head (or TLS handshake) arrived within handshake_timeout of opening or of the previous request (slowloris)."
+    );
+    describe_gauge!(
+        SOCKETS_OPEN,
+        "HTTP sockets open now (requests, handshakes, idle keep-alive); upgraded WebSockets are not counted."
+    );
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "WebSocket upgrades refused with 503 because max_connections WebSockets were open, by endpoint (ingest, stream)."
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        "Events rejected with internal (not stored, send it again) because their token was over its rate_limit, by token name; also counted in seatwatch_ingest_events_total."
+    );
     seatwatch_engine::metrics::describe();
 }
 
@@ -188,4 +236,31 @@ pub fn flush_latency(d: Duration) {
 /// Count a tick.
 pub fn tick() {
     metrics::counter!(TICKS).increment(1);
+}
+
+/// Count an accepted TCP connection.
+pub fn socket_accepted() {
+    metrics::counter!(SOCKETS_ACCEPTED).increment(1);
+}
+
+/// Count a connection shed at the socket cap.
+pub fn socket_shed() {
+    metrics::counter!(SOCKETS_SHED).increment(1);
+}
+
+/// Count a connection closed at the handshake timeout.
+pub fn socket_timed_out() {
+    metrics::counter!(SOCKETS_TIMED_OUT).increment(1);
+}
+
+/// Count a WebSocket upgrade refused at the connection cap (`endpoint`: `ingest` or
+/// `stream`).
+pub fn connection_refused(endpoint: &'static str) {
+    metrics::counter!(CONNECTIONS_REFUSED, "endpoint" => endpoint).increment(1);
+}
+
+/// Count `n` events of token `token` rejected by its rate limit (`n` = 0 makes the
+/// series exist).
+pub fn rate_limited(token: &str, n: u64) {
+    metrics::counter!(RATE_LIMITED, "token" => token.to_owned()).increment(n);
 }

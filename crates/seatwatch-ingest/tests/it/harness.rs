@@ -105,6 +105,16 @@ impl Server {
         http_get(self.addr, path, secret).await
     }
 
+    /// The value of one sample of `/metrics` (scraped with the admin token), given as
+    /// rendered: `seatwatch_sockets_shed_total`, `x_total{token="a"}`. 0 when absent.
+    pub async fn scrape(&self, series: &str) -> f64 {
+        let (status, body) = self.get("/metrics", Some(ADMIN)).await;
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        body.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
     pub async fn get_json(&self, path: &str, secret: &str) -> Value {
         let (status, body) = self.get(path, Some(secret)).await;
         assert_eq!(status, 200, "GET {path}: {body}");

@@ -43,6 +43,7 @@ async fn read_until_closed(s: &mut TcpStream, bound: Duration) -> Vec<u8> {
 async fn slowloris_a_partial_or_silent_request_is_closed_after_the_handshake_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), config("[server]\nhandshake_timeout = \"700ms\"\n")).await;
+    let timed_out_before = srv.scrape("seatwatch_sockets_timed_out_total").await;
     let started = Instant::now();
     // Half a request head, then nothing.
     let mut partial = TcpStream::connect(srv.addr).await.unwrap();
@@ -61,6 +62,9 @@ async fn slowloris_a_partial_or_silent_request_is_closed_after_the_handshake_tim
     }
     assert!(started.elapsed() >= Duration::from_millis(600), "closed before the timeout: {:?}", started.elapsed());
     assert!(srv.state.sockets.timed_out.load(Ordering::Relaxed) >= 3);
+    // … and /metrics says so.
+    let timed_out = srv.scrape("seatwatch_sockets_timed_out_total").await - timed_out_before;
+    assert!(timed_out >= 3.0, "seatwatch_sockets_timed_out_total moved by {timed_out}");
     // A kept-alive connection that goes quiet after a request is closed the same way.
     let mut keep = TcpStream::connect(srv.addr).await.unwrap();
     keep.write_all(b"GET /healthz HTTP/1.1\r\nHost: seatwatch\r\n\r\n").await.unwrap();
@@ -235,6 +239,8 @@ fn heartbeats(prefix: &str, n: usize) -> String {
 async fn a_token_over_its_event_rate_gets_internal_for_the_excess_and_may_resend() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), config("[server]\nrate_limit = 10\n")).await;
+    const SERIES: &str = r#"seatwatch_ingest_rate_limited_events_total{token="acme-acd"}"#;
+    let limited_before = srv.scrape(SERIES).await;
     let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
     let r = roundtrip(&mut ws, &heartbeats("r", 25)).await;
     assert_eq!(r["accepted"], 10, "the bucket holds one second's worth: {r}");
@@ -245,6 +251,8 @@ async fn a_token_over_its_event_rate_gets_internal_for_the_excess_and_may_resend
         assert_eq!(rej["code"], "internal", "{r}");
         assert!(rej["message"].as_str().unwrap().contains("rate limit"), "{r}");
     }
+    let limited = srv.scrape(SERIES).await - limited_before;
+    assert!(limited >= 15.0, "{SERIES} moved by {limited}");
     // The limit is per token over all its connections: a second connection of the same
     // token gets (almost) nothing now, another token has its own budget.
     let mut same = srv.connect(Some(ACME_ACD)).await.unwrap();
@@ -305,6 +313,8 @@ async fn a_flood_of_connections_is_shed_memory_stays_bounded_and_good_clients_ar
     assert!(flood >= 500, "the fd limit ({}) is too low for a meaningful flood", fd_limit());
     eprintln!("flood of {flood} connections (fd limit {})", fd_limit());
     let rss_before = rss_kib();
+    let accepted_before = srv.scrape("seatwatch_sockets_accepted_total").await;
+    let shed_before = srv.scrape("seatwatch_sockets_shed_total").await;
     let mut good = srv.connect(Some(ACME_ACD2)).await.unwrap();
     let addr = srv.addr;
     // Half hold silent sockets, half try WebSocket upgrades with a wrong token.
@@ -362,6 +372,11 @@ async fn a_flood_of_connections_is_shed_memory_stays_bounded_and_good_clients_ar
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(shed > 0, "a flood over max_sockets must be shed");
+    // /metrics counts the same (at least: other servers of this test process count too).
+    let shed_metric = srv.scrape("seatwatch_sockets_shed_total").await - shed_before;
+    let accepted_metric = srv.scrape("seatwatch_sockets_accepted_total").await - accepted_before;
+    assert!(shed_metric >= shed as f64, "seatwatch_sockets_shed_total moved by {shed_metric}, {shed} shed");
+    assert!(accepted_metric >= accepted as f64, "seatwatch_sockets_accepted_total moved by {accepted_metric}");
     assert!(refused_401 > 0, "some upgrade attempts were answered");
     assert!(srv.state.sockets.open.load(Ordering::Relaxed) <= 256);
     let grown = rss_kib().saturating_sub(rss_before);

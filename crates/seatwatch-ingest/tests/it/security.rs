@@ -159,13 +159,14 @@ fn samples(body: &str) -> Vec<&str> {
 /// Server-wide series a tenant may see (docs/security.md).
 const HARMLESS: [&str; 2] = ["seatwatch_build_info", "seatwatch_ready"];
 /// Server-wide series only an unscoped view (an admin's) holds.
-const SERVER_WIDE: [&str; 6] = [
+const SERVER_WIDE: [&str; 7] = [
     "seatwatch_log_last_seq ",
     "seatwatch_ingest_events_total{",
     "seatwatch_ingest_frames_total ",
     "seatwatch_log_commits_total ",
     "seatwatch_sockets_shed_total ",
-    "seatwatch_ingest_rate_limited_events_total",
+    "seatwatch_sockets_timed_out_total ",
+    "seatwatch_ingest_rate_limited_events_total{",
 ];
 
 /// What the matrix checks of a `/metrics` answer seen as `view`.
@@ -179,7 +180,7 @@ fn check_metrics_body(body: &str, view: Option<&str>) -> Result<(), String> {
                     return Err(format!("no `{needle}` series"));
                 }
             }
-            if let Some(missing) = SERVER_WIDE[..3].iter().find(|n| !has(n)) {
+            if let Some(missing) = SERVER_WIDE.iter().find(|n| !has(n)) {
                 return Err(format!("no server-wide `{missing}` series"));
             }
         }
@@ -250,7 +251,12 @@ async fn ready(srv: &Server) {
 
 async fn run_matrix(metrics_auth: bool) -> usize {
     let dir = tempfile::tempdir().unwrap();
-    let extra = if metrics_auth { "[server]\nmetrics_auth = true\n" } else { "" };
+    // A rate limit, so that the rate-limit counters exist (server-wide: admin only).
+    let extra = if metrics_auth {
+        "[server]\nmetrics_auth = true\nrate_limit = 1000\n"
+    } else {
+        "[server]\nrate_limit = 1000\n"
+    };
     let srv = Server::start(dir.path(), config(extra)).await;
     ready(&srv).await;
     // Both tenants have series; globex's producer tries to smuggle an `acme` label into

@@ -56,9 +56,16 @@ async fn a_wall_clock_alarm_fires_within_a_second_of_its_deadline_without_events
 async fn the_connection_cap_refuses_with_503_and_frees_on_close() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), config("[server]\nmax_connections = 2\n")).await;
+    const INGEST: &str = r#"seatwatch_connections_refused_total{endpoint="ingest"}"#;
+    const STREAM: &str = r#"seatwatch_connections_refused_total{endpoint="stream"}"#;
+    let (ingest_before, stream_before) = (srv.scrape(INGEST).await, srv.scrape(STREAM).await);
     let a = srv.connect(Some(ACME_ACD)).await.unwrap();
     let b = srv.connect(Some(ACME_ACD)).await.unwrap();
     assert_eq!(upgrade_status(&srv.connect(Some(ACME_ACD)).await.unwrap_err()), 503);
+    let stream = connect(&srv.ws_url("/v1/stream"), Some(ACME_READER)).await.unwrap_err();
+    assert_eq!(upgrade_status(&stream), 503, "/v1/stream shares the cap");
+    assert!(srv.scrape(INGEST).await - ingest_before >= 1.0, "{INGEST} did not move");
+    assert!(srv.scrape(STREAM).await - stream_before >= 1.0, "{STREAM} did not move");
     drop(a);
     // The permit returns when the server sees the close; retry until it has.
     let mut c = None;
