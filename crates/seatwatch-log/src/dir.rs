@@ -149,10 +149,18 @@ fn remove_incomplete_sled_snapshots(log_dir: &Path) {
     }
 }
 
+/// sled's page cache. sled's default (1 GiB) keeps nearly every segment written since
+/// start in memory: 270 MB of the server's RSS after 2 M events. The log reads its tail
+/// (the follower, just-written segments) and otherwise streams old segments once (replay,
+/// backup), which the OS page cache serves as well; 64 MiB cut the RSS of 2 M appended
+/// events from 336 MB to 165 MB with no loss of append speed (docs/performance.md).
+pub const SLED_CACHE_BYTES: u64 = 64 << 20;
+
 fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     let log_dir = data_dir.join(LOG_DIR);
     remove_incomplete_sled_snapshots(&log_dir);
-    let db = sled::Config::new().path(&log_dir).flush_every_ms(None).open().map_err(|e| {
+    let config = sled::Config::new().path(&log_dir).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES);
+    let db = config.open().map_err(|e| {
         let msg = e.to_string();
         if msg.contains("could not acquire lock") {
             LogError::Locked { dir: data_dir.to_path_buf() }
