@@ -213,6 +213,37 @@ fn corrupt(seq: u64, reason: impl Into<String>) -> LogError {
     LogError::Corrupt { seq, reason: reason.into() }
 }
 
+/// A scanned segment's key, which must be `expected` (its first record's seq).
+pub(crate) fn check_segment_key(k: &[u8], expected: u64) -> Result<u64, LogError> {
+    let key = key_seq(k).ok_or_else(|| corrupt(expected, format!("a segment key is {} bytes, not 8", k.len())))?;
+    if key != expected {
+        return Err(corrupt(expected, format!("expected a segment starting at seq {expected}, found one at {key}")));
+    }
+    Ok(key)
+}
+
+/// A scanned record, which must hold seq `expected`: its (tenant, source, id) and its
+/// stored link.
+pub(crate) fn check_record(rec: &[u8], expected: u64) -> Result<(&str, &str, &str, [u8; 32]), LogError> {
+    let (seq, tenant, source, id) = format::decode_ids(rec).map_err(|r| corrupt(expected, r))?;
+    if seq != expected {
+        return Err(corrupt(expected, format!("found seq {seq} where seq {expected} belongs")));
+    }
+    Ok((tenant, source, id, format::stored_link(rec).unwrap_or(format::GENESIS)))
+}
+
+/// Record `seq`'s stored `link` must be the hash of the link before it (`head`) and the
+/// record.
+pub(crate) fn check_chain(head: &[u8; 32], rec: &[u8], link: &[u8; 32], seq: u64) -> Result<(), LogError> {
+    if format::chain_link(head, &rec[..rec.len() - format::LINK_LEN]) != *link {
+        return Err(corrupt(
+            seq,
+            "the hash chain is broken: the record (or one before it) was altered after it was written",
+        ));
+    }
+    Ok(())
+}
+
 /// Where a scan starts: after record `seq` (0: from the start), whose link is `link`,
 /// with `dedup` holding the keys of records `1..=seq`.
 #[derive(Debug)]
@@ -259,21 +290,12 @@ pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
     let mut last: Option<(u64, sled::IVec, [u8; 32])> = None;
     for item in db.range(format::segment_key(first_key)..) {
         let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
-        let key = key_seq(&k).ok_or_else(|| corrupt(expected, format!("a segment key is {} bytes, not 8", k.len())))?;
-        if key != expected {
-            return Err(corrupt(
-                expected,
-                format!("expected a segment starting at seq {expected}, found one at {key}"),
-            ));
-        }
+        let key = check_segment_key(&k, expected)?;
         let link_before = head;
         let mut r = SegmentReader::new(&v).map_err(|r| corrupt(expected, r))?;
         while let Some(rec) = r.next_record().map_err(|r| corrupt(expected, r))? {
-            let (seq, tenant, source, id) = format::decode_ids(rec).map_err(|r| corrupt(expected, r))?;
-            if seq != expected {
-                return Err(corrupt(expected, format!("found seq {seq} where seq {expected} belongs")));
-            }
-            let link = format::stored_link(rec).unwrap_or(format::GENESIS);
+            let (tenant, source, id, link) = check_record(rec, expected)?;
+            let seq = expected;
             if seq <= skip_to {
                 // Covered by the checkpoint: its keys are in `dedup` already.
                 if seq == skip_to {
@@ -282,12 +304,7 @@ pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
                 expected += 1;
                 continue;
             }
-            if format::chain_link(&head, &rec[..rec.len() - format::LINK_LEN]) != link {
-                return Err(corrupt(
-                    expected,
-                    "the hash chain is broken: the record (or one before it) was altered after it was written",
-                ));
-            }
+            check_chain(&head, rec, &link, seq)?;
             if let Some(k) = dedup_key(tenant, source, id) {
                 dedup.insert(k);
                 if collect_after.is_some_and(|after| seq > after) {

@@ -29,6 +29,7 @@
 //! log. That is what the background check ([`verify_prefix`]) is for: the log is usable
 //! at once, and the records up to the checkpoint are checked while it serves.
 
+use crate::dir;
 use crate::error::LogError;
 use crate::format::{self, SegmentReader, key_seq, segment_key};
 use std::fs::{File, OpenOptions as FsOpen};
@@ -177,29 +178,14 @@ pub fn verify_prefix(db: &sled::Db, upto: u64, mut progress: impl FnMut(u64) -> 
     let mut head = format::GENESIS;
     for item in db.range(..=segment_key(upto)) {
         let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
-        let key = key_seq(&k).ok_or_else(|| corrupt(expected, format!("a segment key is {} bytes, not 8", k.len())))?;
-        if key != expected {
-            return Err(corrupt(
-                expected,
-                format!("expected a segment starting at seq {expected}, found one at {key}"),
-            ));
-        }
+        dir::check_segment_key(&k, expected)?;
         let mut r = SegmentReader::new(&v).map_err(|r| corrupt(expected, r))?;
         while let Some(rec) = r.next_record().map_err(|r| corrupt(expected, r))? {
             if expected > upto {
                 return Ok(());
             }
-            let (seq, ..) = format::decode_ids(rec).map_err(|r| corrupt(expected, r))?;
-            if seq != expected {
-                return Err(corrupt(expected, format!("found seq {seq} where seq {expected} belongs")));
-            }
-            let link = format::stored_link(rec).unwrap_or(format::GENESIS);
-            if format::chain_link(&head, &rec[..rec.len() - format::LINK_LEN]) != link {
-                return Err(corrupt(
-                    expected,
-                    "the hash chain is broken: the record (or one before it) was altered after it was written".into(),
-                ));
-            }
+            let (.., link) = dir::check_record(rec, expected)?;
+            dir::check_chain(&head, rec, &link, expected)?;
             head = link;
             expected += 1;
             if expected.is_multiple_of(65_536) && !progress(expected) {
