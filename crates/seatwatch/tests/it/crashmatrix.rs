@@ -13,11 +13,10 @@ use crate::proc::*;
 use futures_util::{SinkExt, StreamExt};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -25,52 +24,23 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const FRAME: usize = 10;
 const IN_FLIGHT: usize = 8;
 
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+struct Proc(Spawned);
+
+impl std::ops::Deref for Proc {
+    type Target = Spawned;
+    fn deref(&self) -> &Spawned {
+        &self.0
+    }
 }
 
 impl Proc {
     fn start(cfg: &Path, data: &Path) -> Proc {
-        let mut child = bin()
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(cfg)
-            .arg("--data")
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc { child, lines: rx }
-    }
-
-    /// Wait for a stderr line containing `what`; returns it. Panics if the process ends.
-    fn wait_for(&self, what: &str) -> String {
-        loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| panic!("no {what:?}"));
-            if line.contains(what) {
-                return line;
-            }
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        let line = self.wait_for("listening");
-        line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+        Proc(Spawned::serve(cfg, data, "127.0.0.1:0"))
     }
 
     fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        self.0.child.kill().unwrap();
+        self.0.child.wait().unwrap();
     }
 }
 

@@ -41,17 +41,17 @@ pub fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     p
 }
 
-/// A running `seatwatch serve` on 127.0.0.1:0; its address read from its log.
-pub struct Serve {
+/// `seatwatch serve` spawned with its stderr lines coming through a channel.
+pub struct Spawned {
     pub child: Child,
-    pub addr: SocketAddr,
-    pub stderr: mpsc::Receiver<String>,
+    pub lines: mpsc::Receiver<String>,
 }
 
-impl Serve {
-    pub fn start(config: &Path, data: &Path) -> Serve {
+impl Spawned {
+    /// `seatwatch serve --listen LISTEN --config CONFIG --data DATA`.
+    pub fn serve(config: &Path, data: &Path, listen: &str) -> Spawned {
         let mut child = bin()
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--listen", listen, "--config"])
             .arg(config)
             .arg("--data")
             .arg(data)
@@ -68,15 +68,57 @@ impl Serve {
                 }
             }
         });
-        let addr = loop {
-            let line = rx.recv().expect("serve exited before listening");
-            if let Some(rest) = line.split("addr=").nth(1)
-                && line.contains("listening")
-            {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
+        Spawned { child, lines: rx }
+    }
+
+    /// Wait for a stderr line containing `what`, keeping the lines before it in `early`.
+    /// Panics if the process ends or says nothing for two minutes.
+    pub fn wait_for_keeping(&self, what: &str, early: &mut Vec<String>) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("serve exited or hung before {what:?}:\n{}", early.join("\n")));
+            if line.contains(what) {
+                return line;
             }
-        };
-        Serve { child, addr, stderr: rx }
+            early.push(line);
+        }
+    }
+
+    /// Wait for a stderr line containing `what`; returns it.
+    pub fn wait_for(&self, what: &str) -> String {
+        self.wait_for_keeping(what, &mut Vec::new())
+    }
+
+    /// Wait until it listens; its address, as it logs it.
+    pub fn addr_keeping(&self, early: &mut Vec<String>) -> SocketAddr {
+        let line = self.wait_for_keeping("listening", early);
+        line.split("addr=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap()
+    }
+
+    /// Wait until it listens; its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr_keeping(&mut Vec::new())
+    }
+
+    /// Once it listens, as a [`Serve`].
+    pub fn listening(self) -> Serve {
+        let addr = self.addr();
+        Serve { child: self.child, addr, stderr: self.lines }
+    }
+}
+
+/// A running `seatwatch serve` on 127.0.0.1:0; its address read from its log.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+impl Serve {
+    pub fn start(config: &Path, data: &Path) -> Serve {
+        Spawned::serve(config, data, "127.0.0.1:0").listening()
     }
 
     /// SIGTERM, then wait; returns the exit status and the rest of stderr.

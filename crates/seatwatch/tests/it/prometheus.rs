@@ -385,32 +385,7 @@ fn a_real_prometheus_scrapes_seatwatch_and_every_dashboard_and_alert_expression_
 
 /// `seatwatch serve` on a given address (the restart keeps Prometheus's target).
 fn serve_at(config: &Path, data: &Path, listen: SocketAddr) -> Serve {
-    let mut child = bin()
-        .args(["serve", "--listen", &listen.to_string(), "--config"])
-        .arg(config)
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    loop {
-        let line = rx.recv().expect("serve exited before listening");
-        if line.contains("listening") {
-            break;
-        }
-    }
-    Serve { child, addr: listen, stderr: rx }
+    Spawned::serve(config, data, &listen.to_string()).listening()
 }
 
 fn diff(a: &[String], b: &[String]) -> String {

@@ -6,11 +6,10 @@
 use crate::proc::*;
 use seatwatch_log::{Log, Pending};
 use seatwatch_model::{CallerKey, CallerPolicy, IngestOptions, validate_event};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 const ADMIN: &str = "test-admin-secret";
@@ -58,32 +57,10 @@ fn replay(data: &Path, cfg: &Path, report: &str, format: &str) -> String {
 
 /// `seatwatch serve`, keeping every stderr line (also those before "listening").
 fn serve(cfg: &Path, data: &Path) -> (Serve, Vec<String>) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", s(cfg), "--data", s(data)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let p = Spawned::serve(cfg, data, "127.0.0.1:0");
     let mut early = Vec::new();
-    let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("serve exited or hung before listening");
-        if line.contains("listening")
-            && let Some(rest) = line.split("addr=").nth(1)
-        {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-        early.push(line);
-    };
-    (Serve { child, addr, stderr: rx }, early)
+    let addr = p.addr_keeping(&mut early);
+    (Serve { child: p.child, addr, stderr: p.lines }, early)
 }
 
 /// Wait (on the server's own log, no sleeping) until its projections caught up.
