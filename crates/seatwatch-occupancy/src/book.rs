@@ -1,9 +1,20 @@
 //! Counters and agent time, kept per interval, per minute (for sliding windows) and
 //! cumulatively, each for the total and per queue.
+//!
+//! Counts (queued, offered, …) are booked when their event is folded. Agent time is booked
+//! lazily: the book keeps, per key (the total and each queue) and per time field, how many
+//! logged-in agents add to it right now (the *gauge*), and books `gauge × elapsed` into
+//! the minute and the interval once per *segment* — the span between two consecutive
+//! minute or interval boundaries — when the tenant's clock leaves it. An agent whose
+//! state changes within the open segment only adjusts a per-key correction (`acc`); one
+//! whose change takes effect before the open segment (a late event) is booked directly
+//! into the buckets it reaches. Sums are integer nanoseconds, so the result is exactly
+//! what booking every agent's time span by span gives (see `docs/performance.md`).
 
 use crate::AgentState;
 use crate::localtime::DayCache;
 use crate::settings::{MINUTE_NS, Resolved, Sl, SlFormula};
+use crate::snapshot::Derived;
 use bincode::{Decode, Encode};
 use seatwatch_model::{NANOS_PER_SEC, QueueId, Ts};
 use serde::Serialize;
@@ -33,7 +44,65 @@ pub(crate) struct Stats {
     pub staffed_ns: i64,
 }
 
+/// Agent-time fields: ready, not ready, ringing, talking, wrap-up, staffed.
+pub(crate) const FIELDS: usize = 6;
+const STAFFED: usize = 5;
+
+/// One value per agent-time field.
+pub(crate) type Row = [i64; FIELDS];
+
+/// The field an agent's time in `state` adds to (besides staffed); `None` when logged out.
+fn field_of(state: AgentState) -> Option<usize> {
+    match state {
+        AgentState::LoggedOut => None,
+        AgentState::Ready => Some(0),
+        AgentState::NotReady => Some(1),
+        AgentState::Ringing => Some(2),
+        AgentState::Talking => Some(3),
+        AgentState::WrapUp => Some(4),
+    }
+}
+
+/// What one agent's time adds to: its state, the queue of its call, the queues it belongs
+/// to (sorted).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Share<'a> {
+    pub state: AgentState,
+    pub call_queue: Option<u32>,
+    pub members: &'a [u32],
+}
+
+impl Share<'_> {
+    /// Call `f(key, field)` for every key (0: the total, `q + 1`: queue `q`) and field the
+    /// agent's time adds to: busy time goes to the total and to the queue of the call;
+    /// ready, not-ready and staffed time to the total and every queue the agent belongs
+    /// to.
+    #[inline]
+    fn each(&self, mut f: impl FnMut(usize, usize)) {
+        let Some(field) = field_of(self.state) else { return };
+        f(0, field);
+        f(0, STAFFED);
+        let busy = self.state.is_busy();
+        if busy && let Some(q) = self.call_queue {
+            f(q as usize + 1, field);
+        }
+        for &m in self.members {
+            f(m as usize + 1, STAFFED);
+            if !busy {
+                f(m as usize + 1, field);
+            }
+        }
+    }
+
+    /// How many keys the share reaches at most.
+    fn keys(&self) -> usize {
+        let top = self.members.last().copied().max(self.call_queue).map_or(0, |q| q as usize + 1);
+        top + 1
+    }
+}
+
 impl Stats {
+    #[cfg(test)]
     fn add_state(&mut self, state: AgentState, dt: i64) {
         let slot = match state {
             AgentState::LoggedOut => return,
@@ -44,6 +113,26 @@ impl Stats {
             AgentState::WrapUp => &mut self.wrap_ns,
         };
         *slot = slot.saturating_add(dt);
+    }
+
+    fn field_mut(&mut self, field: usize) -> &mut i64 {
+        match field {
+            0 => &mut self.ready_ns,
+            1 => &mut self.not_ready_ns,
+            2 => &mut self.ringing_ns,
+            3 => &mut self.talk_ns,
+            4 => &mut self.wrap_ns,
+            _ => &mut self.staffed_ns,
+        }
+    }
+
+    fn add_row(&mut self, r: &Row) {
+        for (f, v) in r.iter().enumerate() {
+            if *v != 0 {
+                let slot = self.field_mut(f);
+                *slot = slot.saturating_add(*v);
+            }
+        }
     }
 
     fn busy_ns(&self) -> i64 {
@@ -69,6 +158,11 @@ impl Stats {
         self.ready_ns = self.ready_ns.saturating_add(o.ready_ns);
         self.not_ready_ns = self.not_ready_ns.saturating_add(o.not_ready_ns);
         self.staffed_ns = self.staffed_ns.saturating_add(o.staffed_ns);
+    }
+
+    /// Whether nothing was counted or booked.
+    pub fn is_empty(&self) -> bool {
+        *self == Stats::default()
     }
 }
 
@@ -106,10 +200,42 @@ impl Bucket {
         }
     }
 
+    /// The stats of key `k` (0: the total, `q + 1`: queue `q`).
+    fn key_mut(&mut self, k: usize) -> &mut Stats {
+        match k.checked_sub(1) {
+            None => &mut self.total,
+            Some(q) => self.queues.get_mut(q as u32),
+        }
+    }
+
+    /// Add per-key rows (the total first, then queues in index order).
+    pub fn add_rows<'a>(&mut self, rows: impl Iterator<Item = (usize, &'a Row)>) {
+        for (k, r) in rows {
+            self.key_mut(k).add_row(r);
+        }
+    }
+
+    /// Book `dt` (signed) of one agent's time.
+    pub fn add_share(&mut self, share: &Share<'_>, dt: i64) {
+        if dt == 0 {
+            return;
+        }
+        share.each(|k, f| {
+            let slot = self.key_mut(k).field_mut(f);
+            *slot = slot.saturating_add(dt);
+        });
+    }
+
+    /// Whether nothing was counted or booked in it (for the total or any queue).
+    pub fn is_empty(&self) -> bool {
+        self.total.is_empty() && self.queues.0.iter().all(|e| e.1.is_empty())
+    }
+
     /// Book `dt` of agent time in `state`: busy time goes to the total and to the queue of
     /// the call; ready, not-ready and staffed time to the total and every queue the agent
-    /// belongs to.
-    fn add_time(&mut self, state: AgentState, dt: i64, call_queue: Option<u32>, members: &[u32]) {
+    /// belongs to. (The eager booking the lazy one replaced; kept as the tests' reference.)
+    #[cfg(test)]
+    pub(crate) fn add_time(&mut self, state: AgentState, dt: i64, call_queue: Option<u32>, members: &[u32]) {
         if state == AgentState::LoggedOut || dt <= 0 {
             return;
         }
@@ -119,8 +245,6 @@ impl Bucket {
         if busy && let Some(q) = call_queue {
             self.queues.get_mut(q).add_state(state, dt);
         }
-        // `members` and the bucket's queues are both sorted: each member is searched for
-        // only after the previous one.
         let qs = &mut self.queues.0;
         let mut from = 0;
         for &m in members {
@@ -156,17 +280,45 @@ pub(crate) struct Book {
     pub minutes: Vec<Bucket>,
     /// Since the start of the log; `start`/`end` unused.
     pub totals: Bucket,
+    /// The start of the open segment (`i64::MIN` before the first record): the time of
+    /// the agents the gauge counts is booked up to here.
+    pub cursor: i64,
+    /// The end of the open segment: the next minute or interval boundary after `cursor`.
+    pub segment_end: i64,
+    /// Per key, the open segment's corrections: an agent that starts adding to a key at
+    /// `t` subtracts `t − cursor`, one that stops adds it.
+    pub acc: Vec<Row>,
+    /// Per key, how many agents add to each field now (rebuilt from the agents).
+    pub gauge: Derived<Vec<Row>>,
 }
 
 impl Default for Book {
     fn default() -> Self {
         let empty = Bucket { start: i64::MIN, end: i64::MIN, ..Bucket::default() };
-        Book { intervals: BTreeMap::new(), minutes: vec![empty; RING_MINUTES as usize], totals: Bucket::default() }
+        Book {
+            intervals: BTreeMap::new(),
+            minutes: vec![empty; RING_MINUTES as usize],
+            totals: Bucket::default(),
+            cursor: i64::MIN,
+            segment_end: i64::MIN,
+            acc: Vec::new(),
+            gauge: Derived::default(),
+        }
     }
 }
 
 fn minute_of(nanos: i64) -> i64 {
     nanos.div_euclid(MINUTE_NS)
+}
+
+/// The first instant of the oldest minute the ring keeps at `now`.
+fn ring_start(now: i64) -> i64 {
+    (minute_of(now) - RING_MINUTES + 1).saturating_mul(MINUTE_NS)
+}
+
+/// The rows with something in them, with their keys.
+pub(crate) fn nonzero(rows: &[Row]) -> impl Iterator<Item = (usize, &Row)> {
+    rows.iter().enumerate().filter(|(_, r)| r.iter().any(|v| *v != 0))
 }
 
 impl Book {
@@ -216,7 +368,181 @@ impl Book {
         }
     }
 
-    /// Book agent time `[from, to)` in `state`, split at interval and minute boundaries.
+    /// The segment holding `t`: `(start, end)`, cut at minute and interval boundaries.
+    fn segment(cfg: &Resolved, days: &mut DayCache, t: i64) -> (i64, i64) {
+        let (istart, iend) = days.interval(cfg.tz, cfg.interval_ns, t);
+        let m = minute_of(t);
+        let (mstart, mend) = (m.saturating_mul(MINUTE_NS), (m + 1).saturating_mul(MINUTE_NS));
+        (istart.max(mstart), iend.min(mend))
+    }
+
+    /// Move the open segment to the one holding `now` (the tenant's clock, which never goes
+    /// back), booking the agent time of the segments left behind: `gauge × length`, plus
+    /// the corrections of the first. Intervals that ended `retention` before `now` and
+    /// minutes the ring no longer keeps are skipped (the prune that follows would drop
+    /// them).
+    pub fn advance(&mut self, cfg: &Resolved, days: &mut DayCache, now: i64) {
+        if now < self.segment_end {
+            return;
+        }
+        if self.cursor == i64::MIN {
+            (self.cursor, self.segment_end) = Book::segment(cfg, days, now);
+            return;
+        }
+        let (c, e) = (self.cursor, self.segment_end);
+        let expired = now.saturating_sub(cfg.retention_ns);
+        // The first segment: gauge × length + corrections.
+        let mut rows = std::mem::take(&mut self.acc);
+        let gauge = std::mem::take(&mut self.gauge.0);
+        if rows.len() < gauge.len() {
+            rows.resize(gauge.len(), [0; FIELDS]);
+        }
+        for (r, g) in rows.iter_mut().zip(gauge.iter()) {
+            for (v, n) in r.iter_mut().zip(g) {
+                *v = v.saturating_add(n.saturating_mul(e - c));
+            }
+        }
+        if rows.iter().any(|r| r.iter().any(|v| *v != 0)) {
+            if let Some(b) = self.interval_mut(cfg, days, c, now) {
+                b.add_rows(nonzero(&rows));
+            }
+            if let Some(b) = self.minute_mut(minute_of(c), now) {
+                b.add_rows(nonzero(&rows));
+            }
+        }
+        rows.fill([0; FIELDS]);
+        self.acc = rows;
+        let (s, end) = Book::segment(cfg, days, now);
+        // The segments between: the gauge did not change during them.
+        if e < s && gauge.iter().any(|g| g.iter().any(|n| *n != 0)) {
+            let scaled = |len: i64| -> Vec<Row> { gauge.iter().map(|g| g.map(|n| n.saturating_mul(len))).collect() };
+            let mut a = e.max(days.interval(cfg.tz, cfg.interval_ns, expired.max(e)).0);
+            while a < s {
+                let (_, iend) = days.interval(cfg.tz, cfg.interval_ns, a);
+                let b = iend.min(s);
+                let rows = scaled(b - a);
+                if let Some(bucket) = self.interval_mut(cfg, days, a, now) {
+                    bucket.add_rows(nonzero(&rows));
+                }
+                a = b;
+            }
+            let mut a = e.max(ring_start(now));
+            while a < s {
+                let m = minute_of(a);
+                let b = (m + 1).saturating_mul(MINUTE_NS).min(s);
+                let rows = scaled(b - a);
+                if let Some(bucket) = self.minute_mut(m, now) {
+                    bucket.add_rows(nonzero(&rows));
+                }
+                a = b;
+            }
+        }
+        self.gauge.0 = gauge;
+        (self.cursor, self.segment_end) = (s, end);
+    }
+
+    fn grow(&mut self, keys: usize) {
+        if self.acc.len() < keys {
+            self.acc.resize(keys, [0; FIELDS]);
+        }
+        if self.gauge.0.len() < keys {
+            self.gauge.0.resize(keys, [0; FIELDS]);
+        }
+    }
+
+    /// An agent starts (`sign` 1) or stops (`sign` −1) adding `share` at `eff` (`now` is
+    /// the tenant's clock). Within the open segment only the gauge and the corrections
+    /// change; before it (a late event) the span up to the segment is booked directly:
+    /// minutes the ring keeps, and intervals from `now − retention` on.
+    pub fn attach(&mut self, cfg: &Resolved, days: &mut DayCache, now: i64, eff: i64, share: &Share<'_>, sign: i64) {
+        if share.state == AgentState::LoggedOut || self.cursor == i64::MIN {
+            return;
+        }
+        self.grow(share.keys());
+        let c = self.cursor;
+        let (gauge, acc) = (&mut self.gauge.0, &mut self.acc);
+        let late = eff < c;
+        let w = if late { 0 } else { sign * (eff - c) };
+        share.each(|k, f| {
+            gauge[k][f] += sign;
+            acc[k][f] -= w;
+        });
+        if late {
+            let from = eff.max(now.saturating_sub(cfg.retention_ns));
+            self.add_intervals(cfg, days, from, c, now, share, sign, sign > 0);
+            let mut a = eff.max(ring_start(now));
+            while a < c {
+                let m = minute_of(a);
+                let b = (m + 1).saturating_mul(MINUTE_NS).min(c);
+                if let Some(bucket) = self.minute_mut(m, now) {
+                    bucket.add_share(share, sign * (b - a));
+                }
+                a = b;
+            }
+        }
+    }
+
+    /// Book `sign × [from, to)` of one agent's time into the intervals, creating them when
+    /// `create` (else only into intervals kept).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_intervals(
+        &mut self,
+        cfg: &Resolved,
+        days: &mut DayCache,
+        from: i64,
+        to: i64,
+        now: i64,
+        share: &Share<'_>,
+        sign: i64,
+        create: bool,
+    ) {
+        let mut a = from;
+        while a < to {
+            let (start, end) = days.interval(cfg.tz, cfg.interval_ns, a);
+            let b = end.min(to);
+            let bucket = if create { self.interval_mut(cfg, days, a, now) } else { self.intervals.get_mut(&start) };
+            if let Some(bucket) = bucket {
+                bucket.add_share(share, sign * (b - a));
+            }
+            a = b;
+        }
+    }
+
+    /// The open segment's agent time up to `now`, per key (`None` before the first
+    /// record).
+    pub fn pending(&self, now: i64) -> Option<Vec<Row>> {
+        if self.cursor == i64::MIN {
+            return None;
+        }
+        let len = now.saturating_sub(self.cursor).max(0);
+        let keys = self.acc.len().max(self.gauge.0.len());
+        let zero = [0; FIELDS];
+        Some(
+            (0..keys)
+                .map(|k| {
+                    let mut r = *self.acc.get(k).unwrap_or(&zero);
+                    for (v, n) in r.iter_mut().zip(self.gauge.0.get(k).unwrap_or(&zero)) {
+                        *v = v.saturating_add(n.saturating_mul(len));
+                    }
+                    r
+                })
+                .collect(),
+        )
+    }
+
+    /// Add one agent's share to the gauge (rebuilding it after a snapshot).
+    pub fn gauge_add(&mut self, share: &Share<'_>) {
+        if share.state == AgentState::LoggedOut {
+            return;
+        }
+        self.grow(share.keys());
+        let gauge = &mut self.gauge.0;
+        share.each(|k, f| gauge[k][f] += 1);
+    }
+
+    /// Book agent time `[from, to)` in `state`, split at interval and minute boundaries:
+    /// the eager booking the lazy one replaced, kept as the tests' reference.
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub fn add_time(
         &mut self,
@@ -284,12 +610,13 @@ impl Book {
     }
 
     /// A copy holding the intervals that start at or after `from` and the minute ring:
-    /// what query-time accrual of open agent states may touch.
+    /// what query-time accrual of open agent states may touch (the eager reference).
+    #[cfg(test)]
     pub fn overlay(&self, from: i64) -> Book {
         Book {
             intervals: self.intervals.range(from..).map(|(k, v)| (*k, v.clone())).collect(),
             minutes: self.minutes.clone(),
-            totals: Bucket::default(),
+            ..Book::default()
         }
     }
 }

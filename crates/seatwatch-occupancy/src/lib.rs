@@ -25,6 +25,8 @@
 //!   interval boundaries; AHT is booked when after-call work ends.
 
 mod book;
+#[cfg(test)]
+mod lazy_tests;
 mod localtime;
 mod settings;
 mod snapshot;
@@ -36,7 +38,7 @@ pub use settings::{ServiceLevelSettings, Settings, SettingsError, SlFormula, Ten
 pub use snapshot::SnapshotError;
 
 use bincode::{Decode, Encode};
-use book::{Book, Stats};
+use book::{Book, Share, Stats};
 use localtime::DayCache;
 use seatwatch_model::{
     AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Ts, rings_heard,
@@ -352,8 +354,12 @@ struct Agent {
     /// When the agent answered the call of `act` (talking, wrap-up after a talk).
     answered_at: Option<Ts>,
     since: Ts,
-    /// The effective time of the agent's last event: its time is booked up to here.
+    /// The effective time of the agent's last event: its state holds from here.
     last: Ts,
+    /// From when the book's intervals hold the agent's time in its current state (its
+    /// `last`, or later when that was more than `retention` before the clock: the eager
+    /// booking this replaced never booked time older than that).
+    interval_from: i64,
     /// Bumped whenever `station` / `reason` change.
     station_ver: u32,
     reason_ver: u32,
@@ -375,6 +381,7 @@ impl Agent {
             answered_at: None,
             since: ts,
             last: ts,
+            interval_from: ts.nanos,
             station_ver: 0,
             reason_ver: 0,
             members: Vec::new(),
@@ -392,6 +399,11 @@ impl Agent {
             (Presence::NotReady, Act::Idle) => AgentState::NotReady,
             (Presence::Ready, Act::Idle) => AgentState::Ready,
         }
+    }
+
+    /// What the agent's time adds to in the book.
+    fn share(&self) -> Share<'_> {
+        Share { state: self.state(), call_queue: self.call_queue, members: &self.members }
     }
 
     fn on_call(&self, act: Act, call: &CallId) -> bool {
@@ -533,6 +545,10 @@ impl Tenant {
         self.agent_index.0 = self.agents.iter().enumerate().map(|(i, a)| (a.id.0.clone(), i as u32)).collect();
         self.queue_index.0 = self.queues.iter().enumerate().map(|(i, q)| (q.0.clone(), i as u32)).collect();
         self.queue_sl.0 = self.queues.iter().map(|q| cfg.sl_for(q.as_str())).collect();
+        self.book.gauge.0.clear();
+        for ag in &self.agents {
+            self.book.gauge_add(&ag.share());
+        }
     }
 
     fn now(&self) -> i64 {
@@ -577,19 +593,49 @@ impl Tenant {
         self.book.count(cfg, &mut self.days.0, ts.nanos, now, q, f);
     }
 
-    /// Book agent `a`'s time up to `eff` in its current state.
+    /// Book agent `a`'s time up to `eff` in its current state: today's counters, and the
+    /// agent stops adding to the book at `eff` ([`Tenant::settle`] attaches its new state).
     fn advance(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
         let now = self.now();
         let Tenant { agents, book, days, .. } = self;
         let ag = &mut agents[a];
-        if eff > ag.last {
-            let st = ag.state();
-            if st != AgentState::LoggedOut {
+        let st = ag.state();
+        #[cfg(test)]
+        if cfg.eager {
+            if eff > ag.last && st != AgentState::LoggedOut {
                 book.add_time(cfg, &mut days.0, ag.last.nanos, eff.nanos, now, st, ag.call_queue, &ag.members);
                 ag.today.add_time(cfg.tz, &mut days.0, ag.last.nanos, eff.nanos, st);
             }
-            ag.last = eff;
+            ag.last = ag.last.max(eff);
+            return;
         }
+        if st != AgentState::LoggedOut {
+            if eff > ag.last {
+                ag.today.add_time(cfg.tz, &mut days.0, ag.last.nanos, eff.nanos, st);
+            }
+            // Time more than `retention` before the clock was never booked by the eager
+            // booking: take it out of the intervals still kept.
+            let expired = now.saturating_sub(cfg.retention_ns);
+            if ag.interval_from < expired {
+                book.add_intervals(cfg, &mut days.0, ag.interval_from, expired, now, &ag.share(), -1, false);
+                ag.interval_from = expired;
+            }
+            book.attach(cfg, &mut days.0, now, eff.nanos, &ag.share(), -1);
+        }
+        ag.last = ag.last.max(eff);
+    }
+
+    /// Agent `a` starts adding its (new) state to the book at `eff`.
+    fn attach(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
+        #[cfg(test)]
+        if cfg.eager {
+            return;
+        }
+        let now = self.now();
+        let Tenant { agents, book, days, .. } = self;
+        let ag = &mut agents[a];
+        ag.interval_from = eff.nanos.max(now.saturating_sub(cfg.retention_ns));
+        book.attach(cfg, &mut days.0, now, eff.nanos, &ag.share(), 1);
     }
 
     /// Start handling agent `a` at `ts`: book its time up to the effective time and return
@@ -601,8 +647,10 @@ impl Tenant {
         (eff, (ag.state(), ag.station_ver, ag.reason_ver))
     }
 
-    /// Finish handling agent `a`: record a change when what it shows changed.
+    /// Finish handling agent `a`: attach its state to the book, and record a change when
+    /// what it shows changed.
     fn settle(&mut self, cx: &mut Cx<'_>, a: usize, eff: Ts, before: Before) {
+        self.attach(cx.cfg, a, eff);
         let ag = &mut self.agents[a];
         let (old, station_ver, reason_ver) = before;
         let new = ag.state();
@@ -906,7 +954,9 @@ impl Tenant {
 
     /// The book with every logged-in agent's open state accrued up to the clock: the
     /// intervals from the earliest open state's interval on, and the minute ring. Returns
-    /// it and that first interval's start (`i64::MAX` when nothing is open).
+    /// it and that first interval's start (`i64::MAX` when nothing is open). The eager
+    /// booking's query, kept as the tests' reference.
+    #[cfg(test)]
     fn pending(&self, cfg: &Resolved) -> (Book, i64) {
         let now = self.now();
         let mut days = self.days.0;
@@ -920,6 +970,44 @@ impl Tenant {
             b.add_time(cfg, &mut days, ag.last.nanos, now, now, ag.state(), ag.call_queue, &ag.members);
         }
         (b, lo)
+    }
+
+    /// Logged-in agents whose time in the book's intervals starts more than `retention`
+    /// before `now`: at query time that older part is left out, as the eager booking did.
+    fn stale(&self, cfg: &Resolved, now: i64) -> Vec<&Agent> {
+        let expired = now.saturating_sub(cfg.retention_ns);
+        self.agents.iter().filter(|a| a.interval_from < expired && a.state() != AgentState::LoggedOut).collect()
+    }
+
+    /// Interval bucket `b` as a query shows it at `now`: plus the open segment's agent time
+    /// when it holds the segment, minus the stale agents' time before `now − retention`.
+    fn shown<'a>(
+        &self,
+        cfg: &Resolved,
+        b: &'a book::Bucket,
+        now: i64,
+        pending: Option<&(i64, Vec<book::Row>)>,
+        stale: &[&Agent],
+    ) -> std::borrow::Cow<'a, book::Bucket> {
+        let expired = now.saturating_sub(cfg.retention_ns);
+        let open = pending.filter(|p| p.0 == b.start);
+        let old = !stale.is_empty() && b.start < expired;
+        if open.is_none() && !old {
+            return std::borrow::Cow::Borrowed(b);
+        }
+        let mut c = b.clone();
+        if let Some((_, rows)) = open {
+            c.add_rows(book::nonzero(rows));
+        }
+        if old {
+            for ag in stale {
+                let (from, to) = (ag.interval_from.max(c.start), expired.min(c.end));
+                if from < to {
+                    c.add_share(&ag.share(), -(to - from));
+                }
+            }
+        }
+        std::borrow::Cow::Owned(c)
     }
 
     /// Queue indexes sorted by name.
@@ -949,7 +1037,9 @@ impl Tenant {
                 return None;
             }
             let i = b.queues.0.binary_search_by_key(&q, |e| e.0).ok()?;
-            Some((Some(self.queues[q as usize].clone()), Figures::new(&b.queues.0[i].1, sl)))
+            // An entry whose time a late event took back is as if it never was.
+            let s = &b.queues.0[i].1;
+            (!s.is_empty()).then(|| (Some(self.queues[q as usize].clone()), Figures::new(s, sl)))
         });
         total.into_iter().chain(queues)
     }
@@ -969,6 +1059,9 @@ pub struct Occupancy {
     tenants: Vec<Tenant>,
     cfgs: Vec<Resolved>,
     changes: Changes,
+    /// Book eagerly (the tests' reference).
+    #[cfg(test)]
+    eager: bool,
 }
 
 /// Equality of the folded state: the position, the timeline flag and every tenant's
@@ -986,6 +1079,13 @@ impl Projector for Occupancy {
         let (Some(t), Some(cfg)) = (self.tenants.get_mut(ti), self.cfgs.get(ti)) else { return };
         t.clock.0.observe(env);
         let now = t.now();
+        #[cfg(test)]
+        let lazy = !cfg.eager;
+        #[cfg(not(test))]
+        let lazy = true;
+        if lazy {
+            t.book.advance(cfg, &mut t.days.0, now);
+        }
         if now >= t.next_prune {
             t.prune(cfg, now);
             t.next_prune = now.saturating_add(cfg.interval_ns);
@@ -1013,6 +1113,8 @@ impl Occupancy {
             tenants: Vec::new(),
             cfgs: Vec::new(),
             changes: Changes { track: true, ..Changes::default() },
+            #[cfg(test)]
+            eager: false,
         }
     }
 
@@ -1037,7 +1139,12 @@ impl Occupancy {
         if let Some(&i) = self.index.get(name) {
             return i;
         }
-        let cfg = Resolved::new(self.per_tenant.get(name).unwrap_or(&self.default));
+        #[allow(unused_mut)]
+        let mut cfg = Resolved::new(self.per_tenant.get(name).unwrap_or(&self.default));
+        #[cfg(test)]
+        {
+            cfg.eager = self.eager;
+        }
         let i = self.tenants.len();
         self.tenants.push(Tenant::new(name, &cfg));
         self.cfgs.push(cfg);
@@ -1187,16 +1294,42 @@ impl Occupancy {
             },
             None => None,
         };
-        let (pending, lo) = t.pending(cfg);
+        #[cfg(test)]
+        if cfg.eager {
+            return self.intervals_eager(t, cfg, from, to, only);
+        }
+        let now = t.now();
         let watermark = t.clock.0.watermark().map_or(i64::MIN, |w| w.nanos);
         let order = t.queue_order();
         let (from, to) = (from.map_or(i64::MIN, |f| f.nanos), to.map_or(i64::MAX, |t| t.nanos));
+        // The open segment's interval, with its agent time so far; it may not be kept yet.
+        let mut days = t.days.0;
+        let pending = t.book.pending(now).map(|rows| (days.interval(cfg.tz, cfg.interval_ns, t.book.cursor), rows));
+        let fresh = pending.as_ref().filter(|p| !t.book.intervals.contains_key(&p.0.0)).map(|p| book::Bucket {
+            start: p.0.0,
+            end: p.0.1,
+            ..book::Bucket::default()
+        });
+        let pending = pending.map(|((start, _), rows)| (start, rows));
+        let stale = t.stale(cfg, now);
         let mut out = Vec::new();
-        for b in t.book.intervals.range(..lo).map(|e| e.1).chain(pending.intervals.values()) {
+        // Intervals are at most `interval` long: those overlapping [from, to) start after
+        // `from − interval`.
+        let lo = from.saturating_sub(cfg.interval_ns);
+        let mut list: Vec<&book::Bucket> =
+            if lo < to { t.book.intervals.range(lo..to).map(|e| e.1).collect() } else { Vec::new() };
+        if let Some(f) = &fresh {
+            list.insert(list.partition_point(|b| b.start < f.start), f);
+        }
+        for b in list {
             if b.end <= from || b.start >= to {
                 continue;
             }
-            for (q, figures) in t.rows(cfg, b, &order, only) {
+            let b = t.shown(cfg, b, now, pending.as_ref(), &stale);
+            if b.is_empty() {
+                continue;
+            }
+            for (q, figures) in t.rows(cfg, &b, &order, only) {
                 out.push(IntervalRow {
                     start: Ts::from_nanos(b.start),
                     end: Ts::from_nanos(b.end),
@@ -1213,14 +1346,22 @@ impl Occupancy {
     /// and each queue with something in the window, 15-minute rows first.
     pub fn windows(&self, tenant: &str) -> Vec<WindowRow> {
         let Some((t, cfg)) = self.tenant(tenant) else { return Vec::new() };
+        #[cfg(test)]
+        if cfg.eager {
+            return self.windows_eager(t, cfg);
+        }
         let now = t.now();
-        let (pending, _) = t.pending(cfg);
+        // The open segment lies in the current minute, the last of both windows.
+        let pending = t.book.pending(now);
         let order = t.queue_order();
         let last = now.div_euclid(MINUTE_NS);
         let mut out = Vec::new();
         for minutes in [15u32, 60] {
             let first = last - i64::from(minutes) + 1;
-            let b = pending.window(first, last);
+            let mut b = t.book.window(first, last);
+            if let Some(rows) = &pending {
+                b.add_rows(book::nonzero(rows));
+            }
             for (q, figures) in t.rows(cfg, &b, &order, None) {
                 out.push(WindowRow {
                     window_minutes: minutes,
@@ -1289,5 +1430,69 @@ impl Occupancy {
         }
         out.sort_by(|a, b| a.1.agent.cmp(&b.1.agent).then(a.1.from.cmp(&b.1.from)).then(a.1.open.cmp(&b.1.open)));
         Some(out.into_iter().map(|e| e.1).collect())
+    }
+}
+
+/// The eager booking's queries, kept as the reference the tests compare the lazy booking
+/// with.
+#[cfg(test)]
+impl Occupancy {
+    /// A projector that books agent time eagerly, span by span, as before the lazy
+    /// booking (and answers queries as it did).
+    pub(crate) fn eager(mut self) -> Self {
+        self.eager = true;
+        self
+    }
+
+    fn intervals_eager(
+        &self,
+        t: &Tenant,
+        cfg: &Resolved,
+        from: Option<Ts>,
+        to: Option<Ts>,
+        only: Option<Option<u32>>,
+    ) -> Vec<IntervalRow> {
+        let (pending, lo) = t.pending(cfg);
+        let watermark = t.clock.0.watermark().map_or(i64::MIN, |w| w.nanos);
+        let order = t.queue_order();
+        let (from, to) = (from.map_or(i64::MIN, |f| f.nanos), to.map_or(i64::MAX, |t| t.nanos));
+        let mut out = Vec::new();
+        for b in t.book.intervals.range(..lo).map(|e| e.1).chain(pending.intervals.values()) {
+            if b.end <= from || b.start >= to {
+                continue;
+            }
+            for (q, figures) in t.rows(cfg, b, &order, only) {
+                out.push(IntervalRow {
+                    start: Ts::from_nanos(b.start),
+                    end: Ts::from_nanos(b.end),
+                    queue: q,
+                    closed: b.end <= watermark,
+                    figures,
+                });
+            }
+        }
+        out
+    }
+
+    fn windows_eager(&self, t: &Tenant, cfg: &Resolved) -> Vec<WindowRow> {
+        let now = t.now();
+        let (pending, _) = t.pending(cfg);
+        let order = t.queue_order();
+        let last = now.div_euclid(MINUTE_NS);
+        let mut out = Vec::new();
+        for minutes in [15u32, 60] {
+            let first = last - i64::from(minutes) + 1;
+            let b = pending.window(first, last);
+            for (q, figures) in t.rows(cfg, &b, &order, None) {
+                out.push(WindowRow {
+                    window_minutes: minutes,
+                    start: Ts::from_nanos(first.saturating_mul(MINUTE_NS)),
+                    end: Ts::from_nanos(now),
+                    queue: q,
+                    figures,
+                });
+            }
+        }
+        out
     }
 }

@@ -184,6 +184,9 @@ pub(crate) struct Resolved {
     pub queue_sl: BTreeMap<String, Sl>,
     pub retention_ns: i64,
     pub call_timeout_ns: i64,
+    /// Book agent time eagerly, as before the lazy booking (the tests' reference).
+    #[cfg(test)]
+    pub eager: bool,
 }
 
 pub(crate) const MINUTE_NS: i64 = 60 * seatwatch_model::NANOS_PER_SEC;
@@ -206,6 +209,8 @@ impl Resolved {
             queue_sl: s.queues.iter().map(|(k, v)| (k.clone(), Sl::from(v))).collect(),
             retention_ns: s.retention.as_nanos().max(interval_ns),
             call_timeout_ns: s.call_timeout.as_nanos().max(MINUTE_NS),
+            #[cfg(test)]
+            eager: false,
         }
     }
 

@@ -21,6 +21,8 @@ impl<T> PartialEq for Derived<T> {
     }
 }
 
+impl<T> Eq for Derived<T> {}
+
 impl<T> Encode for Derived<T> {
     fn encode<E: Encoder>(&self, _: &mut E) -> Result<(), EncodeError> {
         Ok(())
@@ -124,7 +126,9 @@ pub enum SnapshotError {
     },
 }
 
-const MAGIC: &[u8; 8] = b"SWOCC\x00\x00\x01";
+/// The format's magic and version: version 2 books agent time lazily (the open segment,
+/// its corrections, each agent's `interval_from`); version 1 snapshots are refused.
+const MAGIC: &[u8; 8] = b"SWOCC\x00\x00\x02";
 
 /// What the state depends on: the time zone, the interval and the lateness.
 fn fingerprint(cfg: &Resolved) -> String {
