@@ -226,6 +226,15 @@ impl Bucket {
         });
     }
 
+    /// Add per-key counts (the total first, then queues in index order).
+    pub fn merge_counts(&mut self, counts: &[Stats]) {
+        for (k, c) in counts.iter().enumerate() {
+            if !c.is_empty() {
+                self.key_mut(k).merge(c);
+            }
+        }
+    }
+
     /// Whether nothing was counted or booked in it (for the total or any queue).
     pub fn is_empty(&self) -> bool {
         self.total.is_empty() && self.queues.0.iter().all(|e| e.1.is_empty())
@@ -288,6 +297,10 @@ pub(crate) struct Book {
     /// Per key, the open segment's corrections: an agent that starts adding to a key at
     /// `t` subtracts `t − cursor`, one that stops adds it.
     pub acc: Vec<Row>,
+    /// Per key, what was counted at an instant of the open segment (the usual case: an
+    /// event at the clock): booked into the totals, the interval and the minute when the
+    /// segment closes.
+    pub counts: Vec<Stats>,
     /// Per key, how many agents add to each field now (rebuilt from the agents).
     pub gauge: Derived<Vec<Row>>,
 }
@@ -302,6 +315,7 @@ impl Default for Book {
             cursor: i64::MIN,
             segment_end: i64::MIN,
             acc: Vec::new(),
+            counts: Vec::new(),
             gauge: Derived::default(),
         }
     }
@@ -359,6 +373,17 @@ impl Book {
         q: Option<u32>,
         f: impl Fn(&mut Stats, bool),
     ) {
+        if self.cursor <= nanos && nanos < self.segment_end {
+            let keys = q.map_or(1, |q| q as usize + 2);
+            if self.counts.len() < keys {
+                self.counts.resize(keys, Stats::default());
+            }
+            f(&mut self.counts[0], true);
+            if let Some(q) = q {
+                f(&mut self.counts[q as usize + 1], false);
+            }
+            return;
+        }
         self.totals.count(q, &f);
         if let Some(b) = self.interval_mut(cfg, days, nanos, now) {
             b.count(q, &f);
@@ -402,16 +427,25 @@ impl Book {
                 *v = v.saturating_add(n.saturating_mul(e - c));
             }
         }
-        if rows.iter().any(|r| r.iter().any(|v| *v != 0)) {
+        let mut counts = std::mem::take(&mut self.counts);
+        let counted = counts.iter().any(|s| !s.is_empty());
+        if counted {
+            self.totals.merge_counts(&counts);
+        }
+        if counted || rows.iter().any(|r| r.iter().any(|v| *v != 0)) {
             if let Some(b) = self.interval_mut(cfg, days, c, now) {
                 b.add_rows(nonzero(&rows));
+                b.merge_counts(&counts);
             }
             if let Some(b) = self.minute_mut(minute_of(c), now) {
                 b.add_rows(nonzero(&rows));
+                b.merge_counts(&counts);
             }
         }
         rows.fill([0; FIELDS]);
         self.acc = rows;
+        counts.fill(Stats::default());
+        self.counts = counts;
         let (s, end) = Book::segment(cfg, days, now);
         // The segments between: the gauge did not change during them.
         if e < s && gauge.iter().any(|g| g.iter().any(|n| *n != 0)) {
@@ -478,6 +512,89 @@ impl Book {
                     bucket.add_share(share, sign * (b - a));
                 }
                 a = b;
+            }
+        }
+    }
+
+    /// One agent's event at `eff`: from then on it adds `new` instead of `old`, whose
+    /// members are `new`'s but for `joined` (the queues it joined during the event). The
+    /// same as `attach(old, −1)` then `attach(new, 1)`, touching only what changes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn transition(
+        &mut self,
+        cfg: &Resolved,
+        days: &mut DayCache,
+        now: i64,
+        eff: i64,
+        old: &Share<'_>,
+        joined: &[u32],
+        new: &Share<'_>,
+    ) {
+        if self.cursor == i64::MIN {
+            return;
+        }
+        if eff < self.cursor {
+            // A late event: book both spans up to the open segment.
+            let members: Vec<u32> = old.members.iter().copied().filter(|m| !joined.contains(m)).collect();
+            self.attach(cfg, days, now, eff, &Share { members: &members, ..*old }, -1);
+            self.attach(cfg, days, now, eff, new, 1);
+            return;
+        }
+        let (fo, fnew) = (field_of(old.state), field_of(new.state));
+        let busy = (old.state.is_busy(), new.state.is_busy());
+        let cq = (old.call_queue.filter(|_| busy.0), new.call_queue.filter(|_| busy.1));
+        if fo == fnew && cq.0 == cq.1 && joined.is_empty() {
+            return;
+        }
+        self.grow(new.keys());
+        let w = eff - self.cursor;
+        let (gauge, acc) = (&mut self.gauge.0, &mut self.acc);
+        let mut add = |k: usize, f: usize, d: i64| {
+            gauge[k][f] += d;
+            acc[k][f] -= d * w;
+        };
+        if let Some(f) = fo {
+            add(0, f, -1);
+            add(0, STAFFED, -1);
+            if let Some(q) = cq.0 {
+                add(q as usize + 1, f, -1);
+            }
+        }
+        if let Some(f) = fnew {
+            add(0, f, 1);
+            add(0, STAFFED, 1);
+            if let Some(q) = cq.1 {
+                add(q as usize + 1, f, 1);
+            }
+        }
+        // Member queues: staffed time while logged in, and idle (ready, not ready) time.
+        let staffed = i64::from(fnew.is_some()) - i64::from(fo.is_some());
+        let idle = (fo.filter(|_| !busy.0), fnew.filter(|_| !busy.1));
+        if staffed != 0 || idle.0 != idle.1 {
+            for &m in new.members {
+                if joined.contains(&m) {
+                    continue;
+                }
+                let k = m as usize + 1;
+                if staffed != 0 {
+                    add(k, STAFFED, staffed);
+                }
+                if idle.0 != idle.1 {
+                    if let Some(f) = idle.0 {
+                        add(k, f, -1);
+                    }
+                    if let Some(f) = idle.1 {
+                        add(k, f, 1);
+                    }
+                }
+            }
+        }
+        if fnew.is_some() {
+            for &j in joined {
+                add(j as usize + 1, STAFFED, 1);
+                if let Some(f) = idle.1 {
+                    add(j as usize + 1, f, 1);
+                }
             }
         }
     }

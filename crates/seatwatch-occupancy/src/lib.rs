@@ -25,6 +25,7 @@
 //!   interval boundaries; AHT is booked when after-call work ends.
 
 mod book;
+mod ids;
 #[cfg(test)]
 mod lazy_tests;
 mod localtime;
@@ -39,14 +40,14 @@ pub use snapshot::SnapshotError;
 
 use bincode::{Decode, Encode};
 use book::{Book, Share, Stats};
+use ids::{IdMap, Key};
 use localtime::DayCache;
 use seatwatch_model::{
     AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Ts, rings_heard,
 };
 use settings::{MINUTE_NS, Resolved, Sl};
 use snapshot::{Calls, ClockState, Derived};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, VecDeque};
 
 /// An agent's derived state (CONTRACT.md §4).
 #[derive(
@@ -222,46 +223,6 @@ pub const MAX_QUEUES: usize = 1024;
 // ---------------------------------------------------------------------------------------
 // Internal state
 
-/// FxHash: a fast, deterministic hasher for the id → index maps (never iterated for
-/// output).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Fx(u64);
-
-impl Fx {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for Fx {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 enum Presence {
     LoggedOut,
@@ -348,8 +309,8 @@ struct Agent {
     reason: Option<String>,
     station: Option<String>,
     act: Act,
-    /// The call of `act` (empty when none is known); its buffer is reused.
-    call: String,
+    /// The call of `act` (empty when none is known).
+    call: Key,
     call_queue: Option<u32>,
     /// When the agent answered the call of `act` (talking, wrap-up after a talk).
     answered_at: Option<Ts>,
@@ -365,6 +326,9 @@ struct Agent {
     reason_ver: u32,
     /// Queue indexes, sorted.
     members: Vec<u32>,
+    /// The queues the agent joined while the current event was folded (not in its share
+    /// before the event).
+    joined: Derived<Vec<u32>>,
     today: Counters,
 }
 
@@ -376,7 +340,7 @@ impl Agent {
             reason: None,
             station: None,
             act: Act::Idle,
-            call: String::new(),
+            call: Key::default(),
             call_queue: None,
             answered_at: None,
             since: ts,
@@ -385,6 +349,7 @@ impl Agent {
             station_ver: 0,
             reason_ver: 0,
             members: Vec::new(),
+            joined: Derived::default(),
             today: Counters::default(),
         }
     }
@@ -407,27 +372,25 @@ impl Agent {
     }
 
     fn on_call(&self, act: Act, call: &CallId) -> bool {
-        self.act == act && self.call == call.0
+        self.act == act && self.call.is(&call.0)
     }
 
     fn set_call(&mut self, act: Act, call: Option<&CallId>, queue: Option<u32>, answered_at: Option<Ts>) {
         self.act = act;
-        self.call.clear();
-        if let Some(c) = call {
-            self.call.push_str(&c.0);
-        }
+        self.call = call.map_or_else(Key::default, |c| Key::new(&c.0));
         self.call_queue = queue;
         self.answered_at = answered_at;
         if let Some(q) = queue
             && let Err(i) = self.members.binary_search(&q)
         {
             self.members.insert(i, q);
+            self.joined.0.push(q);
         }
     }
 
     fn clear_call(&mut self) {
         self.act = Act::Idle;
-        self.call.clear();
+        self.call = Key::default();
         self.call_queue = None;
         self.answered_at = None;
     }
@@ -493,9 +456,9 @@ pub(crate) struct Tenant {
     name: String,
     clock: ClockState,
     agents: Vec<Agent>,
-    agent_index: Derived<FxMap<String, u32>>,
+    agent_index: Derived<IdMap<u32>>,
     queues: Vec<QueueId>,
-    queue_index: Derived<FxMap<String, u32>>,
+    queue_index: Derived<IdMap<u32>>,
     queue_sl: Derived<Vec<Sl>>,
     calls: Calls,
     book: Book,
@@ -520,7 +483,14 @@ struct Cx<'a> {
     seq: u64,
 }
 
-type Before = (AgentState, u32, u32);
+/// What an agent showed, and what its time added to, before an event.
+#[derive(Clone, Copy, Debug)]
+struct Before {
+    state: AgentState,
+    station_ver: u32,
+    reason_ver: u32,
+    call_queue: Option<u32>,
+}
 
 impl Tenant {
     fn new(name: &str, cfg: &Resolved) -> Self {
@@ -564,7 +534,7 @@ impl Tenant {
         }
         let i = self.queues.len() as u32;
         self.queues.push(q.clone());
-        self.queue_index.0.insert(q.0.clone(), i);
+        self.queue_index.0.insert(q.as_str(), i);
         self.queue_sl.0.push(cfg.sl_for(q.as_str()));
         Some(i)
     }
@@ -575,7 +545,7 @@ impl Tenant {
         }
         let i = self.agents.len();
         self.agents.push(Agent::new(id, ts));
-        self.agent_index.0.insert(id.0.clone(), i as u32);
+        self.agent_index.0.insert(id.as_str(), i as u32);
         i
     }
 
@@ -585,7 +555,7 @@ impl Tenant {
             c.last = c.last.max(ts);
             return f(c);
         }
-        f(self.calls.0.entry(id.0.clone()).or_insert_with(|| Call::new(ts)))
+        f(self.calls.0.get_or_insert_with(id.as_str(), || Call::new(ts)))
     }
 
     fn count(&mut self, cfg: &Resolved, ts: Ts, q: Option<u32>, f: impl Fn(&mut Stats, bool)) {
@@ -620,13 +590,14 @@ impl Tenant {
                 book.add_intervals(cfg, &mut days.0, ag.interval_from, expired, now, &ag.share(), -1, false);
                 ag.interval_from = expired;
             }
-            book.attach(cfg, &mut days.0, now, eff.nanos, &ag.share(), -1);
         }
         ag.last = ag.last.max(eff);
+        ag.joined.0.clear();
     }
 
-    /// Agent `a` starts adding its (new) state to the book at `eff`.
-    fn attach(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
+    /// From `eff` on, agent `a` adds its new state to the book instead of what it added
+    /// before the event.
+    fn attach(&mut self, cfg: &Resolved, a: usize, eff: Ts, before: &Before) {
         #[cfg(test)]
         if cfg.eager {
             return;
@@ -635,7 +606,8 @@ impl Tenant {
         let Tenant { agents, book, days, .. } = self;
         let ag = &mut agents[a];
         ag.interval_from = eff.nanos.max(now.saturating_sub(cfg.retention_ns));
-        book.attach(cfg, &mut days.0, now, eff.nanos, &ag.share(), 1);
+        let old = Share { state: before.state, call_queue: before.call_queue, members: &ag.members };
+        book.transition(cfg, &mut days.0, now, eff.nanos, &old, &ag.joined.0, &ag.share());
     }
 
     /// Start handling agent `a` at `ts`: book its time up to the effective time and return
@@ -644,15 +616,21 @@ impl Tenant {
         let eff = ts.max(self.agents[a].last);
         self.advance(cfg, a, eff);
         let ag = &self.agents[a];
-        (eff, (ag.state(), ag.station_ver, ag.reason_ver))
+        let before = Before {
+            state: ag.state(),
+            station_ver: ag.station_ver,
+            reason_ver: ag.reason_ver,
+            call_queue: ag.call_queue,
+        };
+        (eff, before)
     }
 
     /// Finish handling agent `a`: attach its state to the book, and record a change when
     /// what it shows changed.
     fn settle(&mut self, cx: &mut Cx<'_>, a: usize, eff: Ts, before: Before) {
-        self.attach(cx.cfg, a, eff);
+        self.attach(cx.cfg, a, eff, &before);
         let ag = &mut self.agents[a];
-        let (old, station_ver, reason_ver) = before;
+        let Before { state: old, station_ver, reason_ver, .. } = before;
         let new = ag.state();
         // A new state, or a new reason within not_ready, starts a new `since`; a new
         // station alone is pushed with the same `since`; a reason change outside not_ready
@@ -902,8 +880,8 @@ impl Tenant {
                 let ag = &mut self.agents[a];
                 if ag.presence != Presence::LoggedOut {
                     match ag.act {
-                        Act::Talking if ag.call == call.0 => ag.act = Act::WrapUp,
-                        Act::Ringing if ag.call == call.0 => ag.clear_call(),
+                        Act::Talking if ag.call.is(&call.0) => ag.act = Act::WrapUp,
+                        Act::Ringing if ag.call.is(&call.0) => ag.clear_call(),
                         // `ended` implies wrap-up even when the talk was not seen, unless
                         // the call went on elsewhere (the agent transferred it).
                         Act::Idle if !elsewhere => ag.set_call(Act::WrapUp, Some(call), q, None),
@@ -949,7 +927,7 @@ impl Tenant {
     fn prune(&mut self, cfg: &Resolved, now: i64) {
         self.book.prune(cfg, now);
         let cutoff = now.saturating_sub(cfg.call_timeout_ns);
-        self.calls.0.retain(|_, c| c.last.nanos >= cutoff);
+        self.calls.0.retain(|c| c.last.nanos >= cutoff);
     }
 
     /// The book with every logged-in agent's open state accrued up to the clock: the
@@ -998,6 +976,7 @@ impl Tenant {
         let mut c = b.clone();
         if let Some((_, rows)) = open {
             c.add_rows(book::nonzero(rows));
+            c.merge_counts(&self.book.counts);
         }
         if old {
             for ag in stale {
@@ -1197,7 +1176,7 @@ impl Occupancy {
                     station: ag.station.clone(),
                     reason: ag.shown_reason().map(str::to_owned),
                     call: (ag.act != Act::Idle && !ag.call.is_empty() && state != AgentState::LoggedOut)
-                        .then(|| CallId(ag.call.clone())),
+                        .then(|| CallId(ag.call.as_str().to_owned())),
                     seconds_in_state: now.saturating_sub(ag.since.nanos).max(0) as f64 / NANOS_PER_SEC as f64,
                     today: counters.view(),
                     queues,
@@ -1361,6 +1340,7 @@ impl Occupancy {
             let mut b = t.book.window(first, last);
             if let Some(rows) = &pending {
                 b.add_rows(book::nonzero(rows));
+                b.merge_counts(&t.book.counts);
             }
             for (q, figures) in t.rows(cfg, &b, &order, None) {
                 out.push(WindowRow {
@@ -1378,9 +1358,12 @@ impl Occupancy {
     /// Cumulative counters since the start of the log, per queue and in total (`None`).
     pub fn totals(&self, tenant: &str) -> BTreeMap<Option<QueueId>, Totals> {
         let Some((t, _)) = self.tenant(tenant) else { return BTreeMap::new() };
+        // With what the open segment counted so far.
+        let mut totals = t.book.totals.clone();
+        totals.merge_counts(&t.book.counts);
         let mut out = BTreeMap::new();
-        out.insert(None, Totals::new(&t.book.totals.total));
-        for (q, s) in &t.book.totals.queues.0 {
+        out.insert(None, Totals::new(&totals.total));
+        for (q, s) in &totals.queues.0 {
             out.insert(Some(t.queues[*q as usize].clone()), Totals::new(s));
         }
         out

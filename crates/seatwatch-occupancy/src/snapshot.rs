@@ -1,8 +1,9 @@
 //! Snapshots: the folded state as bytes, so a server can restart without replaying the
 //! whole log.
 
+use crate::ids::IdMap;
 use crate::settings::Resolved;
-use crate::{Call, Changes, FxMap, Occupancy, Tenant, TenantSettings};
+use crate::{Call, Changes, Occupancy, Tenant, TenantSettings};
 use bincode::de::{BorrowDecoder, Decoder};
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
@@ -43,11 +44,11 @@ impl<'de, C, T: Default> BorrowDecode<'de, C> for Derived<T> {
 
 /// The open calls by id, encoded sorted by id so that snapshots are byte-stable.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Calls(pub FxMap<String, Call>);
+pub(crate) struct Calls(pub IdMap<Call>);
 
 impl Encode for Calls {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
-        let mut sorted: Vec<(&String, &Call)> = self.0.iter().collect();
+        let mut sorted: Vec<(&str, &Call)> = self.0.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         sorted.encode(e)
     }

@@ -1,0 +1,237 @@
+//! Id-keyed hash tables for the fold's per-event look-ups (agent, call and queue ids).
+//!
+//! A `HashMap<String, _>` keeps each key on the heap: every look-up that finds its entry
+//! compares the id against that heap copy, a cache miss per look-up at 10,000 agents.
+//! [`IdMap`] keeps ids of up to [`INLINE`] bytes (every id the simulator makes, and most
+//! real ones) inside the table itself, so a look-up touches the table and the id being
+//! looked up only. Nothing of the hash order can leak: equality and `Debug` are those of
+//! the map, and encoding sorts (see `snapshot::Calls`).
+
+use bincode::de::Decoder;
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{Decode, Encode};
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use std::fmt;
+
+/// Ids up to this many bytes are kept inline.
+pub(crate) const INLINE: usize = 22;
+
+/// An id: inline when short, else on the heap.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Key {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<str>),
+}
+
+impl Default for Key {
+    fn default() -> Self {
+        Key::Inline(0, [0; INLINE])
+    }
+}
+
+impl Key {
+    pub fn new(s: &str) -> Key {
+        match u8::try_from(s.len()) {
+            Ok(n) if s.len() <= INLINE => {
+                let mut b = [0u8; INLINE];
+                b[..s.len()].copy_from_slice(s.as_bytes());
+                Key::Inline(n, b)
+            }
+            _ => Key::Heap(s.into()),
+        }
+    }
+
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline(n, b) => &b[..usize::from(*n)],
+            Key::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    /// The id. (The bytes were a whole `str`, so they are UTF-8.)
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.bytes()).unwrap_or_default()
+    }
+
+    /// Whether this is the id `s`.
+    #[inline]
+    pub fn is(&self, s: &str) -> bool {
+        self.bytes() == s.as_bytes()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Encoded as the string it holds.
+impl Encode for Key {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        self.as_str().encode(e)
+    }
+}
+
+impl<C> Decode<C> for Key {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        let s: String = Decode::decode(d)?;
+        Ok(Key::new(&s))
+    }
+}
+bincode::impl_borrow_decode!(Key);
+
+/// FxHash (rustc's) of an id, its low bits folded up into the top ones hashbrown takes
+/// its tag from.
+#[inline]
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h = 0u64;
+    let mut add = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        add(u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+    h ^ (h >> 29)
+}
+
+/// A hash map from ids to `V`.
+#[derive(Clone)]
+pub(crate) struct IdMap<V> {
+    table: HashTable<(Key, V)>,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap { table: HashTable::new() }
+    }
+}
+
+impl<V> IdMap<V> {
+    #[inline]
+    pub fn get(&self, k: &str) -> Option<&V> {
+        self.table.find(hash(k.as_bytes()), |e| e.0.is(k)).map(|e| &e.1)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut V> {
+        self.table.find_mut(hash(k.as_bytes()), |e| e.0.is(k)).map(|e| &mut e.1)
+    }
+
+    /// The value of `k`, inserting `f()` when there is none.
+    pub fn get_or_insert_with(&mut self, k: &str, f: impl FnOnce() -> V) -> &mut V {
+        match self.table.entry(hash(k.as_bytes()), |e| e.0.is(k), |e| hash(e.0.bytes())) {
+            Entry::Occupied(o) => &mut o.into_mut().1,
+            Entry::Vacant(v) => &mut v.insert((Key::new(k), f())).into_mut().1,
+        }
+    }
+
+    /// Set `k` to `v`.
+    pub fn insert(&mut self, k: &str, v: V) {
+        match self.table.entry(hash(k.as_bytes()), |e| e.0.is(k), |e| hash(e.0.bytes())) {
+            Entry::Occupied(mut o) => o.get_mut().1 = v,
+            Entry::Vacant(e) => {
+                e.insert((Key::new(k), v));
+            }
+        }
+    }
+
+    pub fn remove(&mut self, k: &str) -> Option<V> {
+        match self.table.find_entry(hash(k.as_bytes()), |e| e.0.is(k)) {
+            Ok(o) => Some(o.remove().0.1),
+            Err(_) => None,
+        }
+    }
+
+    pub fn retain(&mut self, mut f: impl FnMut(&V) -> bool) {
+        self.table.retain(|e| f(&e.1));
+    }
+
+    /// The entries, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.table.iter().map(|e| (e.0.as_str(), &e.1))
+    }
+
+    /// The values, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.table.iter().map(|e| &e.1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+impl<V> FromIterator<(String, V)> for IdMap<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
+        let mut m = IdMap::default();
+        for (k, v) in iter {
+            m.insert(&k, v);
+        }
+        m
+    }
+}
+
+impl<V: PartialEq> PartialEq for IdMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for IdMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sorted: Vec<(&str, &V)> = self.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        f.debug_map().entries(sorted).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_ids_behave_alike() {
+        let long = "x".repeat(INLINE + 1);
+        let exact = "y".repeat(INLINE);
+        let mut m: IdMap<u32> = IdMap::default();
+        for (i, k) in ["a", "", exact.as_str(), long.as_str(), "agent-00001"].iter().enumerate() {
+            m.insert(k, i as u32);
+        }
+        assert!(matches!(Key::new(&exact), Key::Inline(..)));
+        assert!(matches!(Key::new(&long), Key::Heap(..)));
+        assert_eq!(m.len(), 5);
+        assert_eq!(m.get(&long), Some(&3));
+        assert_eq!(m.get(&exact), Some(&2));
+        assert_eq!(m.get(""), Some(&1));
+        assert_eq!(m.get("agent-00002"), None);
+        m.insert("a", 9);
+        assert_eq!((m.get("a"), m.len()), (Some(&9), 5));
+        assert_eq!(m.remove(&long), Some(3));
+        assert_eq!(m.get(&long), None);
+        *m.get_or_insert_with("new", || 7) += 1;
+        assert_eq!(m.get("new"), Some(&8));
+        m.retain(|v| *v != 8);
+        assert_eq!(m.get("new"), None);
+        let copy: IdMap<u32> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
+        assert_eq!(copy, m);
+        assert_eq!(format!("{m:?}"), format!("{copy:?}"));
+        let k = Key::new("call-7");
+        let bytes = bincode::encode_to_vec(&k, seatwatch_model::BINCODE_CONFIG).unwrap();
+        assert_eq!(bytes, bincode::encode_to_vec("call-7", seatwatch_model::BINCODE_CONFIG).unwrap());
+        let (back, _): (Key, usize) = bincode::decode_from_slice(&bytes, seatwatch_model::BINCODE_CONFIG).unwrap();
+        assert_eq!(back, k);
+    }
+}
