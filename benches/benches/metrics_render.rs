@@ -10,9 +10,9 @@
 //! * `publish_and_render_agent_series`: `agent_metrics = true` (1,000 agents get series:
 //!   the cap);
 //! * `baseline_render_only`: rendering the same recorder without publishing, and
-//!   `baseline_projection_reads`: only the projection reads publishing makes (agents,
-//!   queues, totals, windows, the current interval) — the same-run baselines that split
-//!   the cost.
+//!   `baseline_projection_reads`: only the projection reads publishing makes (agents by
+//!   state, queues, totals, windows, the current interval) — the same-run baselines that
+//!   split the cost.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
@@ -126,6 +126,10 @@ fn bench(c: &mut Criterion) {
         let mut publisher = Publisher::new();
         let text = scrape(&recorder, &mut publisher, &engine, &config);
         let series = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+        // METRICS_RENDER_DUMP=DIR writes each case's first scrape, to compare versions.
+        if let Some(dir) = std::env::var_os("METRICS_RENDER_DUMP") {
+            let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{id}.txt")), &text);
+        }
         eprintln!("metrics_render/{id}: {AGENTS} agents, {QUEUES} queues: {series} series, {} bytes", text.len());
         g.bench_function(id, |b| b.iter(|| black_box(scrape(&recorder, &mut publisher, &engine, &config))));
         if id == "publish_and_render" {
@@ -135,7 +139,7 @@ fn bench(c: &mut Criterion) {
                     let o = &engine.occupancy;
                     let now = o.now("acme");
                     black_box((
-                        o.agents("acme"),
+                        o.agent_state_counts("acme"),
                         o.queues("acme"),
                         o.totals("acme"),
                         o.windows("acme"),

@@ -122,16 +122,13 @@ impl Publisher {
             metrics::gauge!(TENANT_WATERMARK, "tenant" => t()).set(secs(w));
         }
 
-        // Agents by state, and per agent when the tenant asks for it.
-        let agents = occ.agents(tenant);
-        let mut by_state = [0u64; AgentState::ALL.len()];
-        for a in &agents {
-            by_state[a.state as usize] += 1;
-        }
-        for (state, n) in AgentState::ALL.iter().zip(by_state) {
+        // Agents by state (counted without building every agent's view), and per agent
+        // when the tenant asks for it.
+        for (state, n) in occ.agent_state_counts(tenant) {
             metrics::gauge!(AGENTS, "tenant" => t(), "state" => state.as_str()).set(n as f64);
         }
         if src.config.tenant(tenant).agent_metrics {
+            let agents = occ.agents(tenant);
             let gauges = self.agents.entry(tenant.to_owned()).or_default();
             for g in gauges.values_mut() {
                 g.shown = false;
