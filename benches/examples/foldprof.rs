@@ -5,6 +5,10 @@
 //! WHAT is `occupancy`, `compliance`, `pair`, `engine` or `bare`; the day is folded up to
 //! 09:00 first (untimed), then RECORDS records are folded and timed. `mem` streams
 //! RECORDS records into an engine and reports the resident memory per agent.
+//!
+//! `valgrind --tool=callgrind --toggle-collect='*measured_fold*'` counts the timed fold
+//! only; `FOLDPROF_REPEAT=N perf record …` folds the records N more times first (untimed),
+//! so that samples land mostly in the fold rather than in the event generator.
 
 use chrono::NaiveTime;
 use seatwatch_benches::{bare_vec_fold, compact, envelopes, fold_all, sim_config};
