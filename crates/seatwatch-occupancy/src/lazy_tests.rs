@@ -146,7 +146,7 @@ fn same(lazy: &Occupancy, eager: &Occupancy, at: usize) -> Result<(), TestCaseEr
 }
 
 proptest! {
-    #![proptest_config(seatwatch_testkit::proptest_config("occupancy-lazy-booking", 96))]
+    #![proptest_config(seatwatch_testkit::proptest_config("occupancy-lazy-booking", 64))]
 
     #[test]
     fn lazy_booking_shows_exactly_what_eager_booking_showed(
