@@ -110,7 +110,11 @@ impl Engine {
             return false;
         }
         let pending = self.compliance.next_deadline(tenant).is_some_and(|d| d <= now.plus_secs(1));
-        let live = self.occupancy.agents(tenant).iter().any(|a| a.state != seatwatch_occupancy::AgentState::LoggedOut);
+        let live = self
+            .occupancy
+            .agent_state_counts(tenant)
+            .iter()
+            .any(|(state, n)| *state != seatwatch_occupancy::AgentState::LoggedOut && *n > 0);
         pending || live
     }
 
