@@ -213,4 +213,6 @@ impl Projector for Compliance {
 }
 
 #[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,233 @@
+//! A frozen copy of `hmap.rs` as it was before the compaction (see `super`).
+//!
+//! Hash maps for the fold's per-event look-ups, observably the `BTreeMap`s they replace.
+//!
+//! A `BTreeMap` keyed by strings costs a dozen string comparisons per look-up at 10,000
+//! agents, and `entry(key.clone())` allocates a key every time. [`HMap`] finds an entry
+//! with one FxHash of the key and clones the key only when it inserts. Nothing of the
+//! hash order can leak:
+//!
+//! * it encodes exactly as a `BTreeMap` (length, then the pairs in key order), so
+//!   snapshots are byte-identical to those of the `BTreeMap` version;
+//! * `PartialEq` and `Debug` are those of the map, independent of insertion order;
+//! * the only iteration it offers besides `retain` and `values_mut` (whose order cannot
+//!   matter) is [`HMap::sorted`] / [`HMap::into_sorted`], in key order.
+
+use bincode::de::Decoder;
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{Decode, Encode};
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use seatwatch_model::{AgentId, CallId};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// FxHash (rustc's): fast, deterministic, good enough for ids.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Fx(u64);
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    pub(crate) fn str(mut self, s: &str) -> Self {
+        let bytes = s.as_bytes();
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        // The length separates "ab" + "c" from "a" + "bc" in composite keys.
+        self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        self
+    }
+
+    #[inline]
+    pub(crate) fn finish(self) -> u64 {
+        // hashbrown takes its 7-bit tag from the top bits: fold the low bits up.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// A key of an [`HMap`]: ordered (for encoding and sorted iteration) and hashed.
+pub(crate) trait Key: Clone + Ord {
+    fn hash_key(&self) -> u64;
+}
+
+impl Key for AgentId {
+    #[inline]
+    fn hash_key(&self) -> u64 {
+        Fx::default().str(self.as_str()).finish()
+    }
+}
+
+impl Key for CallId {
+    #[inline]
+    fn hash_key(&self) -> u64 {
+        Fx::default().str(self.as_str()).finish()
+    }
+}
+
+impl Key for (CallId, AgentId) {
+    #[inline]
+    fn hash_key(&self) -> u64 {
+        leg_hash(&self.0, &self.1)
+    }
+}
+
+/// The hash of the key `(call, agent)`, from borrowed parts.
+#[inline]
+pub(crate) fn leg_hash(call: &CallId, agent: &AgentId) -> u64 {
+    Fx::default().str(call.as_str()).str(agent.as_str()).finish()
+}
+
+/// A hash map with the observable behaviour of a `BTreeMap` (see the module docs).
+#[derive(Clone)]
+pub(crate) struct HMap<K, V> {
+    table: HashTable<(K, V)>,
+}
+
+impl<K, V> Default for HMap<K, V> {
+    fn default() -> Self {
+        HMap { table: HashTable::new() }
+    }
+}
+
+impl<K: Key, V> HMap<K, V> {
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, k: &K) -> Option<&V> {
+        self.table.find(k.hash_key(), |(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        self.table.find_mut(k.hash_key(), |(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    /// Look up by a precomputed hash and an equality test (composite keys from parts).
+    #[inline]
+    pub(crate) fn get_mut_by(&mut self, hash: u64, eq: impl Fn(&K) -> bool) -> Option<&mut V> {
+        self.table.find_mut(hash, |(x, _)| eq(x)).map(|(_, v)| v)
+    }
+
+    #[inline]
+    pub(crate) fn get_by(&self, hash: u64, eq: impl Fn(&K) -> bool) -> Option<&V> {
+        self.table.find(hash, |(x, _)| eq(x)).map(|(_, v)| v)
+    }
+
+    /// `entry(k.clone()).or_default()` of a `BTreeMap`, cloning `k` only to insert it.
+    #[inline]
+    pub(crate) fn entry_or_default(&mut self, k: &K) -> &mut V
+    where
+        V: Default,
+    {
+        self.entry_or_insert_by(k.hash_key(), |x| x == k, || (k.clone(), V::default()))
+    }
+
+    /// The entry with `hash` matching `eq`, inserting `make()` when there is none.
+    #[inline]
+    pub(crate) fn entry_or_insert_by(
+        &mut self,
+        hash: u64,
+        eq: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> (K, V),
+    ) -> &mut V {
+        match self.table.entry(hash, |(x, _)| eq(x), |(x, _)| x.hash_key()) {
+            Entry::Occupied(e) => &mut e.into_mut().1,
+            Entry::Vacant(e) => &mut e.insert(make()).into_mut().1,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
+        let hash = k.hash_key();
+        match self.table.entry(hash, |(x, _)| *x == k, |(x, _)| x.hash_key()) {
+            Entry::Occupied(mut e) => Some(std::mem::replace(&mut e.get_mut().1, v)),
+            Entry::Vacant(e) => {
+                e.insert((k, v));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
+        match self.table.find_entry(k.hash_key(), |(x, _)| x == k) {
+            Ok(e) => Some(e.remove().0.1),
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        self.table.retain(|(k, v)| f(k, v));
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.table.iter_mut().map(|(_, v)| v)
+    }
+
+    /// The entries in key order (as a `BTreeMap` iterates).
+    pub(crate) fn sorted(&self) -> Vec<(&K, &V)> {
+        let mut v: Vec<(&K, &V)> = self.table.iter().map(|(k, v)| (k, v)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// The entries in key order, by value.
+    pub(crate) fn into_sorted(self) -> Vec<(K, V)> {
+        let mut v: Vec<(K, V)> = self.table.into_iter().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+impl<K: Key, V: PartialEq> PartialEq for HMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.table.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<K: Key + fmt::Debug, V: fmt::Debug> fmt::Debug for HMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.sorted()).finish()
+    }
+}
+
+impl<K: Key + Encode, V: Encode> Encode for HMap<K, V> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        // Exactly `BTreeMap::encode`: the length as u64, then the pairs in key order.
+        (self.len() as u64).encode(e)?;
+        for (k, v) in self.sorted() {
+            k.encode(e)?;
+            v.encode(e)?;
+        }
+        Ok(())
+    }
+}
+
+impl<C, K: Key + Decode<C>, V: Decode<C>> Decode<C> for HMap<K, V> {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        let m = BTreeMap::<K, V>::decode(d)?;
+        let mut out = HMap { table: HashTable::with_capacity(m.len()) };
+        for (k, v) in m {
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
+}
+
+impl<'de, C, K: Key + Decode<C>, V: Decode<C>> bincode::BorrowDecode<'de, C> for HMap<K, V> {
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        Self::decode(d)
+    }
+}

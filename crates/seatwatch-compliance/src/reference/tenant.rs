@@ -1,0 +1,1322 @@
+//! A frozen copy of `tenant.rs` as it was before the compaction (see `super`).
+//!
+//! One tenant's compliance state and every rule's logic. See `docs/compliance.md`.
+
+use super::hmap::{HMap, leg_hash};
+use crate::local::{
+    Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
+    week_monday,
+};
+use crate::{Alarm, AlarmChange, Rule, TenantSettings};
+use bincode::{Decode, Encode};
+use chrono::{Datelike, Duration, NaiveDate};
+use seatwatch_model::{AgentId, CallId, Clock, Date, Envelope, Event, EventKind, ShiftHours, Ts, rings_heard};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How long call bookkeeping (legs, call flags) and schedule entries are kept behind the
+/// watermark before they are pruned.
+const CALL_RETENTION_NANOS: i64 = 2 * 86_400 * 1_000_000_000;
+const SCHEDULE_RETENTION_DAYS: i64 = 8;
+/// How many days ahead the no-show check looks for the agent's next scheduled shift.
+const PLAN_HORIZON_DAYS: i64 = 400;
+
+/// The model's [`Clock`] with a binary encoding (for snapshots).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ClockState(pub(crate) Clock);
+
+fn synthetic(kind: EventKind, nanos: i64) -> Envelope {
+    let ts = Ts::from_nanos(nanos);
+    Envelope {
+        seq: 0,
+        tenant: String::new(),
+        source: String::new(),
+        received: ts,
+        event: Event { id: String::new(), ts, agent: None, kind, extra: None },
+    }
+}
+
+impl Encode for ClockState {
+    fn encode<E: bincode::enc::Encoder>(&self, e: &mut E) -> Result<(), bincode::error::EncodeError> {
+        self.0.allowed_lateness.encode(e)?;
+        self.0.now().map(|t| t.nanos).encode(e)?;
+        self.0.watermark().map(|t| t.nanos).encode(e)
+    }
+}
+
+impl<C> Decode<C> for ClockState {
+    fn decode<D: bincode::de::Decoder<Context = C>>(d: &mut D) -> Result<Self, bincode::error::DecodeError> {
+        let lateness = i64::decode(d)?;
+        let now = Option::<i64>::decode(d)?;
+        let wm = Option::<i64>::decode(d)?;
+        let mut c = Clock::new(lateness);
+        // Replaying a tick at the watermark and an event at `now` rebuilds exactly the
+        // same clock: the watermark is never below `now - lateness`.
+        if let Some(w) = wm {
+            c.observe(&synthetic(EventKind::Tick, w));
+        }
+        if let Some(n) = now {
+            c.observe(&synthetic(EventKind::Ready, n));
+        }
+        Ok(ClockState(c))
+    }
+}
+bincode::impl_borrow_decode!(ClockState);
+
+/// Memoised local-time look-ups, each keyed by everything its result depends on, so that
+/// a hit returns exactly what the look-up would. Not state: never encoded, always equal.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TimeMemo {
+    /// The UTC second and local date of the last event time looked up. A zone's offset
+    /// changes only at whole seconds (chrono-tz looks spans up by the UTC second), so the
+    /// second determines the local date.
+    raw: Option<(i64, NaiveDate)>,
+    /// The same for the watermark.
+    wm: Option<(i64, NaiveDate)>,
+    /// A local date, the Monday of its ISO week and local midnight seven days after it.
+    week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
+}
+
+impl TimeMemo {
+    /// `local_date(tz, nanos)`, remembered per UTC second in `slot`.
+    #[inline]
+    fn local_date(slot: &mut Option<(i64, NaiveDate)>, tz: chrono_tz::Tz, nanos: i64) -> NaiveDate {
+        let sec = nanos.div_euclid(1_000_000_000);
+        if let Some((s, d)) = *slot
+            && s == sec
+        {
+            return d;
+        }
+        let d = local_date(tz, nanos);
+        *slot = Some((sec, d));
+        d
+    }
+
+    /// The Monday of `day`'s week and the end of that week (local midnight the Monday
+    /// after; `None` out of range).
+    #[inline]
+    fn week(&mut self, tz: chrono_tz::Tz, day: NaiveDate) -> (NaiveDate, Option<i64>) {
+        if let Some((d, monday, end)) = self.week
+            && d == day
+        {
+            return (monday, end);
+        }
+        let monday = week_monday(day);
+        let end = monday.checked_add_signed(Duration::days(7)).and_then(|next| midnight(tz, next));
+        self.week = Some((day, monday, end));
+        (monday, end)
+    }
+}
+
+impl PartialEq for TimeMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Encode for TimeMemo {
+    fn encode<E: bincode::enc::Encoder>(&self, _: &mut E) -> Result<(), bincode::error::EncodeError> {
+        Ok(())
+    }
+}
+
+impl<C> Decode<C> for TimeMemo {
+    fn decode<D: bincode::de::Decoder<Context = C>>(_: &mut D) -> Result<Self, bincode::error::DecodeError> {
+        Ok(TimeMemo::default())
+    }
+}
+bincode::impl_borrow_decode!(TimeMemo);
+
+/// What the agent is doing, as far as the rules care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Encode, Decode)]
+enum AState {
+    #[default]
+    Unknown,
+    LoggedOut,
+    Ready,
+    NotReady,
+    Ringing,
+    Talking,
+    WrapUp,
+}
+
+/// A running not-ready or wrap-up period.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+struct Timer {
+    since: i64,
+    seq: u64,
+    due: i64,
+    /// Set once the supervisor's approval moved the deadline: (by, approval seq).
+    extended: Option<(String, u64)>,
+    alarm: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
+struct Approval {
+    until: i64,
+    by: String,
+    seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
+struct AgentSt {
+    /// Effective time of the agent's last event.
+    last: i64,
+    state: AState,
+    /// Stations the agent is logged in at, with the login's seq.
+    stations: BTreeMap<String, u64>,
+    not_ready: Option<Timer>,
+    wrap: Option<Timer>,
+    approval: Option<Approval>,
+    ever_logged_in: bool,
+    /// The status (ready or not ready) the agent returns to after a call rings.
+    status_ready: bool,
+    /// The no-show check's cursor: the first local date not yet checked, and the time
+    /// the agent became known (shifts whose check falls before it are not checked).
+    absent_from: Option<(Date, i64)>,
+    /// The pending no-show deadline: (due, date).
+    absent_pending: Option<(i64, Date)>,
+    /// Shift overrides by local date: hours (`None` = off) and the event's seq.
+    shifts: BTreeMap<Date, (Option<ShiftHours>, u64)>,
+    /// Approved leave: from, to, seq.
+    leaves: Vec<(Date, Date, u64)>,
+    /// early_logout / absent alarms that a login before `end` clears: (id, end).
+    relogin_clear: Vec<(String, i64)>,
+    uncertified: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
+struct Att {
+    attended: bool,
+    absent_raised: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
+struct CallInfo {
+    last: i64,
+    /// Seq of the first event that flagged the call as an emergency.
+    emergency: Option<u64>,
+    escalated: bool,
+    survey: bool,
+    armed: bool,
+    pending: Vec<(i64, DKey)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
+struct Leg {
+    last: i64,
+    /// Raw ts and seq of `offered`.
+    offered: Option<(i64, u64)>,
+    ready_at_offer: bool,
+    answered: Option<u64>,
+    transferred: bool,
+    ended: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
+struct WeekSt {
+    worked: bool,
+    monitored: u32,
+    sampled: u32,
+    evidence: Vec<u64>,
+}
+
+/// What a pending deadline is for. The derived order breaks ties between deadlines due
+/// at the same instant.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+pub(crate) enum DKey {
+    Roster { month: Month },
+    QaWeek { monday: Date },
+    Absent { agent: AgentId, date: Date },
+    NotReady { agent: AgentId },
+    WrapUp { agent: AgentId },
+    Callback { agent: AgentId, call: CallId, seq: u64 },
+    Emergency { agent: AgentId, call: CallId, seq: u64 },
+}
+
+impl DKey {
+    fn agent(&self) -> Option<&AgentId> {
+        match self {
+            DKey::Roster { .. } | DKey::QaWeek { .. } => None,
+            DKey::Absent { agent, .. }
+            | DKey::NotReady { agent }
+            | DKey::WrapUp { agent }
+            | DKey::Callback { agent, .. }
+            | DKey::Emergency { agent, .. } => Some(agent),
+        }
+    }
+}
+
+/// A shift instance: its local date and its start and end instants.
+#[derive(Clone, Copy, Debug)]
+struct ShiftInst {
+    date: NaiveDate,
+    start: i64,
+    end: i64,
+    seq: Option<u64>,
+}
+
+/// What the tenant's fold needs besides its state.
+pub(crate) struct Cx<'a> {
+    pub(crate) s: &'a TenantSettings,
+    pub(crate) tenant: &'a str,
+    pub(crate) out: &'a mut Vec<AlarmChange>,
+    pub(crate) record: bool,
+}
+
+/// One tenant's state.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub(crate) struct TenantState {
+    pub(crate) clock: ClockState,
+    agents: HMap<AgentId, AgentSt>,
+    /// certified, active.
+    roster: BTreeMap<AgentId, (bool, bool)>,
+    has_roster: bool,
+    has_shift: bool,
+    shift_months: BTreeSet<Month>,
+    roster_active: BTreeMap<Month, String>,
+    stations: BTreeMap<String, BTreeSet<AgentId>>,
+    /// Active duplicate_login alarms and the agents whose logout ends them.
+    /// Active duplicate_login alarms by the agents whose logout ends them. An id lingers
+    /// under the other agent after it cleared until that agent's logout drains the list
+    /// (clearing is idempotent).
+    duplicates: HMap<AgentId, Vec<String>>,
+    attendance: BTreeMap<(AgentId, Date), Att>,
+    att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
+    calls: HMap<CallId, CallInfo>,
+    legs: HMap<(CallId, AgentId), Leg>,
+    survey_active: HMap<CallId, Vec<String>>,
+    callback_active: HMap<CallId, Vec<String>>,
+    emergency_active: HMap<CallId, Vec<String>>,
+    weeks: BTreeMap<Date, HMap<AgentId, WeekSt>>,
+    pub(crate) deadlines: BTreeSet<(i64, DKey)>,
+    /// Every alarm, by (raised_at, id).
+    pub(crate) alarms: BTreeMap<(i64, String), Alarm>,
+    pub(crate) alarm_index: BTreeMap<String, i64>,
+    pub(crate) raised: BTreeMap<Rule, u64>,
+    pub(crate) active: BTreeMap<Rule, u64>,
+    pruned_day: Option<Date>,
+    memo: TimeMemo,
+}
+
+impl TenantState {
+    pub(crate) fn new(s: &TenantSettings) -> Self {
+        TenantState {
+            clock: ClockState(Clock::new(s.allowed_lateness.as_nanos())),
+            agents: HMap::default(),
+            roster: BTreeMap::new(),
+            has_roster: false,
+            has_shift: false,
+            shift_months: BTreeSet::new(),
+            roster_active: BTreeMap::new(),
+            stations: BTreeMap::new(),
+            duplicates: HMap::default(),
+            attendance: BTreeMap::new(),
+            att_alarms: BTreeMap::new(),
+            calls: HMap::default(),
+            legs: HMap::default(),
+            survey_active: HMap::default(),
+            callback_active: HMap::default(),
+            emergency_active: HMap::default(),
+            weeks: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            alarms: BTreeMap::new(),
+            alarm_index: BTreeMap::new(),
+            raised: BTreeMap::new(),
+            active: BTreeMap::new(),
+            pruned_day: None,
+            memo: TimeMemo::default(),
+        }
+    }
+
+    // ----- alarms -------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn raise(
+        &mut self,
+        cx: &mut Cx<'_>,
+        rule: Rule,
+        id: String,
+        agent: Option<&AgentId>,
+        call: Option<&CallId>,
+        at: i64,
+        message: String,
+        mut evidence: Vec<u64>,
+    ) -> Option<String> {
+        if !cx.s.rules.is_enabled(rule) || self.alarm_index.contains_key(&id) {
+            return None;
+        }
+        evidence.sort_unstable();
+        evidence.dedup();
+        evidence.retain(|s| *s != 0);
+        let alarm = Alarm {
+            id: id.clone(),
+            rule,
+            agent: agent.cloned(),
+            call: call.cloned(),
+            raised_at: Ts::from_nanos(at),
+            cleared_at: None,
+            message,
+            evidence,
+            tenant: cx.tenant.to_owned(),
+        };
+        tracing::debug!(tenant = cx.tenant, id = %alarm.id, "compliance alarm raised");
+        if cx.record {
+            cx.out.push(AlarmChange::Raised(alarm.clone()));
+        }
+        self.alarm_index.insert(id.clone(), at);
+        self.alarms.insert((at, id.clone()), alarm);
+        *self.raised.entry(rule).or_insert(0) += 1;
+        *self.active.entry(rule).or_insert(0) += 1;
+        Some(id)
+    }
+
+    /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`.
+    fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
+        let Some(&raised) = self.alarm_index.get(id) else { return };
+        let Some(alarm) = self.alarms.get_mut(&(raised, id.to_owned())) else { return };
+        if alarm.cleared_at.is_some() {
+            return;
+        }
+        alarm.cleared_at = Some(Ts::from_nanos(at.max(raised)));
+        if seq != 0 && !alarm.evidence.contains(&seq) {
+            alarm.evidence.push(seq);
+            alarm.evidence.sort_unstable();
+        }
+        if let Some(n) = self.active.get_mut(&alarm.rule) {
+            *n = n.saturating_sub(1);
+        }
+        tracing::debug!(tenant = cx.tenant, id, "compliance alarm cleared");
+        if cx.record {
+            cx.out.push(AlarmChange::Cleared(alarm.clone()));
+        }
+    }
+
+    fn clear_all(&mut self, cx: &mut Cx<'_>, ids: Vec<String>, at: i64, seq: u64) {
+        for id in ids {
+            self.clear(cx, &id, at, seq);
+        }
+    }
+
+    // ----- time -----------------------------------------------------------------------
+
+    fn add_deadline(&mut self, due: i64, key: DKey) {
+        self.deadlines.insert((due, key));
+    }
+
+    /// Fire, in (due, key) order, every deadline strictly before the watermark and every
+    /// deadline of `own` agent strictly before its event's time.
+    fn settle(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(&AgentId, i64)>) {
+        let bound = wm.unwrap_or(i64::MIN).max(own.map_or(i64::MIN, |(_, t)| t));
+        loop {
+            let mut found = None;
+            for (due, key) in &self.deadlines {
+                if *due >= bound {
+                    break;
+                }
+                let by_wm = wm.is_some_and(|w| *due < w);
+                let by_own = own.is_some_and(|(a, t)| *due < t && key.agent() == Some(a));
+                if by_wm || by_own {
+                    found = Some((*due, key.clone()));
+                    break;
+                }
+            }
+            let Some(entry) = found else { break };
+            self.deadlines.remove(&entry);
+            self.fire(cx, entry.0, entry.1);
+        }
+    }
+
+    fn fire(&mut self, cx: &mut Cx<'_>, due: i64, key: DKey) {
+        match key {
+            DKey::NotReady { agent } => self.fire_not_ready(cx, &agent, due),
+            DKey::WrapUp { agent } => self.fire_wrap(cx, &agent, due),
+            DKey::Absent { agent, date } => self.fire_absent(cx, &agent, date, due),
+            DKey::Callback { agent, call, seq } => {
+                if let Some(info) = self.calls.get_mut(&call) {
+                    info.pending.retain(|(_, k)| !matches!(k, DKey::Callback { seq: s, .. } if *s == seq));
+                }
+                let msg = format!(
+                    "call-back for call {call} promised for {} was not done by then (seed art. 20, job duties 2.5)",
+                    date_hm(cx.s.timezone, due)
+                );
+                let id = format!("callback_overdue-{seq}");
+                if let Some(id) =
+                    self.raise(cx, Rule::CallbackOverdue, id, Some(&agent), Some(&call), due, msg, vec![seq])
+                {
+                    self.callback_active.entry_or_default(&call).push(id);
+                }
+            }
+            DKey::Emergency { agent, call, seq } => {
+                let emergency_seq = self.calls.get_mut(&call).and_then(|info| {
+                    info.pending.retain(|(_, k)| !matches!(k, DKey::Emergency { seq: s, .. } if *s == seq));
+                    info.emergency
+                });
+                let within = cx.s.rules.escalate_within.as_nanos();
+                let msg = format!(
+                    "emergency call {call} answered at {} was not reported to a superior within {} (seed art. 24)",
+                    hm(cx.s.timezone, due.saturating_sub(within)),
+                    human(within)
+                );
+                let id = format!("emergency_not_escalated-{seq}");
+                let ev = vec![emergency_seq.unwrap_or(0), seq];
+                if let Some(id) =
+                    self.raise(cx, Rule::EmergencyNotEscalated, id, Some(&agent), Some(&call), due, msg, ev)
+                {
+                    self.emergency_active.entry_or_default(&call).push(id);
+                }
+            }
+            DKey::QaWeek { monday } => self.fire_week(cx, monday, due),
+            DKey::Roster { month } => self.fire_roster(cx, month, due),
+        }
+    }
+
+    // ----- the fold ---------------------------------------------------------------------
+
+    pub(crate) fn apply(&mut self, cx: &mut Cx<'_>, env: &Envelope) {
+        let wm = self.clock.0.observe(env).map(|t| t.nanos);
+        let ev = &env.event;
+        let ts = ev.ts.nanos;
+        let agent = if ev.kind.has_agent() { ev.agent.as_ref() } else { None };
+        let eff = match agent {
+            Some(a) => self.agents.get(a).map_or(ts, |st| st.last.max(ts)),
+            None => ts,
+        };
+        self.settle(cx, wm, agent.map(|a| (a, eff)));
+        if let Some(w) = wm {
+            self.prune(cx, w);
+        }
+        match agent {
+            Some(a) => {
+                self.agents.entry_or_default(a).last = eff;
+                self.agent_event(cx, env, a, eff, wm);
+            }
+            None => self.other_event(env),
+        }
+        self.settle(cx, wm, agent.map(|a| (a, eff)));
+    }
+
+    fn other_event(&mut self, env: &Envelope) {
+        if let EventKind::Queued { call, emergency, .. } = &env.event.kind {
+            let info = self.calls.entry_or_default(call);
+            info.last = info.last.max(env.event.ts.nanos);
+            if *emergency && info.emergency.is_none() {
+                info.emergency = Some(env.seq);
+            }
+        }
+    }
+
+    fn agent_event(&mut self, cx: &mut Cx<'_>, env: &Envelope, a: &AgentId, t: i64, wm: Option<i64>) {
+        let seq = env.seq;
+        let raw = env.event.ts.nanos;
+        match &env.event.kind {
+            EventKind::Login { station } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                self.login(cx, a, station, t, seq);
+            }
+            EventKind::Logout => self.logout(cx, a, t, seq),
+            EventKind::Ready => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                let st = self.agents.entry_or_default(a);
+                st.status_ready = true;
+                if !matches!(st.state, AState::Ringing | AState::Talking) {
+                    st.state = AState::Ready;
+                }
+                self.end_not_ready(cx, a, t, seq);
+                self.end_wrap(cx, a, t, seq);
+            }
+            EventKind::NotReady { .. } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                let st = self.agents.entry_or_default(a);
+                st.status_ready = false;
+                if !matches!(st.state, AState::Ringing | AState::Talking) {
+                    self.end_wrap(cx, a, t, seq);
+                    self.enter_not_ready(cx, a, t, seq);
+                }
+            }
+            EventKind::Offered { call, emergency, .. } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                self.end_not_ready(cx, a, t, seq);
+                self.end_wrap(cx, a, t, seq);
+                let st = self.agents.entry_or_default(a);
+                let ready = st.status_ready && !matches!(st.state, AState::Talking | AState::LoggedOut);
+                if st.state != AState::Talking {
+                    st.state = AState::Ringing;
+                }
+                let info = self.calls.entry_or_default(call);
+                info.last = info.last.max(t);
+                if *emergency && info.emergency.is_none() {
+                    info.emergency = Some(seq);
+                }
+                let leg = leg_entry(&mut self.legs, call, a);
+                leg.last = t;
+                if leg.answered.is_none() {
+                    leg.offered = Some((raw, seq));
+                    leg.ready_at_offer = ready;
+                }
+            }
+            EventKind::Answered { call, rings } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                self.end_not_ready(cx, a, t, seq);
+                self.end_wrap(cx, a, t, seq);
+                self.set_state(a, AState::Talking);
+                self.answered(cx, a, call, *rings, raw, t, seq);
+            }
+            EventKind::Missed { call } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                let leg = leg_get_mut(&mut self.legs, call, a);
+                let rang_ready =
+                    leg.as_ref().and_then(|l| l.offered.filter(|_| l.ready_at_offer && l.answered.is_none()));
+                if let Some(l) = leg {
+                    l.last = t;
+                    l.offered = None;
+                }
+                if self.agents.get(a).is_some_and(|st| st.state == AState::Ringing) {
+                    self.return_to_status(cx, a, t, seq);
+                }
+                if let Some((offered_raw, offered_seq)) = rang_ready {
+                    let msg = format!(
+                        "call {call} rang at {a} while ready from {} and was not answered (ring-no-answer, seed job duties 2.2)",
+                        hm(cx.s.timezone, offered_raw)
+                    );
+                    let id = format!("missed_call-{seq}");
+                    self.raise(cx, Rule::MissedCall, id, Some(a), Some(call), t, msg, vec![offered_seq, seq]);
+                }
+            }
+            EventKind::Ended { call } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                let st = self.agents.entry_or_default(a);
+                let logged_out = st.state == AState::LoggedOut;
+                let ringing_this =
+                    st.state == AState::Ringing && leg_get(&self.legs, call, a).is_some_and(|l| l.answered.is_none());
+                self.ended(cx, a, call, t, seq);
+                if ringing_this {
+                    self.return_to_status(cx, a, t, seq);
+                } else if !logged_out {
+                    self.end_not_ready(cx, a, t, seq);
+                    self.start_wrap(cx, a, t, seq);
+                }
+            }
+            EventKind::WrapUp { .. } => {
+                self.mark_worked(cx, a, raw, seq, wm);
+                self.end_not_ready(cx, a, t, seq);
+                self.start_wrap(cx, a, t, seq);
+            }
+            EventKind::Transferred { call, .. } => {
+                let leg = leg_entry(&mut self.legs, call, a);
+                leg.transferred = true;
+                leg.last = t;
+                if self.agents.get(a).is_some_and(|st| st.state == AState::Talking) {
+                    self.start_wrap(cx, a, t, seq);
+                }
+            }
+            EventKind::SurveyOffered { call } => {
+                let info = self.calls.entry_or_default(call);
+                info.survey = true;
+                info.last = info.last.max(t);
+                let ids = self.survey_active.remove(call).unwrap_or_default();
+                self.clear_all(cx, ids, t, seq);
+            }
+            EventKind::Roster { certified, active, .. } => self.roster(cx, a, *certified, *active, t, seq),
+            EventKind::Shift { date, hours } => self.shift(cx, a, *date, *hours, t, seq),
+            EventKind::LeaveApproved { from, to, .. } => {
+                self.agents.entry_or_default(a).leaves.push((*from, *to, seq));
+                let keys: Vec<(AgentId, Date)> =
+                    self.att_alarms.range((a.clone(), *from)..=(a.clone(), *to)).map(|(k, _)| k.clone()).collect();
+                for k in keys {
+                    let ids = self.att_alarms.remove(&k).unwrap_or_default();
+                    self.clear_all(cx, ids, t, seq);
+                }
+                self.plan_absent(cx, a);
+            }
+            EventKind::BusyApproved { until, by } => {
+                let st = self.agents.entry_or_default(a);
+                if st.approval.as_ref().is_none_or(|ap| until.nanos > ap.until) {
+                    st.approval = Some(Approval { until: until.nanos, by: by.clone(), seq });
+                }
+            }
+            EventKind::Monitored { .. } | EventKind::CallbackSampled { .. } => {
+                let monitored = matches!(env.event.kind, EventKind::Monitored { .. });
+                if let Some(w) = self.week_entry(cx, a, raw, wm) {
+                    if monitored {
+                        w.monitored = w.monitored.saturating_add(1);
+                    } else {
+                        w.sampled = w.sampled.saturating_add(1);
+                    }
+                    w.evidence.push(seq);
+                }
+            }
+            EventKind::CallbackPromised { call, due } => {
+                let info = self.calls.entry_or_default(call);
+                info.last = info.last.max(t);
+                let old: Vec<(i64, DKey)> =
+                    info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
+                info.pending.push((due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq }));
+                for o in old {
+                    self.deadlines.remove(&o);
+                }
+                self.add_deadline(due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq });
+            }
+            EventKind::CallbackDone { call } => {
+                if let Some(info) = self.calls.get_mut(call) {
+                    let old: Vec<(i64, DKey)> =
+                        info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
+                    for o in old {
+                        self.deadlines.remove(&o);
+                    }
+                }
+                let ids = self.callback_active.remove(call).unwrap_or_default();
+                self.clear_all(cx, ids, t, seq);
+            }
+            EventKind::Escalated { call } => {
+                let info = self.calls.entry_or_default(call);
+                info.escalated = true;
+                info.last = info.last.max(t);
+                let old: Vec<(i64, DKey)> =
+                    info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Emergency { .. })).collect();
+                for o in old {
+                    self.deadlines.remove(&o);
+                }
+                let ids = self.emergency_active.remove(call).unwrap_or_default();
+                self.clear_all(cx, ids, t, seq);
+            }
+            EventKind::Queued { .. } | EventKind::Abandoned { .. } | EventKind::Heartbeat | EventKind::Tick => {}
+        }
+    }
+
+    fn set_state(&mut self, a: &AgentId, s: AState) {
+        self.agents.entry_or_default(a).state = s;
+    }
+
+    // ----- schedules --------------------------------------------------------------------
+
+    /// The agent's shift on local `date`, or `None` when not scheduled (no workday, `off`,
+    /// or approved leave; of a shift and a leave for the same date the later one wins).
+    fn schedule(&self, s: &TenantSettings, a: &AgentId, date: NaiveDate) -> Option<ShiftInst> {
+        let d = to_date(date);
+        let st = self.agents.get(a);
+        let shift = st.and_then(|st| st.shifts.get(&d)).copied();
+        let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
+        let si = crate::schedule::scheduled_shift(s, d, shift, leave_seq)?;
+        Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq: si.shift_seq })
+    }
+
+    /// The scheduled shift whose attendance window (`window_before_start` before its start
+    /// up to its end) holds `t`; the earliest-dated one when windows overlap.
+    fn window_for(&self, s: &TenantSettings, a: &AgentId, t: i64) -> Option<ShiftInst> {
+        let pre = s.rules.window_before_start.as_nanos();
+        let day = local_date(s.timezone, t);
+        [day.pred_opt(), Some(day), day.succ_opt()]
+            .into_iter()
+            .flatten()
+            .find_map(|d| self.schedule(s, a, d).filter(|si| si.start.saturating_sub(pre) <= t && t < si.end))
+    }
+
+    fn is_known(&self, a: &AgentId) -> bool {
+        if self.has_roster {
+            self.roster.get(a).is_some_and(|(_, active)| *active)
+        } else {
+            self.agents.get(a).is_some_and(|st| st.ever_logged_in)
+        }
+    }
+
+    /// Start or stop the no-show check of `a` after its known-ness may have changed.
+    fn update_known(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64) {
+        let known = self.is_known(a);
+        let st = self.agents.entry_or_default(a);
+        match (known, st.absent_from.is_some()) {
+            (true, false) => {
+                let day = local_date(cx.s.timezone, t);
+                st.absent_from = Some((to_date(day.pred_opt().unwrap_or(day)), t));
+                self.plan_absent(cx, a);
+            }
+            (false, true) => {
+                st.absent_from = None;
+                if let Some((due, date)) = st.absent_pending.take() {
+                    self.deadlines.remove(&(due, DKey::Absent { agent: a.clone(), date }));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// (Re)compute the agent's pending no-show deadline from its cursor.
+    fn plan_absent(&mut self, cx: &mut Cx<'_>, a: &AgentId) {
+        let Some(st) = self.agents.get_mut(a) else { return };
+        if let Some((due, date)) = st.absent_pending.take() {
+            self.deadlines.remove(&(due, DKey::Absent { agent: a.clone(), date }));
+        }
+        let Some((from, not_before)) = st.absent_from else { return };
+        let after = cx.s.rules.absent_after.as_nanos();
+        let mut day = from.to_naive();
+        for _ in 0..PLAN_HORIZON_DAYS {
+            if let Some(si) = self.schedule(cx.s, a, day) {
+                let due = si.start.saturating_add(after);
+                if due > not_before {
+                    let date = to_date(day);
+                    if let Some(st) = self.agents.get_mut(a) {
+                        st.absent_pending = Some((due, date));
+                    }
+                    self.add_deadline(due, DKey::Absent { agent: a.clone(), date });
+                    return;
+                }
+            }
+            match day.succ_opt() {
+                Some(n) => day = n,
+                None => return,
+            }
+        }
+    }
+
+    fn fire_absent(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, due: i64) {
+        let Some(st) = self.agents.get_mut(a) else { return };
+        st.absent_pending = None;
+        let logged_in = !st.stations.is_empty();
+        if let Some((_, nb)) = st.absent_from {
+            st.absent_from = Some((to_date(date.to_naive().succ_opt().unwrap_or(date.to_naive())), nb));
+        }
+        if let Some(si) = self.schedule(cx.s, a, date.to_naive()) {
+            let att = self.attendance.entry((a.clone(), date)).or_default();
+            if logged_in {
+                att.attended = true;
+            } else if !att.attended && !att.absent_raised {
+                att.absent_raised = true;
+                let tz = cx.s.timezone;
+                let msg = format!(
+                    "no login by {} on {date}: more than {} after the shift start {} counts as absence (seed art. 9, art. 7)",
+                    hm(tz, due),
+                    human(cx.s.rules.absent_after.as_nanos()),
+                    hm(tz, si.start)
+                );
+                let id = format!("absent-{a}-{date}");
+                if let Some(id) =
+                    self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, si.seq.into_iter().collect())
+                {
+                    self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+                }
+            }
+        }
+        self.plan_absent(cx, a);
+    }
+
+    // ----- attendance, sessions ---------------------------------------------------------
+
+    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, station: &str, t: i64, seq: u64) {
+        let tz = cx.s.timezone;
+        let st = self.agents.entry_or_default(a);
+        st.ever_logged_in = true;
+        let logged_in = !st.stations.is_empty();
+        self.update_known(cx, a, t);
+
+        // late_login / absent (first login of the shift)
+        if let Some(si) = self.window_for(cx.s, a, t) {
+            let date = to_date(si.date);
+            let att = self.attendance.entry((a.clone(), date)).or_default();
+            if !att.attended {
+                att.attended = true;
+                let absent_raised = att.absent_raised;
+                let after = cx.s.rules.absent_after.as_nanos();
+                if !logged_in && t > si.start {
+                    let late = t - si.start;
+                    if late > after {
+                        if !absent_raised {
+                            if let Some(att) = self.attendance.get_mut(&(a.clone(), date)) {
+                                att.absent_raised = true;
+                            }
+                            let due = si.start.saturating_add(after);
+                            let msg = format!(
+                                "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
+                                hm(tz, t),
+                                human(late),
+                                hm(tz, si.start),
+                                human(after)
+                            );
+                            let mut ev = vec![seq];
+                            ev.extend(si.seq);
+                            let id = format!("absent-{a}-{date}");
+                            if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
+                                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+                            }
+                        }
+                    } else {
+                        let msg = format!(
+                            "first login at {} local on {date}, after {} ({} late; log in by {}, seed art. 8)",
+                            hm(tz, t),
+                            hm(tz, si.start),
+                            human(late),
+                            if si.seq.is_some() {
+                                hm(tz, si.start.saturating_sub(default_lead(cx.s)))
+                            } else {
+                                cx.s.rules.login_by.to_string()
+                            }
+                        );
+                        let mut ev = vec![seq];
+                        ev.extend(si.seq);
+                        let id = format!("late_login-{seq}");
+                        if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
+                            self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+                        }
+                    }
+                }
+            }
+        }
+
+        // a re-login clears early_logout / early absent whose shift has not ended
+        let pending = self.agents.get_mut(a).map(|st| std::mem::take(&mut st.relogin_clear)).unwrap_or_default();
+        for (id, end) in pending {
+            if t < end {
+                self.clear(cx, &id, t, seq);
+            }
+        }
+
+        // duplicate_login
+        let st = self.agents.entry_or_default(a);
+        let own_other: Vec<(String, u64)> =
+            st.stations.iter().filter(|(s, _)| s.as_str() != station).map(|(s, q)| (s.clone(), *q)).collect();
+        let others: Vec<AgentId> =
+            self.stations.get(station).map(|set| set.iter().filter(|x| *x != a).cloned().collect()).unwrap_or_default();
+        if !own_other.is_empty() || !others.is_empty() {
+            let mut parts = Vec::new();
+            let mut ev = vec![seq];
+            if !others.is_empty() {
+                let names: Vec<&str> = others.iter().map(|o| o.as_str()).collect();
+                parts.push(format!("{} already logged in at {station}", names.join(", ")));
+                for o in &others {
+                    ev.extend(self.agents.get(o).and_then(|st| st.stations.get(station)).copied());
+                }
+            }
+            if !own_other.is_empty() {
+                let names: Vec<&str> = own_other.iter().map(|(s, _)| s.as_str()).collect();
+                parts.push(format!("{a} still logged in at {}", names.join(", ")));
+                ev.extend(own_other.iter().map(|(_, q)| *q));
+            }
+            let msg = format!(
+                "{a} logged in at station {station} while {}: one agent ID per person and station (seed art. 11)",
+                parts.join(" and ")
+            );
+            let id = format!("duplicate_login-{seq}");
+            if let Some(id) = self.raise(cx, Rule::DuplicateLogin, id, Some(a), None, t, msg, ev) {
+                let mut who = vec![a.clone()];
+                who.extend(others);
+                for w in who {
+                    self.duplicates.entry_or_default(&w).push(id.clone());
+                }
+            }
+        }
+
+        // uncertified_login
+        if self.has_roster && self.agents.get(a).is_some_and(|st| st.uncertified.is_none()) {
+            let entry = self.roster.get(a).copied();
+            let why = match entry {
+                None => Some("is not on the roster"),
+                Some((_, false)) => Some("has left the roster"),
+                Some((false, true)) => Some("is on the roster but not certified"),
+                Some((true, true)) => None,
+            };
+            if let Some(why) = why {
+                let msg = format!(
+                    "{a} logged in at station {station} but {why}: only assessed agents confirmed by the supervisor may take calls (seed art. 13)"
+                );
+                let id = format!("uncertified_login-{seq}");
+                if let Some(id) = self.raise(cx, Rule::UncertifiedLogin, id, Some(a), None, t, msg, vec![seq])
+                    && let Some(st) = self.agents.get_mut(a)
+                {
+                    st.uncertified = Some(id);
+                }
+            }
+        }
+
+        let st = self.agents.entry_or_default(a);
+        st.stations.insert(station.to_owned(), seq);
+        if matches!(st.state, AState::Unknown | AState::LoggedOut) {
+            // As in the occupancy projection: a login makes a logged-out agent ready.
+            st.state = AState::Ready;
+            st.status_ready = true;
+        }
+        self.stations.entry(station.to_owned()).or_default().insert(a.clone());
+    }
+
+    fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        let tz = cx.s.timezone;
+        let was_out = self.agents.get(a).is_some_and(|st| st.state == AState::LoggedOut);
+        if !was_out && let Some(si) = self.window_for(cx.s, a, t) {
+            let date = to_date(si.date);
+            self.attendance.entry((a.clone(), date)).or_default().attended = true;
+            if t < si.end {
+                let early = si.end - t;
+                let after = cx.s.rules.absent_after.as_nanos();
+                let mut ev = vec![seq];
+                ev.extend(si.seq);
+                let raised = if early > after {
+                    let msg = format!(
+                        "logged out at {} local on {date}, {} before the shift end {}: more than {} early counts as absence (seed art. 9)",
+                        hm(tz, t),
+                        human(early),
+                        hm(tz, si.end),
+                        human(after)
+                    );
+                    self.raise(cx, Rule::Absent, format!("absent-{seq}"), Some(a), None, t, msg, ev)
+                } else {
+                    let msg = format!(
+                        "logged out at {} local on {date}, {} before {} (seed art. 8)",
+                        hm(tz, t),
+                        human(early),
+                        hm(tz, si.end)
+                    );
+                    self.raise(cx, Rule::EarlyLogout, format!("early_logout-{seq}"), Some(a), None, t, msg, ev)
+                };
+                if let Some(id) = raised {
+                    self.att_alarms.entry((a.clone(), date)).or_default().push(id.clone());
+                    self.agents.entry_or_default(a).relogin_clear.push((id, si.end));
+                }
+            }
+        }
+
+        let ended = self.duplicates.remove(a).unwrap_or_default();
+        self.clear_all(cx, ended, t, seq);
+        if let Some(id) = self.agents.get_mut(a).and_then(|st| st.uncertified.take()) {
+            self.clear(cx, &id, t, seq);
+        }
+        self.end_not_ready(cx, a, t, seq);
+        self.end_wrap(cx, a, t, seq);
+        let st = self.agents.entry_or_default(a);
+        st.state = AState::LoggedOut;
+        for station in std::mem::take(&mut st.stations).into_keys() {
+            if let Some(set) = self.stations.get_mut(&station) {
+                set.remove(a);
+                if set.is_empty() {
+                    self.stations.remove(&station);
+                }
+            }
+        }
+    }
+
+    fn roster(&mut self, cx: &mut Cx<'_>, a: &AgentId, certified: bool, active: bool, t: i64, seq: u64) {
+        let first = !self.has_roster;
+        self.has_roster = true;
+        self.roster.insert(a.clone(), (certified, active));
+        if first {
+            let all: Vec<AgentId> = self.agents.sorted().into_iter().map(|(k, _)| k.clone()).collect();
+            for x in all {
+                self.update_known(cx, &x, t);
+            }
+        }
+        self.update_known(cx, a, t);
+        if certified
+            && active
+            && let Some(id) = self.agents.get_mut(a).and_then(|st| st.uncertified.take())
+        {
+            self.clear(cx, &id, t, seq);
+        }
+    }
+
+    fn shift(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, hours: Option<ShiftHours>, t: i64, seq: u64) {
+        self.agents.entry_or_default(a).shifts.insert(date, (hours, seq));
+        let nd = date.to_naive();
+        let month = (nd.year(), nd.month());
+        self.shift_months.insert(month);
+        if !self.has_shift {
+            self.has_shift = true;
+            let day = local_date(cx.s.timezone, t);
+            let mut m = (day.year(), day.month());
+            if end_of_24th(cx.s.timezone, m).is_none_or(|due| due <= t) {
+                m = next_month(m);
+            }
+            if let Some(due) = end_of_24th(cx.s.timezone, m) {
+                self.add_deadline(due, DKey::Roster { month: m });
+            }
+        }
+        if let Some(id) = self.roster_active.remove(&month) {
+            self.clear(cx, &id, t, seq);
+        }
+        self.plan_absent(cx, a);
+    }
+
+    fn fire_roster(&mut self, cx: &mut Cx<'_>, month: Month, due: i64) {
+        let next = next_month(month);
+        if !self.shift_months.contains(&next) {
+            let msg = format!(
+                "no shift dated in {} had arrived by the end of {}-24: next month's duty roster is due before the 25th (seed art. 15)",
+                month_label(next),
+                month_label(month)
+            );
+            let id = format!("roster_not_published-{}", month_label(next));
+            if let Some(id) = self.raise(cx, Rule::RosterNotPublished, id, None, None, due, msg, vec![]) {
+                self.roster_active.insert(next, id);
+            }
+        }
+        if let Some(d) = end_of_24th(cx.s.timezone, next) {
+            self.add_deadline(d, DKey::Roster { month: next });
+        }
+    }
+
+    // ----- not ready, wrap-up -----------------------------------------------------------
+
+    /// Start a not-ready period unless one is running (a reason change does not restart it).
+    fn enter_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        let due = t.saturating_add(cx.s.rules.not_ready_max.as_nanos());
+        let st = self.agents.entry_or_default(a);
+        st.state = AState::NotReady;
+        if st.not_ready.is_none() {
+            st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            self.add_deadline(due, DKey::NotReady { agent: a.clone() });
+        }
+    }
+
+    /// A ring stopped without an answer: back to the agent's status (a not-ready status
+    /// starts a new not-ready period).
+    fn return_to_status(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        if self.agents.get(a).is_some_and(|st| st.status_ready) {
+            self.set_state(a, AState::Ready);
+        } else {
+            self.enter_not_ready(cx, a, t, seq);
+        }
+    }
+
+    fn end_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        let Some(timer) = self.agents.get_mut(a).and_then(|st| st.not_ready.take()) else { return };
+        self.deadlines.remove(&(timer.due, DKey::NotReady { agent: a.clone() }));
+        if let Some(id) = timer.alarm {
+            self.clear(cx, &id, t, seq);
+        }
+    }
+
+    fn fire_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, due: i64) {
+        let tz = cx.s.timezone;
+        let max = cx.s.rules.not_ready_max.as_nanos();
+        let Some(st) = self.agents.get_mut(a) else { return };
+        let approval = st.approval.clone();
+        let Some(timer) = st.not_ready.as_mut() else { return };
+        if let Some(ap) = approval.as_ref().filter(|ap| ap.until > due) {
+            timer.due = ap.until;
+            timer.extended = Some((ap.by.clone(), ap.seq));
+            self.add_deadline(ap.until, DKey::NotReady { agent: a.clone() });
+            return;
+        }
+        let (since, start_seq, extended) = (timer.since, timer.seq, timer.extended.clone());
+        let (msg, ev) = match extended {
+            Some((by, ap_seq)) => (
+                format!(
+                    "not ready since {} for {}: the supervisor's approval (by {by}) expired at {} (limit {} without approval, seed art. 16)",
+                    hm(tz, since),
+                    human(due - since),
+                    hm(tz, due),
+                    human(max)
+                ),
+                vec![start_seq, ap_seq],
+            ),
+            None => (
+                format!(
+                    "not ready since {} for {} without the supervisor's approval (limit {}, seed art. 16)",
+                    hm(tz, since),
+                    human(due - since),
+                    human(max)
+                ),
+                vec![start_seq],
+            ),
+        };
+        let id = format!("not_ready_overlong-{start_seq}");
+        let id = self.raise(cx, Rule::NotReadyOverlong, id, Some(a), None, due, msg, ev);
+        if let Some(timer) = self.agents.get_mut(a).and_then(|st| st.not_ready.as_mut()) {
+            timer.alarm = id;
+        }
+    }
+
+    fn start_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        let due = t.saturating_add(cx.s.rules.wrap_up_max.as_nanos());
+        let st = self.agents.entry_or_default(a);
+        st.state = AState::WrapUp;
+        if st.wrap.is_none() {
+            st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            self.add_deadline(due, DKey::WrapUp { agent: a.clone() });
+        }
+    }
+
+    fn end_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+        let Some(timer) = self.agents.get_mut(a).and_then(|st| st.wrap.take()) else { return };
+        self.deadlines.remove(&(timer.due, DKey::WrapUp { agent: a.clone() }));
+        if let Some(id) = timer.alarm {
+            self.clear(cx, &id, t, seq);
+        }
+    }
+
+    fn fire_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, due: i64) {
+        let max = cx.s.rules.wrap_up_max.as_nanos();
+        let Some(timer) = self.agents.get(a).and_then(|st| st.wrap.as_ref()) else { return };
+        let (since, start_seq) = (timer.since, timer.seq);
+        let msg = format!(
+            "in wrap-up (after-call work) since {} for more than {}, keeping calls waiting (limit {}, seed art. 22)",
+            hm(cx.s.timezone, since),
+            human(max),
+            human(max)
+        );
+        let id = format!("wrap_up_overlong-{start_seq}");
+        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(a), None, due, msg, vec![start_seq]);
+        if let Some(timer) = self.agents.get_mut(a).and_then(|st| st.wrap.as_mut()) {
+            timer.alarm = id;
+        }
+    }
+
+    // ----- calls ------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn answered(
+        &mut self,
+        cx: &mut Cx<'_>,
+        a: &AgentId,
+        call: &CallId,
+        rings: Option<u32>,
+        raw: i64,
+        t: i64,
+        seq: u64,
+    ) {
+        let leg = leg_entry(&mut self.legs, call, a);
+        leg.last = t;
+        if leg.answered.is_some() {
+            return;
+        }
+        leg.answered = Some(seq);
+        let offered = leg.offered;
+        let cadence = cx.s.rules.ring_cadence.as_nanos();
+        let counted = match (rings, offered) {
+            (Some(r), _) => Some((r, "as reported by the ACD".to_owned())),
+            (None, Some((o, _))) => Some((
+                rings_heard(raw.saturating_sub(o), cadence),
+                format!("after {} of ringing at one ring every {}", human(raw.saturating_sub(o)), human(cadence)),
+            )),
+            (None, None) => None,
+        };
+        if let Some((n, how)) = counted
+            && n > cx.s.rules.max_rings
+        {
+            let msg = format!(
+                "call {call} answered at ring {n} ({how}); calls must be answered within {} rings (seed job duties 2.2)",
+                cx.s.rules.max_rings
+            );
+            let ev = vec![offered.map_or(0, |o| o.1), seq];
+            self.raise(cx, Rule::SlowAnswer, format!("slow_answer-{seq}"), Some(a), Some(call), t, msg, ev);
+        }
+        let info = self.calls.entry_or_default(call);
+        info.last = info.last.max(t);
+        if info.emergency.is_some() && !info.escalated && !info.armed {
+            info.armed = true;
+            let due = t.saturating_add(cx.s.rules.escalate_within.as_nanos());
+            let key = DKey::Emergency { agent: a.clone(), call: call.clone(), seq };
+            info.pending.push((due, key.clone()));
+            self.add_deadline(due, key);
+        }
+    }
+
+    fn ended(&mut self, cx: &mut Cx<'_>, a: &AgentId, call: &CallId, t: i64, seq: u64) {
+        let survey = self.calls.get(call).is_some_and(|i| i.survey);
+        let Some(leg) = leg_get_mut(&mut self.legs, call, a) else { return };
+        leg.last = t;
+        if leg.ended {
+            return;
+        }
+        leg.ended = true;
+        let Some(answered_seq) = leg.answered else { return };
+        if leg.transferred || survey {
+            return;
+        }
+        let msg = format!(
+            "call {call} ended at {} without inviting the customer to rate the service (seed art. 23)",
+            hm(cx.s.timezone, t)
+        );
+        let id = format!("survey_not_offered-{seq}");
+        if let Some(id) =
+            self.raise(cx, Rule::SurveyNotOffered, id, Some(a), Some(call), t, msg, vec![answered_seq, seq])
+        {
+            self.survey_active.entry_or_default(call).push(id);
+        }
+    }
+
+    // ----- QA weeks ---------------------------------------------------------------------
+
+    /// The agent's stats for the ISO week holding `raw`, registering the week's close;
+    /// `None` when that week has already closed (the watermark passed its end).
+    fn week_entry(&mut self, cx: &mut Cx<'_>, a: &AgentId, raw: i64, wm: Option<i64>) -> Option<&mut WeekSt> {
+        let tz = cx.s.timezone;
+        let day = TimeMemo::local_date(&mut self.memo.raw, tz, raw);
+        let (monday, end) = self.memo.week(tz, day);
+        let end = end?;
+        if wm.is_some_and(|w| w > end) {
+            return None;
+        }
+        let key = to_date(monday);
+        if !self.weeks.contains_key(&key) {
+            self.add_deadline(end, DKey::QaWeek { monday: key });
+        }
+        Some(self.weeks.entry(key).or_default().entry_or_default(a))
+    }
+
+    fn mark_worked(&mut self, cx: &mut Cx<'_>, a: &AgentId, raw: i64, seq: u64, wm: Option<i64>) {
+        if let Some(w) = self.week_entry(cx, a, raw, wm)
+            && !w.worked
+        {
+            w.worked = true;
+            w.evidence.push(seq);
+        }
+    }
+
+    fn fire_week(&mut self, cx: &mut Cx<'_>, monday: Date, due: i64) {
+        let Some(stats) = self.weeks.remove(&monday) else { return };
+        let label = iso_week_label(monday.to_naive());
+        let (min_m, min_c) = (cx.s.rules.min_monitored, cx.s.rules.min_callbacks);
+        for (agent, st) in stats.into_sorted() {
+            if st.worked && (st.monitored < min_m || st.sampled < min_c) {
+                let msg = format!(
+                    "week {label}: {} monitored call{} and {} sampled call-back{} for {agent}; at least {min_m} and {min_c} per week are required (seed art. 31)",
+                    st.monitored,
+                    if st.monitored == 1 { "" } else { "s" },
+                    st.sampled,
+                    if st.sampled == 1 { "" } else { "s" }
+                );
+                let id = format!("qa_coverage_low-{agent}-{label}");
+                self.raise(cx, Rule::QaCoverageLow, id, Some(&agent), None, due, msg, st.evidence);
+            }
+        }
+    }
+
+    // ----- housekeeping -----------------------------------------------------------------
+
+    /// Once per local day of the watermark, drop bookkeeping that can no longer matter.
+    fn prune(&mut self, cx: &mut Cx<'_>, wm: i64) {
+        let today = to_date(TimeMemo::local_date(&mut self.memo.wm, cx.s.timezone, wm));
+        if self.pruned_day.is_some_and(|d| d >= today) {
+            return;
+        }
+        self.pruned_day = Some(today);
+        let cutoff = wm.saturating_sub(CALL_RETENTION_NANOS);
+        self.legs.retain(|_, l| l.last >= cutoff);
+        self.calls.retain(|_, c| c.last >= cutoff || !c.pending.is_empty());
+        let old = Date(today.0.saturating_sub(SCHEDULE_RETENTION_DAYS as i32));
+        self.attendance.retain(|(_, d), _| *d >= old);
+        for st in self.agents.values_mut() {
+            st.shifts.retain(|d, _| *d >= old);
+            st.leaves.retain(|(_, to, _)| *to >= old);
+        }
+    }
+}
+
+/// How far before a shift's start its "log in by" lies: the default schedule's gap
+/// between `login_by` and `late_after` (5 min), applied to shift overrides too.
+fn default_lead(s: &TenantSettings) -> i64 {
+    i64::from(s.rules.late_after.0.saturating_sub(s.rules.login_by.0)) * 1_000_000_000
+}
+
+/// `legs.entry((call, agent)).or_default()`, cloning the ids only to insert.
+fn leg_entry<'m>(legs: &'m mut HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> &'m mut Leg {
+    legs.entry_or_insert_by(
+        leg_hash(call, a),
+        |k| k.0 == *call && k.1 == *a,
+        || ((call.clone(), a.clone()), Leg::default()),
+    )
+}
+
+fn leg_get_mut<'m>(legs: &'m mut HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> Option<&'m mut Leg> {
+    legs.get_mut_by(leg_hash(call, a), |k| k.0 == *call && k.1 == *a)
+}
+
+fn leg_get<'m>(legs: &'m HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> Option<&'m Leg> {
+    legs.get_by(leg_hash(call, a), |k| k.0 == *call && k.1 == *a)
+}
