@@ -8,8 +8,8 @@
 //! * it encodes exactly as a `BTreeMap` (length, then the pairs in key order), so
 //!   snapshots are byte-identical to those of the `BTreeMap` version;
 //! * `PartialEq` and `Debug` are those of the map, independent of insertion order;
-//! * the only iteration it offers besides `retain` and `values_mut` (whose order cannot
-//!   matter) is [`HMap::sorted`] / [`HMap::into_sorted`], in key order.
+//! * the only iteration it offers is [`HMap::sorted`] / [`HMap::into_sorted`], in key
+//!   order.
 
 use bincode::de::Decoder;
 use bincode::enc::Encoder;
@@ -74,19 +74,6 @@ impl Key for CallId {
     }
 }
 
-impl Key for (CallId, AgentId) {
-    #[inline]
-    fn hash_key(&self) -> u64 {
-        leg_hash(&self.0, &self.1)
-    }
-}
-
-/// The hash of the key `(call, agent)`, from borrowed parts.
-#[inline]
-pub(crate) fn leg_hash(call: &CallId, agent: &AgentId) -> u64 {
-    Fx::default().str(call.as_str()).str(agent.as_str()).finish()
-}
-
 /// A hash map with the observable behaviour of a `BTreeMap` (see the module docs).
 #[derive(Clone)]
 pub(crate) struct HMap<K, V> {
@@ -107,22 +94,6 @@ impl<K: Key, V> HMap<K, V> {
     #[inline]
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
         self.table.find(k.hash_key(), |(x, _)| x == k).map(|(_, v)| v)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        self.table.find_mut(k.hash_key(), |(x, _)| x == k).map(|(_, v)| v)
-    }
-
-    /// Look up by a precomputed hash and an equality test (composite keys from parts).
-    #[inline]
-    pub(crate) fn get_mut_by(&mut self, hash: u64, eq: impl Fn(&K) -> bool) -> Option<&mut V> {
-        self.table.find_mut(hash, |(x, _)| eq(x)).map(|(_, v)| v)
-    }
-
-    #[inline]
-    pub(crate) fn get_by(&self, hash: u64, eq: impl Fn(&K) -> bool) -> Option<&V> {
-        self.table.find(hash, |(x, _)| eq(x)).map(|(_, v)| v)
     }
 
     /// `entry(k.clone()).or_default()` of a `BTreeMap`, cloning `k` only to insert it.
@@ -164,14 +135,6 @@ impl<K: Key, V> HMap<K, V> {
             Ok(e) => Some(e.remove().0.1),
             Err(_) => None,
         }
-    }
-
-    pub(crate) fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
-        self.table.retain(|(k, v)| f(k, v));
-    }
-
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.table.iter_mut().map(|(_, v)| v)
     }
 
     /// The entries in key order (as a `BTreeMap` iterates).
@@ -250,8 +213,6 @@ mod tests {
         }
         h.remove(&AgentId::from("agent-00042"));
         b.remove(&AgentId::from("agent-00042"));
-        h.retain(|_, v| *v % 3 != 0);
-        b.retain(|_, v| *v % 3 != 0);
         assert_eq!(bincode::encode_to_vec(&h, BINCODE_CONFIG).ok(), bincode::encode_to_vec(&b, BINCODE_CONFIG).ok());
         assert_eq!(format!("{h:?}"), format!("{b:?}"));
         let bytes = bincode::encode_to_vec(&b, BINCODE_CONFIG).unwrap();
@@ -266,18 +227,5 @@ mod tests {
         assert_eq!(other, h);
         other.insert(AgentId::from("agent-00001"), 12345);
         assert_ne!(other, h);
-    }
-
-    #[test]
-    fn composite_keys_from_parts() {
-        let mut m: HMap<(CallId, AgentId), u32> = HMap::default();
-        let (c, a) = (CallId::from("ab"), AgentId::from("c"));
-        *m.entry_or_insert_by(leg_hash(&c, &a), |k| k.0 == c && k.1 == a, || ((c.clone(), a.clone()), 0)) += 1;
-        // "a" + "bc" is another key with another hash input.
-        let (c2, a2) = (CallId::from("a"), AgentId::from("bc"));
-        assert!(m.get_by(leg_hash(&c2, &a2), |k| k.0 == c2 && k.1 == a2).is_none());
-        assert_eq!(m.get(&(c.clone(), a.clone())), Some(&1));
-        assert_eq!(m.get_mut_by(leg_hash(&c, &a), |k| k.0 == c && k.1 == a), Some(&mut 1));
-        assert_eq!(m.into_sorted(), vec![((c, a), 1)]);
     }
 }

@@ -11,6 +11,7 @@
 //! Every rule's exact meaning, parameters and edge cases are in `docs/compliance.md`.
 
 mod alarm;
+mod book;
 mod hmap;
 mod local;
 mod rules;

@@ -1,6 +1,7 @@
 //! One tenant's compliance state and every rule's logic. See `docs/compliance.md`.
 
-use crate::hmap::{HMap, leg_hash};
+use crate::book::{AgentRef, Agents, CallBook, CallInfo};
+use crate::hmap::HMap;
 use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
@@ -10,6 +11,8 @@ use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
 use seatwatch_model::{AgentId, CallId, Clock, Date, Envelope, Event, EventKind, ShiftHours, Ts, rings_heard};
 use std::collections::{BTreeMap, BTreeSet};
+
+mod snap;
 
 /// How long call bookkeeping (legs, call flags) and schedule entries are kept behind the
 /// watermark before they are pruned.
@@ -189,28 +192,6 @@ struct Att {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
-struct CallInfo {
-    last: i64,
-    /// Seq of the first event that flagged the call as an emergency.
-    emergency: Option<u64>,
-    escalated: bool,
-    survey: bool,
-    armed: bool,
-    pending: Vec<(i64, DKey)>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
-struct Leg {
-    last: i64,
-    /// Raw ts and seq of `offered`.
-    offered: Option<(i64, u64)>,
-    ready_at_offer: bool,
-    answered: Option<u64>,
-    transferred: bool,
-    ended: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
 struct WeekSt {
     worked: bool,
     monitored: u32,
@@ -219,20 +200,21 @@ struct WeekSt {
 }
 
 /// What a pending deadline is for. The derived order breaks ties between deadlines due
-/// at the same instant.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+/// at the same instant; [`AgentRef`] orders by the agent id, so this is exactly the order
+/// of the snapshot's [`snap::DKey`] (which holds the ids).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum DKey {
     Roster { month: Month },
     QaWeek { monday: Date },
-    Absent { agent: AgentId, date: Date },
-    NotReady { agent: AgentId },
-    WrapUp { agent: AgentId },
-    Callback { agent: AgentId, call: CallId, seq: u64 },
-    Emergency { agent: AgentId, call: CallId, seq: u64 },
+    Absent { agent: AgentRef, date: Date },
+    NotReady { agent: AgentRef },
+    WrapUp { agent: AgentRef },
+    Callback { agent: AgentRef, call: CallId, seq: u64 },
+    Emergency { agent: AgentRef, call: CallId, seq: u64 },
 }
 
 impl DKey {
-    fn agent(&self) -> Option<&AgentId> {
+    fn agent(&self) -> Option<&AgentRef> {
         match self {
             DKey::Roster { .. } | DKey::QaWeek { .. } => None,
             DKey::Absent { agent, .. }
@@ -243,6 +225,8 @@ impl DKey {
         }
     }
 }
+
+type Deadline = (i64, DKey);
 
 /// A shift instance: its local date and its start and end instants.
 #[derive(Clone, Copy, Debug)]
@@ -261,11 +245,12 @@ pub(crate) struct Cx<'a> {
     pub(crate) record: bool,
 }
 
-/// One tenant's state.
-#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+/// One tenant's state. Its snapshot encoding (`snap.rs`) is that of the maps these
+/// structures replace, byte for byte; equality is equality of that encoding.
+#[derive(Clone, Debug)]
 pub(crate) struct TenantState {
     pub(crate) clock: ClockState,
-    agents: HMap<AgentId, AgentSt>,
+    agents: Agents<AgentSt, Deadline>,
     /// certified, active.
     roster: BTreeMap<AgentId, (bool, bool)>,
     has_roster: bool,
@@ -280,13 +265,14 @@ pub(crate) struct TenantState {
     duplicates: HMap<AgentId, Vec<String>>,
     attendance: BTreeMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
-    calls: HMap<CallId, CallInfo>,
-    legs: HMap<(CallId, AgentId), Leg>,
+    /// Calls and call legs (`calls` and `legs` in the snapshot).
+    calls: CallBook<Deadline>,
     survey_active: HMap<CallId, Vec<String>>,
     callback_active: HMap<CallId, Vec<String>>,
     emergency_active: HMap<CallId, Vec<String>>,
     weeks: BTreeMap<Date, HMap<AgentId, WeekSt>>,
-    pub(crate) deadlines: BTreeSet<(i64, DKey)>,
+    /// Every pending deadline; each agent's are also in its slot's `own`.
+    pub(crate) deadlines: BTreeSet<Deadline>,
     /// Every alarm, by (raised_at, id).
     pub(crate) alarms: BTreeMap<(i64, String), Alarm>,
     pub(crate) alarm_index: BTreeMap<String, i64>,
@@ -300,7 +286,7 @@ impl TenantState {
     pub(crate) fn new(s: &TenantSettings) -> Self {
         TenantState {
             clock: ClockState(Clock::new(s.allowed_lateness.as_nanos())),
-            agents: HMap::default(),
+            agents: Agents::default(),
             roster: BTreeMap::new(),
             has_roster: false,
             has_shift: false,
@@ -310,8 +296,7 @@ impl TenantState {
             duplicates: HMap::default(),
             attendance: BTreeMap::new(),
             att_alarms: BTreeMap::new(),
-            calls: HMap::default(),
-            legs: HMap::default(),
+            calls: CallBook::default(),
             survey_active: HMap::default(),
             callback_active: HMap::default(),
             emergency_active: HMap::default(),
@@ -398,39 +383,70 @@ impl TenantState {
     // ----- time -----------------------------------------------------------------------
 
     fn add_deadline(&mut self, due: i64, key: DKey) {
-        self.deadlines.insert((due, key));
+        match key.agent().map(|a| a.ix) {
+            Some(ix) => {
+                if self.deadlines.insert((due, key.clone())) {
+                    self.agents.slot_mut(ix).own.push((due, key));
+                }
+            }
+            None => {
+                self.deadlines.insert((due, key));
+            }
+        }
+    }
+
+    /// Remove a pending deadline (if it is pending).
+    fn remove_deadline(&mut self, entry: &Deadline) {
+        if self.deadlines.remove(entry)
+            && let Some(a) = entry.1.agent()
+        {
+            let own = &mut self.agents.slot_mut(a.ix).own;
+            if let Some(pos) = own.iter().position(|e| e == entry) {
+                own.swap_remove(pos);
+            }
+        }
+    }
+
+    /// The agent's shared id (giving it a slot if it has none).
+    fn aref(&mut self, a: &AgentId) -> AgentRef {
+        let ix = self.agents.intern(a);
+        self.agents.slot(ix).aref.clone()
     }
 
     /// Fire, in (due, key) order, every deadline strictly before the watermark and every
     /// deadline of `own` agent strictly before its event's time.
-    fn settle(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(&AgentId, i64)>) {
-        let bound = wm.unwrap_or(i64::MIN).max(own.map_or(i64::MIN, |(_, t)| t));
+    ///
+    /// The first such deadline in (due, key) order is the tenant's first deadline when it
+    /// is before the watermark (nothing can come before it); otherwise none is before the
+    /// watermark, and it is the agent's own first deadline if that is before the event's
+    /// time. Firing may add or remove deadlines, so the choice is made again after each.
+    fn settle(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(u32, i64)>) {
         loop {
-            let mut found = None;
-            for (due, key) in &self.deadlines {
-                if *due >= bound {
-                    break;
+            let global = self.deadlines.first().filter(|(due, _)| wm.is_some_and(|w| *due < w));
+            let entry = match global {
+                Some(e) => e.clone(),
+                None => {
+                    let Some((ix, t)) = own else { break };
+                    let Some(e) = self.agents.slot(ix).own.iter().min().filter(|(due, _)| *due < t) else { break };
+                    e.clone()
                 }
-                let by_wm = wm.is_some_and(|w| *due < w);
-                let by_own = own.is_some_and(|(a, t)| *due < t && key.agent() == Some(a));
-                if by_wm || by_own {
-                    found = Some((*due, key.clone()));
-                    break;
-                }
-            }
-            let Some(entry) = found else { break };
-            self.deadlines.remove(&entry);
+            };
+            self.remove_deadline(&entry);
             self.fire(cx, entry.0, entry.1);
         }
     }
 
     fn fire(&mut self, cx: &mut Cx<'_>, due: i64, key: DKey) {
         match key {
-            DKey::NotReady { agent } => self.fire_not_ready(cx, &agent, due),
-            DKey::WrapUp { agent } => self.fire_wrap(cx, &agent, due),
-            DKey::Absent { agent, date } => self.fire_absent(cx, &agent, date, due),
+            DKey::NotReady { agent } => self.fire_not_ready(cx, agent.ix, due),
+            DKey::WrapUp { agent } => self.fire_wrap(cx, agent.ix, due),
+            DKey::Absent { agent, date } => {
+                let agent = self.agents.slot(agent.ix).id.clone();
+                self.fire_absent(cx, &agent, date, due);
+            }
             DKey::Callback { agent, call, seq } => {
-                if let Some(info) = self.calls.get_mut(&call) {
+                let agent = self.agents.slot(agent.ix).id.clone();
+                if let Some(info) = self.calls.info_mut(call.as_str()) {
                     info.pending.retain(|(_, k)| !matches!(k, DKey::Callback { seq: s, .. } if *s == seq));
                 }
                 let msg = format!(
@@ -445,7 +461,8 @@ impl TenantState {
                 }
             }
             DKey::Emergency { agent, call, seq } => {
-                let emergency_seq = self.calls.get_mut(&call).and_then(|info| {
+                let agent = self.agents.slot(agent.ix).id.clone();
+                let emergency_seq = self.calls.info_mut(call.as_str()).and_then(|info| {
                     info.pending.retain(|(_, k)| !matches!(k, DKey::Emergency { seq: s, .. } if *s == seq));
                     info.emergency
                 });
@@ -475,27 +492,30 @@ impl TenantState {
         let ev = &env.event;
         let ts = ev.ts.nanos;
         let agent = if ev.kind.has_agent() { ev.agent.as_ref() } else { None };
-        let eff = match agent {
-            Some(a) => self.agents.get(a).map_or(ts, |st| st.last.max(ts)),
-            None => ts,
-        };
-        self.settle(cx, wm, agent.map(|a| (a, eff)));
+        // The agent's slot is made before the deadlines settle (the old map got its entry
+        // only after); a default agent state reads exactly as a missing one, and the event
+        // gives it its entry anyway.
+        let own = agent.map(|a| {
+            let ix = self.agents.intern(a);
+            (ix, self.agents.slot(ix).st.last.max(ts))
+        });
+        self.settle(cx, wm, own);
         if let Some(w) = wm {
             self.prune(cx, w);
         }
-        match agent {
-            Some(a) => {
-                self.agents.entry_or_default(a).last = eff;
-                self.agent_event(cx, env, a, eff, wm);
+        match (agent, own) {
+            (Some(a), Some((ix, eff))) => {
+                self.agents.slot_mut(ix).st.last = eff;
+                self.agent_event(cx, env, a, ix, eff, wm);
             }
-            None => self.other_event(env),
+            _ => self.other_event(env),
         }
-        self.settle(cx, wm, agent.map(|a| (a, eff)));
+        self.settle(cx, wm, own);
     }
 
     fn other_event(&mut self, env: &Envelope) {
         if let EventKind::Queued { call, emergency, .. } = &env.event.kind {
-            let info = self.calls.entry_or_default(call);
+            let info = self.calls.info_entry(call.as_str());
             info.last = info.last.max(env.event.ts.nanos);
             if *emergency && info.emergency.is_none() {
                 info.emergency = Some(env.seq);
@@ -503,73 +523,74 @@ impl TenantState {
         }
     }
 
-    fn agent_event(&mut self, cx: &mut Cx<'_>, env: &Envelope, a: &AgentId, t: i64, wm: Option<i64>) {
+    #[allow(clippy::too_many_arguments)]
+    fn agent_event(&mut self, cx: &mut Cx<'_>, env: &Envelope, a: &AgentId, ix: u32, t: i64, wm: Option<i64>) {
         let seq = env.seq;
         let raw = env.event.ts.nanos;
         match &env.event.kind {
             EventKind::Login { station } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                self.login(cx, a, station, t, seq);
+                self.login(cx, a, ix, station, t, seq);
             }
-            EventKind::Logout => self.logout(cx, a, t, seq),
+            EventKind::Logout => self.logout(cx, a, ix, t, seq),
             EventKind::Ready => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let st = self.agents.entry_or_default(a);
+                let st = &mut self.agents.slot_mut(ix).st;
                 st.status_ready = true;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
                     st.state = AState::Ready;
                 }
-                self.end_not_ready(cx, a, t, seq);
-                self.end_wrap(cx, a, t, seq);
+                self.end_not_ready(cx, ix, t, seq);
+                self.end_wrap(cx, ix, t, seq);
             }
             EventKind::NotReady { .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let st = self.agents.entry_or_default(a);
+                let st = &mut self.agents.slot_mut(ix).st;
                 st.status_ready = false;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
-                    self.end_wrap(cx, a, t, seq);
-                    self.enter_not_ready(cx, a, t, seq);
+                    self.end_wrap(cx, ix, t, seq);
+                    self.enter_not_ready(cx, ix, t, seq);
                 }
             }
             EventKind::Offered { call, emergency, .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                self.end_not_ready(cx, a, t, seq);
-                self.end_wrap(cx, a, t, seq);
-                let st = self.agents.entry_or_default(a);
+                self.end_not_ready(cx, ix, t, seq);
+                self.end_wrap(cx, ix, t, seq);
+                let st = &mut self.agents.slot_mut(ix).st;
                 let ready = st.status_ready && !matches!(st.state, AState::Talking | AState::LoggedOut);
                 if st.state != AState::Talking {
                     st.state = AState::Ringing;
                 }
-                let info = self.calls.entry_or_default(call);
+                let info = self.calls.info_entry(call.as_str());
                 info.last = info.last.max(t);
                 if *emergency && info.emergency.is_none() {
                     info.emergency = Some(seq);
                 }
-                let leg = leg_entry(&mut self.legs, call, a);
+                let leg = self.calls.leg_entry(call.as_str(), ix);
                 leg.last = t;
-                if leg.answered.is_none() {
-                    leg.offered = Some((raw, seq));
-                    leg.ready_at_offer = ready;
+                if leg.answered().is_none() {
+                    leg.set_offered(Some((raw, seq)));
+                    leg.set_ready_at_offer(ready);
                 }
             }
             EventKind::Answered { call, rings } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                self.end_not_ready(cx, a, t, seq);
-                self.end_wrap(cx, a, t, seq);
-                self.set_state(a, AState::Talking);
-                self.answered(cx, a, call, *rings, raw, t, seq);
+                self.end_not_ready(cx, ix, t, seq);
+                self.end_wrap(cx, ix, t, seq);
+                self.agents.slot_mut(ix).st.state = AState::Talking;
+                self.answered(cx, a, ix, call, *rings, raw, t, seq);
             }
             EventKind::Missed { call } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let leg = leg_get_mut(&mut self.legs, call, a);
+                let leg = self.calls.leg_mut(call.as_str(), ix);
                 let rang_ready =
-                    leg.as_ref().and_then(|l| l.offered.filter(|_| l.ready_at_offer && l.answered.is_none()));
+                    leg.as_ref().and_then(|l| l.offered().filter(|_| l.ready_at_offer() && l.answered().is_none()));
                 if let Some(l) = leg {
                     l.last = t;
-                    l.offered = None;
+                    l.set_offered(None);
                 }
-                if self.agents.get(a).is_some_and(|st| st.state == AState::Ringing) {
-                    self.return_to_status(cx, a, t, seq);
+                if self.agents.slot(ix).st.state == AState::Ringing {
+                    self.return_to_status(cx, ix, t, seq);
                 }
                 if let Some((offered_raw, offered_seq)) = rang_ready {
                     let msg = format!(
@@ -582,33 +603,33 @@ impl TenantState {
             }
             EventKind::Ended { call } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                let st = self.agents.entry_or_default(a);
+                let st = &self.agents.slot(ix).st;
                 let logged_out = st.state == AState::LoggedOut;
-                let ringing_this =
-                    st.state == AState::Ringing && leg_get(&self.legs, call, a).is_some_and(|l| l.answered.is_none());
-                self.ended(cx, a, call, t, seq);
+                let ringing_this = st.state == AState::Ringing
+                    && self.calls.leg(call.as_str(), ix).is_some_and(|l| l.answered().is_none());
+                self.ended(cx, a, ix, call, t, seq);
                 if ringing_this {
-                    self.return_to_status(cx, a, t, seq);
+                    self.return_to_status(cx, ix, t, seq);
                 } else if !logged_out {
-                    self.end_not_ready(cx, a, t, seq);
-                    self.start_wrap(cx, a, t, seq);
+                    self.end_not_ready(cx, ix, t, seq);
+                    self.start_wrap(cx, ix, t, seq);
                 }
             }
             EventKind::WrapUp { .. } => {
                 self.mark_worked(cx, a, raw, seq, wm);
-                self.end_not_ready(cx, a, t, seq);
-                self.start_wrap(cx, a, t, seq);
+                self.end_not_ready(cx, ix, t, seq);
+                self.start_wrap(cx, ix, t, seq);
             }
             EventKind::Transferred { call, .. } => {
-                let leg = leg_entry(&mut self.legs, call, a);
-                leg.transferred = true;
+                let leg = self.calls.leg_entry(call.as_str(), ix);
+                leg.set_transferred();
                 leg.last = t;
-                if self.agents.get(a).is_some_and(|st| st.state == AState::Talking) {
-                    self.start_wrap(cx, a, t, seq);
+                if self.agents.slot(ix).st.state == AState::Talking {
+                    self.start_wrap(cx, ix, t, seq);
                 }
             }
             EventKind::SurveyOffered { call } => {
-                let info = self.calls.entry_or_default(call);
+                let info = self.calls.info_entry(call.as_str());
                 info.survey = true;
                 info.last = info.last.max(t);
                 let ids = self.survey_active.remove(call).unwrap_or_default();
@@ -644,45 +665,43 @@ impl TenantState {
                 }
             }
             EventKind::CallbackPromised { call, due } => {
-                let info = self.calls.entry_or_default(call);
+                let agent = self.agents.slot(ix).aref.clone();
+                let key = DKey::Callback { agent, call: call.clone(), seq };
+                let info = self.calls.info_entry(call.as_str());
                 info.last = info.last.max(t);
-                let old: Vec<(i64, DKey)> =
+                let old: Vec<Deadline> =
                     info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
-                info.pending.push((due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq }));
+                info.pending.push((due.nanos, key.clone()));
                 for o in old {
-                    self.deadlines.remove(&o);
+                    self.remove_deadline(&o);
                 }
-                self.add_deadline(due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq });
+                self.add_deadline(due.nanos, key);
             }
             EventKind::CallbackDone { call } => {
-                if let Some(info) = self.calls.get_mut(call) {
-                    let old: Vec<(i64, DKey)> =
+                if let Some(info) = self.calls.info_mut(call.as_str()) {
+                    let old: Vec<Deadline> =
                         info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
                     for o in old {
-                        self.deadlines.remove(&o);
+                        self.remove_deadline(&o);
                     }
                 }
                 let ids = self.callback_active.remove(call).unwrap_or_default();
                 self.clear_all(cx, ids, t, seq);
             }
             EventKind::Escalated { call } => {
-                let info = self.calls.entry_or_default(call);
+                let info = self.calls.info_entry(call.as_str());
                 info.escalated = true;
                 info.last = info.last.max(t);
-                let old: Vec<(i64, DKey)> =
+                let old: Vec<Deadline> =
                     info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Emergency { .. })).collect();
                 for o in old {
-                    self.deadlines.remove(&o);
+                    self.remove_deadline(&o);
                 }
                 let ids = self.emergency_active.remove(call).unwrap_or_default();
                 self.clear_all(cx, ids, t, seq);
             }
             EventKind::Queued { .. } | EventKind::Abandoned { .. } | EventKind::Heartbeat | EventKind::Tick => {}
         }
-    }
-
-    fn set_state(&mut self, a: &AgentId, s: AState) {
-        self.agents.entry_or_default(a).state = s;
     }
 
     // ----- schedules --------------------------------------------------------------------
@@ -730,7 +749,8 @@ impl TenantState {
             (false, true) => {
                 st.absent_from = None;
                 if let Some((due, date)) = st.absent_pending.take() {
-                    self.deadlines.remove(&(due, DKey::Absent { agent: a.clone(), date }));
+                    let agent = self.aref(a);
+                    self.remove_deadline(&(due, DKey::Absent { agent, date }));
                 }
             }
             _ => {}
@@ -739,11 +759,14 @@ impl TenantState {
 
     /// (Re)compute the agent's pending no-show deadline from its cursor.
     fn plan_absent(&mut self, cx: &mut Cx<'_>, a: &AgentId) {
-        let Some(st) = self.agents.get_mut(a) else { return };
-        if let Some((due, date)) = st.absent_pending.take() {
-            self.deadlines.remove(&(due, DKey::Absent { agent: a.clone(), date }));
+        let Some(ix) = self.agents.find(a) else { return };
+        let slot = self.agents.slot_mut(ix);
+        let agent = slot.aref.clone();
+        let absent_from = slot.st.absent_from;
+        if let Some((due, date)) = slot.st.absent_pending.take() {
+            self.remove_deadline(&(due, DKey::Absent { agent: agent.clone(), date }));
         }
-        let Some((from, not_before)) = st.absent_from else { return };
+        let Some((from, not_before)) = absent_from else { return };
         let after = cx.s.rules.absent_after.as_nanos();
         let mut day = from.to_naive();
         for _ in 0..PLAN_HORIZON_DAYS {
@@ -751,10 +774,8 @@ impl TenantState {
                 let due = si.start.saturating_add(after);
                 if due > not_before {
                     let date = to_date(day);
-                    if let Some(st) = self.agents.get_mut(a) {
-                        st.absent_pending = Some((due, date));
-                    }
-                    self.add_deadline(due, DKey::Absent { agent: a.clone(), date });
+                    self.agents.slot_mut(ix).st.absent_pending = Some((due, date));
+                    self.add_deadline(due, DKey::Absent { agent, date });
                     return;
                 }
             }
@@ -798,7 +819,7 @@ impl TenantState {
 
     // ----- attendance, sessions ---------------------------------------------------------
 
-    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, station: &str, t: i64, seq: u64) {
+    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, _ix: u32, station: &str, t: i64, seq: u64) {
         let tz = cx.s.timezone;
         let st = self.agents.entry_or_default(a);
         st.ever_logged_in = true;
@@ -933,7 +954,7 @@ impl TenantState {
         self.stations.entry(station.to_owned()).or_default().insert(a.clone());
     }
 
-    fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+    fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, t: i64, seq: u64) {
         let tz = cx.s.timezone;
         let was_out = self.agents.get(a).is_some_and(|st| st.state == AState::LoggedOut);
         if !was_out && let Some(si) = self.window_for(cx.s, a, t) {
@@ -974,8 +995,8 @@ impl TenantState {
         if let Some(id) = self.agents.get_mut(a).and_then(|st| st.uncertified.take()) {
             self.clear(cx, &id, t, seq);
         }
-        self.end_not_ready(cx, a, t, seq);
-        self.end_wrap(cx, a, t, seq);
+        self.end_not_ready(cx, ix, t, seq);
+        self.end_wrap(cx, ix, t, seq);
         let st = self.agents.entry_or_default(a);
         st.state = AState::LoggedOut;
         for station in std::mem::take(&mut st.stations).into_keys() {
@@ -993,7 +1014,7 @@ impl TenantState {
         self.has_roster = true;
         self.roster.insert(a.clone(), (certified, active));
         if first {
-            let all: Vec<AgentId> = self.agents.sorted().into_iter().map(|(k, _)| k.clone()).collect();
+            let all: Vec<AgentId> = self.agents.sorted().into_iter().map(|slot| slot.id.clone()).collect();
             for x in all {
                 self.update_known(cx, &x, t);
             }
@@ -1050,44 +1071,49 @@ impl TenantState {
     // ----- not ready, wrap-up -----------------------------------------------------------
 
     /// Start a not-ready period unless one is running (a reason change does not restart it).
-    fn enter_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+    fn enter_not_ready(&mut self, cx: &mut Cx<'_>, ix: u32, t: i64, seq: u64) {
         let due = t.saturating_add(cx.s.rules.not_ready_max.as_nanos());
-        let st = self.agents.entry_or_default(a);
-        st.state = AState::NotReady;
-        if st.not_ready.is_none() {
-            st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
-            self.add_deadline(due, DKey::NotReady { agent: a.clone() });
+        let slot = self.agents.slot_mut(ix);
+        slot.st.state = AState::NotReady;
+        if slot.st.not_ready.is_none() {
+            slot.st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            let agent = slot.aref.clone();
+            self.add_deadline(due, DKey::NotReady { agent });
         }
     }
 
     /// A ring stopped without an answer: back to the agent's status (a not-ready status
     /// starts a new not-ready period).
-    fn return_to_status(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
-        if self.agents.get(a).is_some_and(|st| st.status_ready) {
-            self.set_state(a, AState::Ready);
+    fn return_to_status(&mut self, cx: &mut Cx<'_>, ix: u32, t: i64, seq: u64) {
+        if self.agents.slot(ix).st.status_ready {
+            self.agents.slot_mut(ix).st.state = AState::Ready;
         } else {
-            self.enter_not_ready(cx, a, t, seq);
+            self.enter_not_ready(cx, ix, t, seq);
         }
     }
 
-    fn end_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
-        let Some(timer) = self.agents.get_mut(a).and_then(|st| st.not_ready.take()) else { return };
-        self.deadlines.remove(&(timer.due, DKey::NotReady { agent: a.clone() }));
+    fn end_not_ready(&mut self, cx: &mut Cx<'_>, ix: u32, t: i64, seq: u64) {
+        let slot = self.agents.slot_mut(ix);
+        let Some(timer) = slot.st.not_ready.take() else { return };
+        let agent = slot.aref.clone();
+        self.remove_deadline(&(timer.due, DKey::NotReady { agent }));
         if let Some(id) = timer.alarm {
             self.clear(cx, &id, t, seq);
         }
     }
 
-    fn fire_not_ready(&mut self, cx: &mut Cx<'_>, a: &AgentId, due: i64) {
+    fn fire_not_ready(&mut self, cx: &mut Cx<'_>, ix: u32, due: i64) {
         let tz = cx.s.timezone;
         let max = cx.s.rules.not_ready_max.as_nanos();
-        let Some(st) = self.agents.get_mut(a) else { return };
+        let slot = self.agents.slot_mut(ix);
+        let agent = slot.aref.clone();
+        let st = &mut slot.st;
         let approval = st.approval.clone();
         let Some(timer) = st.not_ready.as_mut() else { return };
         if let Some(ap) = approval.as_ref().filter(|ap| ap.until > due) {
             timer.due = ap.until;
             timer.extended = Some((ap.by.clone(), ap.seq));
-            self.add_deadline(ap.until, DKey::NotReady { agent: a.clone() });
+            self.add_deadline(ap.until, DKey::NotReady { agent });
             return;
         }
         let (since, start_seq, extended) = (timer.since, timer.seq, timer.extended.clone());
@@ -1113,33 +1139,37 @@ impl TenantState {
             ),
         };
         let id = format!("not_ready_overlong-{start_seq}");
-        let id = self.raise(cx, Rule::NotReadyOverlong, id, Some(a), None, due, msg, ev);
-        if let Some(timer) = self.agents.get_mut(a).and_then(|st| st.not_ready.as_mut()) {
+        let a = self.agents.slot(ix).id.clone();
+        let id = self.raise(cx, Rule::NotReadyOverlong, id, Some(&a), None, due, msg, ev);
+        if let Some(timer) = self.agents.slot_mut(ix).st.not_ready.as_mut() {
             timer.alarm = id;
         }
     }
 
-    fn start_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+    fn start_wrap(&mut self, cx: &mut Cx<'_>, ix: u32, t: i64, seq: u64) {
         let due = t.saturating_add(cx.s.rules.wrap_up_max.as_nanos());
-        let st = self.agents.entry_or_default(a);
-        st.state = AState::WrapUp;
-        if st.wrap.is_none() {
-            st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None });
-            self.add_deadline(due, DKey::WrapUp { agent: a.clone() });
+        let slot = self.agents.slot_mut(ix);
+        slot.st.state = AState::WrapUp;
+        if slot.st.wrap.is_none() {
+            slot.st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            let agent = slot.aref.clone();
+            self.add_deadline(due, DKey::WrapUp { agent });
         }
     }
 
-    fn end_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
-        let Some(timer) = self.agents.get_mut(a).and_then(|st| st.wrap.take()) else { return };
-        self.deadlines.remove(&(timer.due, DKey::WrapUp { agent: a.clone() }));
+    fn end_wrap(&mut self, cx: &mut Cx<'_>, ix: u32, t: i64, seq: u64) {
+        let slot = self.agents.slot_mut(ix);
+        let Some(timer) = slot.st.wrap.take() else { return };
+        let agent = slot.aref.clone();
+        self.remove_deadline(&(timer.due, DKey::WrapUp { agent }));
         if let Some(id) = timer.alarm {
             self.clear(cx, &id, t, seq);
         }
     }
 
-    fn fire_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, due: i64) {
+    fn fire_wrap(&mut self, cx: &mut Cx<'_>, ix: u32, due: i64) {
         let max = cx.s.rules.wrap_up_max.as_nanos();
-        let Some(timer) = self.agents.get(a).and_then(|st| st.wrap.as_ref()) else { return };
+        let Some(timer) = self.agents.slot(ix).st.wrap.as_ref() else { return };
         let (since, start_seq) = (timer.since, timer.seq);
         let msg = format!(
             "in wrap-up (after-call work) since {} for more than {}, keeping calls waiting (limit {}, seed art. 22)",
@@ -1148,8 +1178,9 @@ impl TenantState {
             human(max)
         );
         let id = format!("wrap_up_overlong-{start_seq}");
-        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(a), None, due, msg, vec![start_seq]);
-        if let Some(timer) = self.agents.get_mut(a).and_then(|st| st.wrap.as_mut()) {
+        let a = self.agents.slot(ix).id.clone();
+        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(&a), None, due, msg, vec![start_seq]);
+        if let Some(timer) = self.agents.slot_mut(ix).st.wrap.as_mut() {
             timer.alarm = id;
         }
     }
@@ -1161,19 +1192,20 @@ impl TenantState {
         &mut self,
         cx: &mut Cx<'_>,
         a: &AgentId,
+        ix: u32,
         call: &CallId,
         rings: Option<u32>,
         raw: i64,
         t: i64,
         seq: u64,
     ) {
-        let leg = leg_entry(&mut self.legs, call, a);
+        let leg = self.calls.leg_entry(call.as_str(), ix);
         leg.last = t;
-        if leg.answered.is_some() {
+        if leg.answered().is_some() {
             return;
         }
-        leg.answered = Some(seq);
-        let offered = leg.offered;
+        leg.set_answered(seq);
+        let offered = leg.offered();
         let cadence = cx.s.rules.ring_cadence.as_nanos();
         let counted = match (rings, offered) {
             (Some(r), _) => Some((r, "as reported by the ACD".to_owned())),
@@ -1193,27 +1225,28 @@ impl TenantState {
             let ev = vec![offered.map_or(0, |o| o.1), seq];
             self.raise(cx, Rule::SlowAnswer, format!("slow_answer-{seq}"), Some(a), Some(call), t, msg, ev);
         }
-        let info = self.calls.entry_or_default(call);
+        let agent = self.agents.slot(ix).aref.clone();
+        let info = self.calls.info_entry(call.as_str());
         info.last = info.last.max(t);
         if info.emergency.is_some() && !info.escalated && !info.armed {
             info.armed = true;
             let due = t.saturating_add(cx.s.rules.escalate_within.as_nanos());
-            let key = DKey::Emergency { agent: a.clone(), call: call.clone(), seq };
+            let key = DKey::Emergency { agent, call: call.clone(), seq };
             info.pending.push((due, key.clone()));
             self.add_deadline(due, key);
         }
     }
 
-    fn ended(&mut self, cx: &mut Cx<'_>, a: &AgentId, call: &CallId, t: i64, seq: u64) {
-        let survey = self.calls.get(call).is_some_and(|i| i.survey);
-        let Some(leg) = leg_get_mut(&mut self.legs, call, a) else { return };
+    fn ended(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, call: &CallId, t: i64, seq: u64) {
+        let survey = self.calls.info(call.as_str()).is_some_and(|i| i.survey);
+        let Some(leg) = self.calls.leg_mut(call.as_str(), ix) else { return };
         leg.last = t;
-        if leg.ended {
+        if leg.ended() {
             return;
         }
-        leg.ended = true;
-        let Some(answered_seq) = leg.answered else { return };
-        if leg.transferred || survey {
+        leg.set_ended();
+        let Some(answered_seq) = leg.answered() else { return };
+        if leg.transferred() || survey {
             return;
         }
         let msg = format!(
@@ -1285,13 +1318,12 @@ impl TenantState {
         }
         self.pruned_day = Some(today);
         let cutoff = wm.saturating_sub(CALL_RETENTION_NANOS);
-        self.legs.retain(|_, l| l.last >= cutoff);
-        self.calls.retain(|_, c| c.last >= cutoff || !c.pending.is_empty());
+        self.calls.retain(|l| l.last >= cutoff, |c| c.last >= cutoff || !c.pending.is_empty());
         let old = Date(today.0.saturating_sub(SCHEDULE_RETENTION_DAYS as i32));
         self.attendance.retain(|(_, d), _| *d >= old);
-        for st in self.agents.values_mut() {
-            st.shifts.retain(|d, _| *d >= old);
-            st.leaves.retain(|(_, to, _)| *to >= old);
+        for slot in self.agents.slots_mut() {
+            slot.st.shifts.retain(|d, _| *d >= old);
+            slot.st.leaves.retain(|(_, to, _)| *to >= old);
         }
     }
 }
@@ -1300,21 +1332,4 @@ impl TenantState {
 /// between `login_by` and `late_after` (5 min), applied to shift overrides too.
 fn default_lead(s: &TenantSettings) -> i64 {
     i64::from(s.rules.late_after.0.saturating_sub(s.rules.login_by.0)) * 1_000_000_000
-}
-
-/// `legs.entry((call, agent)).or_default()`, cloning the ids only to insert.
-fn leg_entry<'m>(legs: &'m mut HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> &'m mut Leg {
-    legs.entry_or_insert_by(
-        leg_hash(call, a),
-        |k| k.0 == *call && k.1 == *a,
-        || ((call.clone(), a.clone()), Leg::default()),
-    )
-}
-
-fn leg_get_mut<'m>(legs: &'m mut HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> Option<&'m mut Leg> {
-    legs.get_mut_by(leg_hash(call, a), |k| k.0 == *call && k.1 == *a)
-}
-
-fn leg_get<'m>(legs: &'m HMap<(CallId, AgentId), Leg>, call: &CallId, a: &AgentId) -> Option<&'m Leg> {
-    legs.get_by(leg_hash(call, a), |k| k.0 == *call && k.1 == *a)
 }
