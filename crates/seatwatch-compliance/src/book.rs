@@ -15,6 +15,7 @@
 //! map entries did (a call may have flags and no legs, or legs and no flags).
 
 use crate::hmap::Fx;
+use chrono::NaiveDate;
 use hashbrown::HashTable;
 use seatwatch_model::AgentId;
 use std::cmp::Ordering;
@@ -62,6 +63,9 @@ pub(crate) struct AgentSlot<S, D> {
     pub(crate) st: S,
     /// The agent's pending deadlines (a copy of its entries in the tenant's deadline set).
     pub(crate) own: Vec<D>,
+    /// The Monday of the last QA week the agent was marked as having worked in (a cache
+    /// of the week's stats, which keep `worked` until the week closes).
+    pub(crate) worked_week: Option<NaiveDate>,
 }
 
 /// The agents of a tenant by id, with dense, stable indexes.
@@ -79,7 +83,12 @@ impl<S, D> Default for Agents<S, D> {
 
 #[inline]
 fn hash_str(s: &str) -> u64 {
-    Fx::default().str(s).finish()
+    Fx::default().bytes(s.as_bytes()).finish()
+}
+
+#[inline]
+fn hash_bytes(s: &[u8]) -> u64 {
+    Fx::default().bytes(s).finish()
 }
 
 impl<S: Default, D> Agents<S, D> {
@@ -104,6 +113,7 @@ impl<S: Default, D> Agents<S, D> {
             aref: AgentRef { name: Arc::from(a.as_str()), ix },
             st: S::default(),
             own: Vec::new(),
+            worked_week: None,
         });
         self.table.insert_unique(hash, ix, |&x| hash_str(slots[x as usize].id.as_str()));
         ix
@@ -342,6 +352,11 @@ impl<D> CallSlot<D> {
         self.info.as_ref()
     }
 
+    /// The call's entry, created (default) when missing.
+    pub(crate) fn info_entry(&mut self) -> &mut CallInfo<D> {
+        self.info.get_or_insert_with(CallInfo::default)
+    }
+
     fn first(&self) -> Option<&Leg> {
         Some(&self.first).filter(|l| l.flag(L_PRESENT))
     }
@@ -358,18 +373,18 @@ impl<D> CallSlot<D> {
         self.info.is_none() && self.first().is_none() && self.more().is_empty()
     }
 
-    fn leg_mut(&mut self, agent: u32) -> Option<&mut Leg> {
+    pub(crate) fn leg_mut(&mut self, agent: u32) -> Option<&mut Leg> {
         if self.first.flag(L_PRESENT) && self.first.agent == agent {
             return Some(&mut self.first);
         }
         self.more.as_deref_mut().and_then(|m| m.iter_mut().find(|l| l.agent == agent))
     }
 
-    fn leg(&self, agent: u32) -> Option<&Leg> {
+    pub(crate) fn leg(&self, agent: u32) -> Option<&Leg> {
         self.legs().find(|l| l.agent == agent)
     }
 
-    fn leg_entry(&mut self, agent: u32) -> &mut Leg {
+    pub(crate) fn leg_entry(&mut self, agent: u32) -> &mut Leg {
         if self.first.flag(L_PRESENT) {
             if self.first.agent == agent {
                 return &mut self.first;
@@ -420,14 +435,21 @@ impl<D> Default for CallBook<D> {
 }
 
 impl<D> CallBook<D> {
+    /// The slot of `call`, if it has one.
     #[inline]
-    fn find(&self, call: &str) -> Option<u32> {
+    pub(crate) fn find(&self, call: &str) -> Option<u32> {
         let slots = &self.slots;
         self.table.find(hash_str(call), |&ix| slots[ix as usize].id.as_bytes() == call.as_bytes()).copied()
     }
 
     fn slot_entry(&mut self, call: &str) -> &mut CallSlot<D> {
-        let ix = match self.find(call) {
+        let ix = self.entry(call);
+        &mut self.slots[ix as usize]
+    }
+
+    /// The slot of `call`, made (empty) when it has none: give it an entry or a leg.
+    pub(crate) fn entry(&mut self, call: &str) -> u32 {
+        match self.find(call) {
             Some(ix) => ix,
             None => {
                 let slot = CallSlot::new(call);
@@ -442,15 +464,26 @@ impl<D> CallBook<D> {
                     }
                 };
                 let slots = &self.slots;
-                self.table.insert_unique(hash_str(call), ix, |&x| hash_str(slots[x as usize].id.as_str()));
+                self.table.insert_unique(hash_str(call), ix, |&x| hash_bytes(slots[x as usize].id.as_bytes()));
                 ix
             }
-        };
+        }
+    }
+
+    /// A slot by index (from [`CallBook::find`] or [`CallBook::entry`]; valid until the
+    /// next [`CallBook::retain`]).
+    #[inline]
+    pub(crate) fn slot(&self, ix: u32) -> &CallSlot<D> {
+        &self.slots[ix as usize]
+    }
+
+    #[inline]
+    pub(crate) fn slot_mut(&mut self, ix: u32) -> &mut CallSlot<D> {
         &mut self.slots[ix as usize]
     }
 
     /// The call's entry, if it has one.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn info(&self, call: &str) -> Option<&CallInfo<D>> {
         self.find(call).and_then(|ix| self.slots[ix as usize].info.as_ref())
     }
@@ -468,7 +501,7 @@ impl<D> CallBook<D> {
     }
 
     /// The leg of `agent` in `call`, if it has one.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn leg(&self, call: &str, agent: u32) -> Option<&Leg> {
         self.find(call).and_then(|ix| self.slots[ix as usize].leg(agent))
     }

@@ -32,8 +32,13 @@ impl Fx {
     }
 
     #[inline]
-    pub(crate) fn str(mut self, s: &str) -> Self {
-        let bytes = s.as_bytes();
+    pub(crate) fn str(self, s: &str) -> Self {
+        self.bytes(s.as_bytes())
+    }
+
+    /// The same as [`Fx::str`] of the string these bytes are.
+    #[inline]
+    pub(crate) fn bytes(mut self, bytes: &[u8]) -> Self {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let mut w = [0u8; 8];

@@ -17,6 +17,7 @@ mod local;
 mod rules;
 mod schedule;
 mod tenant;
+mod vecmap;
 
 pub use alarm::{Alarm, AlarmChange, AlarmQuery};
 pub use rules::{Rule, Rules, RulesError, TenantSettings, UnknownRule, Weekday};

@@ -6,6 +6,7 @@ use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
 };
+use crate::vecmap::{VecMap, VecSet};
 use crate::{Alarm, AlarmChange, Rule, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -164,7 +165,7 @@ struct AgentSt {
     last: i64,
     state: AState,
     /// Stations the agent is logged in at, with the login's seq.
-    stations: BTreeMap<String, u64>,
+    stations: VecMap<String, u64>,
     not_ready: Option<Timer>,
     wrap: Option<Timer>,
     approval: Option<Approval>,
@@ -177,7 +178,7 @@ struct AgentSt {
     /// The pending no-show deadline: (due, date).
     absent_pending: Option<(i64, Date)>,
     /// Shift overrides by local date: hours (`None` = off) and the event's seq.
-    shifts: BTreeMap<Date, (Option<ShiftHours>, u64)>,
+    shifts: VecMap<Date, (Option<ShiftHours>, u64)>,
     /// Approved leave: from, to, seq.
     leaves: Vec<(Date, Date, u64)>,
     /// early_logout / absent alarms that a login before `end` clears: (id, end).
@@ -257,7 +258,7 @@ pub(crate) struct TenantState {
     has_shift: bool,
     shift_months: BTreeSet<Month>,
     roster_active: BTreeMap<Month, String>,
-    stations: BTreeMap<String, BTreeSet<AgentId>>,
+    stations: BTreeMap<String, VecSet<AgentId>>,
     /// Active duplicate_login alarms and the agents whose logout ends them.
     /// Active duplicate_login alarms by the agents whose logout ends them. An id lingers
     /// under the other agent after it cleared until that agent's logout drains the list
@@ -386,7 +387,10 @@ impl TenantState {
         match key.agent().map(|a| a.ix) {
             Some(ix) => {
                 if self.deadlines.insert((due, key.clone())) {
-                    self.agents.slot_mut(ix).own.push((due, key));
+                    let own = &mut self.agents.slot_mut(ix).own;
+                    // An agent has a few deadlines at a time: grow one by one.
+                    own.reserve_exact(1);
+                    own.push((due, key));
                 }
             }
             None => {
@@ -529,12 +533,12 @@ impl TenantState {
         let raw = env.event.ts.nanos;
         match &env.event.kind {
             EventKind::Login { station } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.login(cx, a, ix, station, t, seq);
             }
             EventKind::Logout => self.logout(cx, a, ix, t, seq),
             EventKind::Ready => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let st = &mut self.agents.slot_mut(ix).st;
                 st.status_ready = true;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
@@ -544,7 +548,7 @@ impl TenantState {
                 self.end_wrap(cx, ix, t, seq);
             }
             EventKind::NotReady { .. } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let st = &mut self.agents.slot_mut(ix).st;
                 st.status_ready = false;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
@@ -553,7 +557,7 @@ impl TenantState {
                 }
             }
             EventKind::Offered { call, emergency, .. } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.end_not_ready(cx, ix, t, seq);
                 self.end_wrap(cx, ix, t, seq);
                 let st = &mut self.agents.slot_mut(ix).st;
@@ -561,12 +565,14 @@ impl TenantState {
                 if st.state != AState::Talking {
                     st.state = AState::Ringing;
                 }
-                let info = self.calls.info_entry(call.as_str());
+                let c = self.calls.entry(call.as_str());
+                let slot = self.calls.slot_mut(c);
+                let info = slot.info_entry();
                 info.last = info.last.max(t);
                 if *emergency && info.emergency.is_none() {
                     info.emergency = Some(seq);
                 }
-                let leg = self.calls.leg_entry(call.as_str(), ix);
+                let leg = slot.leg_entry(ix);
                 leg.last = t;
                 if leg.answered().is_none() {
                     leg.set_offered(Some((raw, seq)));
@@ -574,14 +580,14 @@ impl TenantState {
                 }
             }
             EventKind::Answered { call, rings } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.end_not_ready(cx, ix, t, seq);
                 self.end_wrap(cx, ix, t, seq);
                 self.agents.slot_mut(ix).st.state = AState::Talking;
                 self.answered(cx, a, ix, call, *rings, raw, t, seq);
             }
             EventKind::Missed { call } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let leg = self.calls.leg_mut(call.as_str(), ix);
                 let rang_ready =
                     leg.as_ref().and_then(|l| l.offered().filter(|_| l.ready_at_offer() && l.answered().is_none()));
@@ -602,12 +608,15 @@ impl TenantState {
                 }
             }
             EventKind::Ended { call } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let st = &self.agents.slot(ix).st;
                 let logged_out = st.state == AState::LoggedOut;
+                let c = self.calls.find(call.as_str());
                 let ringing_this = st.state == AState::Ringing
-                    && self.calls.leg(call.as_str(), ix).is_some_and(|l| l.answered().is_none());
-                self.ended(cx, a, ix, call, t, seq);
+                    && c.and_then(|c| self.calls.slot(c).leg(ix)).is_some_and(|l| l.answered().is_none());
+                if let Some(c) = c {
+                    self.ended(cx, a, ix, call, c, t, seq);
+                }
                 if ringing_this {
                     self.return_to_status(cx, ix, t, seq);
                 } else if !logged_out {
@@ -616,7 +625,7 @@ impl TenantState {
                 }
             }
             EventKind::WrapUp { .. } => {
-                self.mark_worked(cx, a, raw, seq, wm);
+                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.end_not_ready(cx, ix, t, seq);
                 self.start_wrap(cx, ix, t, seq);
             }
@@ -892,7 +901,7 @@ impl TenantState {
         let own_other: Vec<(String, u64)> =
             st.stations.iter().filter(|(s, _)| s.as_str() != station).map(|(s, q)| (s.clone(), *q)).collect();
         let others: Vec<AgentId> =
-            self.stations.get(station).map(|set| set.iter().filter(|x| *x != a).cloned().collect()).unwrap_or_default();
+            self.stations.get(station).map(|set| set.keys().filter(|x| *x != a).cloned().collect()).unwrap_or_default();
         if !own_other.is_empty() || !others.is_empty() {
             let mut parts = Vec::new();
             let mut ev = vec![seq];
@@ -951,7 +960,7 @@ impl TenantState {
             st.state = AState::Ready;
             st.status_ready = true;
         }
-        self.stations.entry(station.to_owned()).or_default().insert(a.clone());
+        self.stations.entry(station.to_owned()).or_default().insert(a.clone(), ());
     }
 
     fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, t: i64, seq: u64) {
@@ -1199,7 +1208,8 @@ impl TenantState {
         t: i64,
         seq: u64,
     ) {
-        let leg = self.calls.leg_entry(call.as_str(), ix);
+        let c = self.calls.entry(call.as_str());
+        let leg = self.calls.slot_mut(c).leg_entry(ix);
         leg.last = t;
         if leg.answered().is_some() {
             return;
@@ -1226,7 +1236,7 @@ impl TenantState {
             self.raise(cx, Rule::SlowAnswer, format!("slow_answer-{seq}"), Some(a), Some(call), t, msg, ev);
         }
         let agent = self.agents.slot(ix).aref.clone();
-        let info = self.calls.info_entry(call.as_str());
+        let info = self.calls.slot_mut(c).info_entry();
         info.last = info.last.max(t);
         if info.emergency.is_some() && !info.escalated && !info.armed {
             info.armed = true;
@@ -1237,9 +1247,12 @@ impl TenantState {
         }
     }
 
-    fn ended(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, call: &CallId, t: i64, seq: u64) {
-        let survey = self.calls.info(call.as_str()).is_some_and(|i| i.survey);
-        let Some(leg) = self.calls.leg_mut(call.as_str(), ix) else { return };
+    /// `c`: the call's slot.
+    #[allow(clippy::too_many_arguments)]
+    fn ended(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, call: &CallId, c: u32, t: i64, seq: u64) {
+        let slot = self.calls.slot_mut(c);
+        let survey = slot.info().is_some_and(|i| i.survey);
+        let Some(leg) = slot.leg_mut(ix) else { return };
         leg.last = t;
         if leg.ended() {
             return;
@@ -1280,12 +1293,21 @@ impl TenantState {
         Some(self.weeks.entry(key).or_default().entry_or_default(a))
     }
 
-    fn mark_worked(&mut self, cx: &mut Cx<'_>, a: &AgentId, raw: i64, seq: u64, wm: Option<i64>) {
-        if let Some(w) = self.week_entry(cx, a, raw, wm)
-            && !w.worked
-        {
-            w.worked = true;
-            w.evidence.push(seq);
+    #[allow(clippy::too_many_arguments)]
+    fn mark_worked(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, raw: i64, seq: u64, wm: Option<i64>) {
+        // Already marked in this (open) week: its stats say `worked` until it closes.
+        let tz = cx.s.timezone;
+        let day = TimeMemo::local_date(&mut self.memo.raw, tz, raw);
+        let (monday, end) = self.memo.week(tz, day);
+        if end.is_some_and(|end| wm.is_none_or(|w| w <= end)) && self.agents.slot(ix).worked_week == Some(monday) {
+            return;
+        }
+        if let Some(w) = self.week_entry(cx, a, raw, wm) {
+            if !w.worked {
+                w.worked = true;
+                w.evidence.push(seq);
+            }
+            self.agents.slot_mut(ix).worked_week = Some(monday);
         }
     }
 
