@@ -201,10 +201,10 @@ impl Projector for Compliance {
         self.position = env.seq;
         let Compliance { default, per_tenant, tenants, record_changes, outbox, .. } = self;
         let s = per_tenant.get(&env.tenant).unwrap_or(default);
-        if !tenants.contains_key(&env.tenant) {
-            tenants.insert(env.tenant.clone(), TenantState::new(s));
-        }
-        let Some(t) = tenants.get_mut(&env.tenant) else { return };
+        let t = match tenants.get_mut(&env.tenant) {
+            Some(t) => t,
+            None => tenants.entry(env.tenant.clone()).or_insert_with(|| TenantState::new(s)),
+        };
         let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes };
         t.apply(&mut cx, env);
     }

@@ -7,7 +7,7 @@ use crate::local::{
     week_monday,
 };
 use crate::vecmap::{VecMap, VecSet};
-use crate::{Alarm, AlarmChange, Rule, TenantSettings};
+use crate::{Alarm, AlarmChange, Rule, ScheduledShift, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
 use seatwatch_model::{AgentId, CallId, Clock, Date, Envelope, Event, EventKind, ShiftHours, Ts, rings_heard};
@@ -76,7 +76,13 @@ pub(crate) struct TimeMemo {
     wm: Option<(i64, NaiveDate)>,
     /// A local date, the Monday of its ISO week and local midnight seven days after it.
     week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
+    /// The last `scheduled_shift` computed, by everything it depends on besides the
+    /// tenant's settings (fixed for the tenant): the date, the shift override and the
+    /// leave. Agents on the default schedule share it.
+    sched: Option<(SchedKey, Option<ScheduledShift>)>,
 }
+
+type SchedKey = (Date, Option<(Option<ShiftHours>, u64)>, Option<u64>);
 
 impl TimeMemo {
     /// `local_date(tz, nanos)`, remembered per UTC second in `slot`.
@@ -717,18 +723,26 @@ impl TenantState {
 
     /// The agent's shift on local `date`, or `None` when not scheduled (no workday, `off`,
     /// or approved leave; of a shift and a leave for the same date the later one wins).
-    fn schedule(&self, s: &TenantSettings, a: &AgentId, date: NaiveDate) -> Option<ShiftInst> {
+    fn schedule(&mut self, s: &TenantSettings, a: &AgentId, date: NaiveDate) -> Option<ShiftInst> {
         let d = to_date(date);
         let st = self.agents.get(a);
         let shift = st.and_then(|st| st.shifts.get(&d)).copied();
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
-        let si = crate::schedule::scheduled_shift(s, d, shift, leave_seq)?;
+        let key = (d, shift, leave_seq);
+        let si = match &self.memo.sched {
+            Some((k, si)) if *k == key => *si,
+            _ => {
+                let si = crate::schedule::scheduled_shift(s, d, shift, leave_seq);
+                self.memo.sched = Some((key, si));
+                si
+            }
+        }?;
         Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq: si.shift_seq })
     }
 
     /// The scheduled shift whose attendance window (`window_before_start` before its start
     /// up to its end) holds `t`; the earliest-dated one when windows overlap.
-    fn window_for(&self, s: &TenantSettings, a: &AgentId, t: i64) -> Option<ShiftInst> {
+    fn window_for(&mut self, s: &TenantSettings, a: &AgentId, t: i64) -> Option<ShiftInst> {
         let pre = s.rules.window_before_start.as_nanos();
         let day = local_date(s.timezone, t);
         [day.pred_opt(), Some(day), day.succ_opt()]

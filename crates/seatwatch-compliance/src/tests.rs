@@ -809,3 +809,29 @@ fn transfer_starts_wrap_up_for_the_transferring_agent() {
     l.hb(&at("10:03:01"));
     assert_eq!(l.summary(), vec![(Rule::WrapUpOverlong, s("a"), s("03-02 10:03:00"), None)]);
 }
+
+/// Why a call's bookkeeping is kept for two days after its last event rather than
+/// dropped when it ends: a later event with the same call id and agent (a late
+/// duplicate, or an ACD reusing the id) still finds the leg, and the leg decides. Within
+/// the two days a ring of the answered call is not a missed call and a second `ended` is
+/// not a second survey check; after them the id is a new call.
+#[test]
+fn an_ended_call_is_remembered_for_two_days_after_its_last_event() {
+    let mut l = Log::new();
+    l.ready(&at("10:00:00"), "a");
+    l.offered(&at("10:01:00"), "a", "c1", false);
+    l.answered(&at("10:01:03"), "a", "c1", None);
+    l.ended(&at("10:05:00"), "a", "c1");
+    assert_eq!(l.only(Rule::SurveyNotOffered).len(), 1);
+    l.ready(&at("10:06:00"), "a");
+    l.ended(&at("10:07:00"), "a", "c1");
+    l.offered(&at("11:00:00"), "a", "c1", false);
+    l.ev(&at("11:00:20"), Some("a"), EventKind::Missed { call: CallId::from("c1") });
+    assert_eq!(l.only(Rule::SurveyNotOffered).len(), 1, "a second `ended` of the same leg is ignored");
+    assert!(l.only(Rule::MissedCall).is_empty(), "the leg was answered: {:?}", l.summary());
+    // Thursday: more than two days after the leg's last event, it is gone.
+    l.hb("2026-03-05T12:00:00");
+    l.offered("2026-03-05T12:00:00", "a", "c1", false);
+    l.ev("2026-03-05T12:00:20", Some("a"), EventKind::Missed { call: CallId::from("c1") });
+    assert_eq!(l.only(Rule::MissedCall), vec![(Rule::MissedCall, s("a"), s("03-05 12:00:20"), None)]);
+}
