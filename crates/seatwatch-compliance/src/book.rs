@@ -154,6 +154,10 @@ impl<S: Default, D> Agents<S, D> {
         v
     }
 
+    pub(crate) fn slots(&self) -> impl Iterator<Item = &AgentSlot<S, D>> {
+        self.slots.iter()
+    }
+
     pub(crate) fn slots_mut(&mut self) -> impl Iterator<Item = &mut AgentSlot<S, D>> {
         self.slots.iter_mut()
     }

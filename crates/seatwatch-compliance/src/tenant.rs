@@ -11,7 +11,8 @@ use crate::{Alarm, AlarmChange, Rule, ScheduledShift, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
 use seatwatch_model::{AgentId, CallId, Clock, Date, Envelope, Event, EventKind, ShiftHours, Ts, rings_heard};
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 mod snap;
 
@@ -235,6 +236,26 @@ impl DKey {
 
 type Deadline = (i64, DKey);
 
+/// The tenant's pending deadlines in (due, key) order: a heap whose top is always
+/// pending. The pending ones are the agents' `own` lists and `fixed`; removing one only
+/// takes it from there, and the heap drops it when it reaches the top (or when removed
+/// entries outnumber the pending ones, by a rebuild).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<Deadline>>,
+    /// The pending deadlines of no agent (the roster check, QA weeks).
+    fixed: BTreeSet<Deadline>,
+    /// How many deadlines are pending.
+    live: usize,
+}
+
+impl Timers {
+    /// The first pending deadline.
+    pub(crate) fn first(&self) -> Option<&Deadline> {
+        self.heap.peek().map(|Reverse(e)| e)
+    }
+}
+
 /// A shift instance: its local date and its start and end instants.
 #[derive(Clone, Copy, Debug)]
 struct ShiftInst {
@@ -278,8 +299,8 @@ pub(crate) struct TenantState {
     callback_active: HMap<CallId, Vec<String>>,
     emergency_active: HMap<CallId, Vec<String>>,
     weeks: BTreeMap<Date, HMap<AgentId, WeekSt>>,
-    /// Every pending deadline; each agent's are also in its slot's `own`.
-    pub(crate) deadlines: BTreeSet<Deadline>,
+    /// Every pending deadline.
+    pub(crate) deadlines: Timers,
     /// Every alarm, by (raised_at, id).
     pub(crate) alarms: BTreeMap<(i64, String), Alarm>,
     pub(crate) alarm_index: BTreeMap<String, i64>,
@@ -308,7 +329,7 @@ impl TenantState {
             callback_active: HMap::default(),
             emergency_active: HMap::default(),
             weeks: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: Timers::default(),
             alarms: BTreeMap::new(),
             alarm_index: BTreeMap::new(),
             raised: BTreeMap::new(),
@@ -389,31 +410,67 @@ impl TenantState {
 
     // ----- time -----------------------------------------------------------------------
 
+    /// Add a deadline (nothing if it is pending already).
     fn add_deadline(&mut self, due: i64, key: DKey) {
-        match key.agent().map(|a| a.ix) {
+        let entry = (due, key);
+        let added = match entry.1.agent().map(|a| a.ix) {
             Some(ix) => {
-                if self.deadlines.insert((due, key.clone())) {
-                    let own = &mut self.agents.slot_mut(ix).own;
+                let own = &mut self.agents.slot_mut(ix).own;
+                if own.contains(&entry) {
+                    false
+                } else {
                     // An agent has a few deadlines at a time: grow one by one.
                     own.reserve_exact(1);
-                    own.push((due, key));
+                    own.push(entry.clone());
+                    true
                 }
             }
-            None => {
-                self.deadlines.insert((due, key));
-            }
+            None => self.deadlines.fixed.insert(entry.clone()),
+        };
+        if added {
+            self.deadlines.live += 1;
+            self.deadlines.heap.push(Reverse(entry));
+        }
+    }
+
+    fn is_pending(agents: &Agents<AgentSt, Deadline>, fixed: &BTreeSet<Deadline>, entry: &Deadline) -> bool {
+        match entry.1.agent() {
+            Some(a) => agents.slot(a.ix).own.contains(entry),
+            None => fixed.contains(entry),
         }
     }
 
     /// Remove a pending deadline (if it is pending).
     fn remove_deadline(&mut self, entry: &Deadline) {
-        if self.deadlines.remove(entry)
-            && let Some(a) = entry.1.agent()
-        {
-            let own = &mut self.agents.slot_mut(a.ix).own;
-            if let Some(pos) = own.iter().position(|e| e == entry) {
-                own.swap_remove(pos);
+        let removed = match entry.1.agent() {
+            Some(a) => {
+                let own = &mut self.agents.slot_mut(a.ix).own;
+                match own.iter().position(|e| e == entry) {
+                    Some(pos) => {
+                        own.swap_remove(pos);
+                        true
+                    }
+                    None => false,
+                }
             }
+            None => self.deadlines.fixed.remove(entry),
+        };
+        if !removed {
+            return;
+        }
+        let Timers { heap, fixed, live } = &mut self.deadlines;
+        *live -= 1;
+        if heap.len() > 2 * *live + 64 {
+            // Rebuild from the pending deadlines (no removed ones, no duplicates).
+            let mut all: Vec<Reverse<Deadline>> = fixed.iter().cloned().map(Reverse).collect();
+            all.extend(self.agents.slots().flat_map(|slot| slot.own.iter().cloned().map(Reverse)));
+            *heap = BinaryHeap::from(all);
+        }
+        while let Some(Reverse(top)) = heap.peek() {
+            if Self::is_pending(&self.agents, fixed, top) {
+                break;
+            }
+            heap.pop();
         }
     }
 

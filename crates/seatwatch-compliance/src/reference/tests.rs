@@ -203,3 +203,68 @@ fn generated_logs_exercise_the_rules_and_the_prune() {
     assert!(cleared > 20, "{cleared}");
     assert!(long > 10, "{long} logs span more than 3 days");
 }
+
+/// Deadline churn: timers started and ended many times, call-backs promised again and
+/// again far ahead (each replacing the last), no-show deadlines moved by shift events,
+/// so that removed deadlines pile up in the optimised projector's heap and it rebuilds it
+/// many times. The next deadline and every alarm stay the reference's.
+#[test]
+fn deadline_churn_matches_the_reference() {
+    let (mut c, mut r) = both();
+    let mut seq = 0u64;
+    let mut push = |c: &mut Compliance, r: &mut Reference, t: i64, agent: Option<usize>, kind: EventKind| {
+        seq += 1;
+        let ts = Ts::from_nanos(t * SEC);
+        let env = Envelope {
+            seq,
+            tenant: "acme".into(),
+            source: "p".into(),
+            received: ts,
+            event: Event {
+                id: format!("e{seq}"),
+                ts,
+                agent: agent.map(|a| AgentId(format!("a{a}"))),
+                kind,
+                extra: None,
+            },
+        };
+        c.apply(&env);
+        r.apply(&env);
+        assert_eq!(c.take_changes(), r.take_changes(), "changes at {seq}");
+        assert_eq!(c.next_deadline("acme"), r.next_deadline("acme"), "next deadline at {seq}");
+    };
+    let mut t = BASE + 8 * 3600;
+    for a in 0..40 {
+        push(&mut c, &mut r, t, Some(a), EventKind::Login { station: format!("s{a}") });
+    }
+    for i in 0..6_000usize {
+        t += 1 + (i as i64 % 7);
+        let a = (i * 7) % 40;
+        let kind = match i % 9 {
+            0 | 3 => EventKind::NotReady { reason: None },
+            1 | 4 | 6 => EventKind::Ready,
+            2 => EventKind::CallbackPromised {
+                call: CallId(format!("c{}", i % 13)),
+                due: Ts::from_secs(t + 86_400 * (30 + (i as i64 % 50))),
+            },
+            5 => EventKind::Shift {
+                date: Date::from_naive(Ts::from_secs(t + 86_400).to_utc().date_naive()),
+                hours: Some(ShiftHours {
+                    start: TimeOfDay(9 * 3600 + (i as u32 % 4) * 900),
+                    end: TimeOfDay(17 * 3600),
+                }),
+            },
+            7 => EventKind::WrapUp { call: None },
+            _ => {
+                push(&mut c, &mut r, t, None, EventKind::Heartbeat);
+                continue;
+            }
+        };
+        push(&mut c, &mut r, t, Some(a), kind);
+    }
+    // Past every call-back: they all fire, in order.
+    push(&mut c, &mut r, t + 86_400 * 90, None, EventKind::Heartbeat);
+    assert_eq!(c.snapshot(), r.snapshot());
+    assert_eq!(c.alarms("acme", &AlarmQuery::default()), r.alarms("acme", &AlarmQuery::default()));
+    assert!(c.alarms("acme", &AlarmQuery::default()).len() > 20);
+}

@@ -5,7 +5,7 @@
 //! entries sorted by the old keys, in the old types below; decoding reads the old types
 //! and builds the stores. Equality of two states is equality of their encodings.
 
-use super::{Agents, CallBook, CallInfo, ClockState, Deadline, TenantState, TimeMemo};
+use super::{Agents, CallBook, CallInfo, ClockState, Deadline, TenantState, TimeMemo, Timers};
 use crate::Alarm;
 use crate::Rule;
 use crate::book::Leg;
@@ -16,6 +16,7 @@ use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 use seatwatch_model::{AgentId, BINCODE_CONFIG, CallId, Date};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A deadline key as encoded: the agent by its id.
@@ -149,7 +150,10 @@ impl Encode for TenantState {
         self.emergency_active.encode(e)?;
         self.weeks.encode(e)?;
         // The set's order is the old keys' order (agents compare by id).
-        let deadlines: Vec<(i64, DKey)> = self.deadlines.iter().map(|(d, k)| (*d, old_key(&self.agents, k))).collect();
+        let mut pending: Vec<&Deadline> = self.deadlines.fixed.iter().collect();
+        pending.extend(self.agents.slots().flat_map(|slot| slot.own.iter()));
+        pending.sort_unstable();
+        let deadlines: Vec<(i64, DKey)> = pending.into_iter().map(|(d, k)| (*d, old_key(&self.agents, k))).collect();
         encode_seq(e, &deadlines)?;
         self.alarms.encode(e)?;
         self.alarm_index.encode(e)?;
@@ -192,13 +196,17 @@ impl<C> Decode<C> for TenantState {
             let ix = agents.intern(&id);
             agents.slot_mut(ix).st = st;
         }
-        let mut deadlines = BTreeSet::new();
+        let mut deadlines = Timers::default();
         for (due, k) in deadline_set {
             let k = new_key(&agents, k)?;
-            if let Some(a) = k.agent() {
-                agents.slot_mut(a.ix).own.push((due, k.clone()));
+            match k.agent() {
+                Some(a) => agents.slot_mut(a.ix).own.push((due, k.clone())),
+                None => {
+                    deadlines.fixed.insert((due, k.clone()));
+                }
             }
-            deadlines.insert((due, k));
+            deadlines.live += 1;
+            deadlines.heap.push(Reverse((due, k)));
         }
         let mut calls = CallBook::default();
         for (id, i) in call_map {
