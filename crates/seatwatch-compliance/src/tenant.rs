@@ -77,11 +77,16 @@ pub(crate) struct TimeMemo {
     wm: Option<(i64, NaiveDate)>,
     /// A local date, the Monday of its ISO week and local midnight seven days after it.
     week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
-    /// The last `scheduled_shift` computed, by everything it depends on besides the
+    /// The last `scheduled_shift`s computed, by everything they depend on besides the
     /// tenant's settings (fixed for the tenant): the date, the shift override and the
-    /// leave. Agents on the default schedule share it.
-    sched: Option<(SchedKey, Option<ScheduledShift>)>,
+    /// leave. Agents on the default schedule share them (the no-show check of one agent
+    /// looks at a few dates, then the next agent's at the same dates).
+    sched: [Option<(SchedKey, Option<ScheduledShift>)>; SCHED_MEMO],
+    /// The slot of `sched` to replace next.
+    sched_next: usize,
 }
+
+const SCHED_MEMO: usize = 8;
 
 type SchedKey = (Date, Option<(Option<ShiftHours>, u64)>, Option<u64>);
 
@@ -786,11 +791,13 @@ impl TenantState {
         let shift = st.and_then(|st| st.shifts.get(&d)).copied();
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
         let key = (d, shift, leave_seq);
-        let si = match &self.memo.sched {
-            Some((k, si)) if *k == key => *si,
-            _ => {
+        let memo = &mut self.memo;
+        let si = match memo.sched.iter().flatten().find(|(k, _)| *k == key) {
+            Some((_, si)) => *si,
+            None => {
                 let si = crate::schedule::scheduled_shift(s, d, shift, leave_seq);
-                self.memo.sched = Some((key, si));
+                memo.sched[memo.sched_next] = Some((key, si));
+                memo.sched_next = (memo.sched_next + 1) % SCHED_MEMO;
                 si
             }
         }?;
