@@ -320,7 +320,53 @@ pub(crate) struct CallInfo<D> {
     pub(crate) survey: bool,
     pub(crate) armed: bool,
     /// The call's pending call-back and escalation deadlines.
-    pub(crate) pending: Vec<D>,
+    pub(crate) pending: Pending<D>,
+}
+
+/// A call's pending deadlines: almost always none, so 8 bytes in every call slot rather
+/// than a `Vec`'s 24.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::box_collection)]
+pub(crate) struct Pending<D>(Option<Box<Vec<D>>>);
+
+impl<D> Pending<D> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|v| v.is_empty())
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &D> {
+        self.0.iter().flat_map(|v| v.iter())
+    }
+
+    pub(crate) fn push(&mut self, d: D) {
+        self.0.get_or_insert_with(Default::default).push(d);
+    }
+
+    pub(crate) fn retain(&mut self, f: impl FnMut(&D) -> bool) {
+        if let Some(v) = self.0.as_deref_mut() {
+            v.retain(f);
+            if v.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    /// Remove and return the entries matching `f`, in order.
+    pub(crate) fn take_if(&mut self, mut f: impl FnMut(&D) -> bool) -> Vec<D> {
+        let Some(v) = self.0.as_deref_mut() else { return Vec::new() };
+        let taken: Vec<D> = v.extract_if(.., |d| f(d)).collect();
+        if v.is_empty() {
+            self.0 = None;
+        }
+        taken
+    }
+}
+
+impl<D> FromIterator<D> for Pending<D> {
+    fn from_iter<I: IntoIterator<Item = D>>(it: I) -> Self {
+        let v: Vec<D> = it.into_iter().collect();
+        Pending((!v.is_empty()).then(|| Box::new(v)))
+    }
 }
 
 /// One call: its id once, its flags (if it has an entry) and its legs.
@@ -339,7 +385,7 @@ pub(crate) struct CallSlot<D> {
 
 impl<D> Default for CallInfo<D> {
     fn default() -> Self {
-        CallInfo { last: 0, emergency: None, escalated: false, survey: false, armed: false, pending: Vec::new() }
+        CallInfo { last: 0, emergency: None, escalated: false, survey: false, armed: false, pending: Pending(None) }
     }
 }
 
@@ -607,6 +653,23 @@ mod tests {
         assert_eq!(b.slots.len(), 2, "slots are reused");
         assert!(b.info("c9").is_some_and(|i| i.survey));
         assert!(b.info("c1").is_none() && b.leg("c1", 5).is_none());
+    }
+
+    #[test]
+    fn pending_deadlines_of_a_call() {
+        let mut p: Pending<(i64, u8)> = Pending(None);
+        assert!(p.is_empty() && p.take_if(|_| true).is_empty());
+        for d in [(5, 1), (3, 2), (9, 1)] {
+            p.push(d);
+        }
+        assert_eq!(p.take_if(|(_, k)| *k == 1), vec![(5, 1), (9, 1)], "in order");
+        assert_eq!(p.iter().copied().collect::<Vec<_>>(), vec![(3, 2)]);
+        p.retain(|(d, _)| *d != 3);
+        assert!(p.is_empty() && p.0.is_none(), "an emptied list frees its box");
+        let q: Pending<(i64, u8)> = [(1, 1)].into_iter().collect();
+        assert!(!q.is_empty());
+        assert!(std::iter::empty::<(i64, u8)>().collect::<Pending<_>>().0.is_none());
+        assert!(std::mem::size_of::<CallSlot<(i64, u8)>>() <= 112, "{}", std::mem::size_of::<CallSlot<(i64, u8)>>());
     }
 
     #[test]

@@ -746,8 +746,7 @@ impl TenantState {
                 let key = DKey::Callback { agent, call: call.clone(), seq };
                 let info = self.calls.info_entry(call.as_str());
                 info.last = info.last.max(t);
-                let old: Vec<Deadline> =
-                    info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
+                let old: Vec<Deadline> = info.pending.take_if(|(_, k)| matches!(k, DKey::Callback { .. }));
                 info.pending.push((due.nanos, key.clone()));
                 for o in old {
                     self.remove_deadline(&o);
@@ -756,8 +755,7 @@ impl TenantState {
             }
             EventKind::CallbackDone { call } => {
                 if let Some(info) = self.calls.info_mut(call.as_str()) {
-                    let old: Vec<Deadline> =
-                        info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
+                    let old: Vec<Deadline> = info.pending.take_if(|(_, k)| matches!(k, DKey::Callback { .. }));
                     for o in old {
                         self.remove_deadline(&o);
                     }
@@ -769,8 +767,7 @@ impl TenantState {
                 let info = self.calls.info_entry(call.as_str());
                 info.escalated = true;
                 info.last = info.last.max(t);
-                let old: Vec<Deadline> =
-                    info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Emergency { .. })).collect();
+                let old: Vec<Deadline> = info.pending.take_if(|(_, k)| matches!(k, DKey::Emergency { .. }));
                 for o in old {
                     self.remove_deadline(&o);
                 }

@@ -211,7 +211,7 @@ impl<C> Decode<C> for TenantState {
         let mut calls = CallBook::default();
         for (id, i) in call_map {
             let pending =
-                i.pending.into_iter().map(|(d, k)| Ok((d, new_key(&agents, k)?))).collect::<Result<Vec<_>, _>>()?;
+                i.pending.into_iter().map(|(d, k)| Ok((d, new_key(&agents, k)?))).collect::<Result<_, _>>()?;
             let info = CallInfo {
                 last: i.last,
                 emergency: i.emergency,
