@@ -72,12 +72,12 @@ pub(crate) struct AgentSlot<S, D> {
 #[derive(Clone, Debug)]
 pub(crate) struct Agents<S, D> {
     table: HashTable<u32>,
-    slots: Chunked<AgentSlot<S, D>>,
+    slots: Vec<AgentSlot<S, D>>,
 }
 
 impl<S, D> Default for Agents<S, D> {
     fn default() -> Self {
-        Agents { table: HashTable::new(), slots: Chunked::default() }
+        Agents { table: HashTable::new(), slots: Vec::new() }
     }
 }
 
@@ -473,7 +473,8 @@ impl<D> CallSlot<D> {
 /// A vector in chunks of fixed capacity: growing never moves (or copies) what it holds,
 /// and it never holds more than one chunk of spare capacity (a `Vec` of call slots
 /// doubles: tens of MB copied and up to half of it unused at a busy centre). Used for
-/// the agent and call slabs.
+/// the call slab (an agent's slot, looked up many times per event, stays in a plain
+/// `Vec`: agents are few).
 #[derive(Clone, Debug)]
 struct Chunked<T> {
     chunks: Vec<Vec<T>>,
@@ -492,10 +493,12 @@ impl<T> Chunked<T> {
         self.chunks.last().map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
     }
 
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
 
+    #[cfg(test)]
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.chunks.iter_mut().flatten()
     }
