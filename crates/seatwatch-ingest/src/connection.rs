@@ -15,7 +15,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use seatwatch_config::{Identity, Role};
 use seatwatch_log::{AppendOutcome, LogError};
 use seatwatch_model::Ts;
@@ -85,17 +85,27 @@ pub async fn ingest(
 
 type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<AppendOutcome>, LogError>> + Send>>;
 
+/// The most frames one log request carries. Frames already waiting on the socket when
+/// the reader takes one are decoded together and appended as one request (single-event
+/// frames then share one trip through the group commit); each still gets its own reply.
+const MAX_GROUP_FRAMES: usize = 64;
+
+/// One frame of a group, in arrival order.
+enum Part {
+    /// A frame that needs no append: its reply is ready.
+    Now(Reply),
+    /// A frame with `count` events in the group's append.
+    Pending { positions: Vec<(usize, String)>, rejected: Vec<seatwatch_model::Rejection>, count: usize, started: Instant },
+}
+
 /// What the writer must answer, in order.
 enum Outgoing {
-    /// A reply that needs no append.
-    Now(Reply, OwnedSemaphorePermit),
-    /// A frame whose events are being appended.
-    Pending {
-        positions: Vec<(usize, String)>,
-        rejected: Vec<seatwatch_model::Rejection>,
-        append: AppendFuture,
-        started: Instant,
-        _budget: OwnedSemaphorePermit,
+    /// Frames read together: their replies, once their events (if any) are durable.
+    Group {
+        parts: Vec<Part>,
+        /// One append for every `Pending` part's events, in part order.
+        append: Option<AppendFuture>,
+        _budget: Vec<OwnedSemaphorePermit>,
     },
     /// Close the connection with this code after everything before it is answered.
     Close(u16, &'static str),
@@ -105,131 +115,337 @@ fn now() -> Ts {
     Ts::from_datetime(&chrono::Utc::now()).unwrap_or_default()
 }
 
-async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
-    tracing::debug!(source = %who.name, tenant = %who.tenant, "ingest connection open");
-    let (mut sink, mut stream) = socket.split();
-    let budget_bytes = state.config.server.max_in_flight_bytes;
-    let budget = Arc::new(Semaphore::new(budget_bytes));
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
-    let idle = Duration::from_millis(state.config.server.idle_timeout.0.max(1000));
+/// What reading the socket gave.
+enum Read {
+    /// A text or binary frame, with its budget permit.
+    Frame(Message, OwnedSemaphorePermit),
+    /// Stop reading (closed, shut down, or an error already answered).
+    Stop,
+}
 
-    let writer_state = state.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(out) = rx.recv().await {
-            let (text, latency) = match out {
-                Outgoing::Now(reply, _permit) => {
-                    count_rejected(&reply);
-                    (reply.to_json(), None)
-                }
-                Outgoing::Pending { positions, rejected, append, started, _budget } => {
-                    let outcome = append.await;
-                    if let Err(e) = &outcome {
-                        tracing::error!(error = %e, "append failed; events rejected as internal");
-                    }
-                    let reply = frame::finish(positions, rejected, outcome, writer_state.log.head().last_seq);
-                    telemetry::events("accepted", reply.accepted);
-                    telemetry::events("duplicate", reply.duplicate);
-                    count_rejected(&reply);
-                    (reply.to_json(), Some(started.elapsed()))
-                }
-                Outgoing::Close(code, reason) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-                    return;
-                }
+/// The reader's side of one connection.
+struct Reader {
+    stream: futures_util::stream::SplitStream<WebSocket>,
+    state: Arc<AppState>,
+    who: Identity,
+    budget: Arc<Semaphore>,
+    budget_bytes: usize,
+    idle: Duration,
+    tx: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl Reader {
+    /// Wait for the next data frame (and its budget).
+    async fn next(&mut self) -> Read {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.state.shutdown.cancelled() => return Read::Stop,
+                n = tokio::time::timeout(self.idle, self.stream.next()) => n,
             };
-            if let Some(l) = latency {
-                telemetry::ack_latency(l);
-            }
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                return;
-            }
-        }
-        if writer_state.shutdown.is_cancelled() {
-            let _ = sink
-                .send(Message::Close(Some(CloseFrame {
-                    code: close_code::AWAY,
-                    reason: "server shutting down".into(),
-                })))
-                .await;
-        } else {
-            let _ = sink.send(Message::Close(None)).await;
-        }
-    });
-
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = state.shutdown.cancelled() => break,
-            n = tokio::time::timeout(idle, stream.next()) => n,
-        };
-        let msg = match next {
-            Err(_) => {
-                tracing::debug!(source = %who.name, "idle timeout");
-                let _ = tx.send(Outgoing::Close(close_code::POLICY, "idle timeout"));
-                break;
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                if is_too_big(&e) {
-                    tracing::warn!(source = %who.name, "frame over the size limit; closing with 1009");
-                    let _ = tx.send(Outgoing::Close(close_code::SIZE, "frame too big"));
-                } else if e.to_string().to_ascii_lowercase().contains("utf") {
-                    tracing::debug!(source = %who.name, "invalid UTF-8 in a text frame; closing with 1007");
-                    let _ = tx.send(Outgoing::Close(close_code::INVALID, "invalid UTF-8 in a text frame"));
-                } else {
-                    tracing::debug!(source = %who.name, error = %e, "ingest connection error");
-                    let _ = tx.send(Outgoing::Close(close_code::PROTOCOL, "WebSocket protocol error"));
+            let msg = match next {
+                Err(_) => {
+                    tracing::debug!(source = %self.who.name, "idle timeout");
+                    let _ = self.tx.send(Outgoing::Close(close_code::POLICY, "idle timeout"));
+                    return Read::Stop;
                 }
-                break;
+                Ok(item) => match self.message(item) {
+                    Sorted::Data(m) => m,
+                    Sorted::Skip => continue,
+                    Sorted::Stop(close) => {
+                        if let Some((code, reason)) = close {
+                            let _ = self.tx.send(Outgoing::Close(code, reason));
+                        }
+                        return Read::Stop;
+                    }
+                },
+            };
+            // Backpressure: wait for budget before doing any work on the frame.
+            let want = self.want(&msg);
+            return tokio::select! {
+                p = self.budget.clone().acquire_many_owned(want) => match p {
+                    Ok(p) => Read::Frame(msg, p),
+                    Err(_) => Read::Stop,
+                },
+                _ = self.state.shutdown.cancelled() => Read::Stop,
+            };
+        }
+    }
+
+    /// A data frame that is already waiting on the socket and fits the budget now, if
+    /// any. `Err` is what was read but cannot go into the current group.
+    fn ready(&mut self) -> Result<Option<(Message, OwnedSemaphorePermit)>, Leftover> {
+        loop {
+            let Some(item) = self.stream.next().now_or_never() else { return Ok(None) };
+            match self.message(item) {
+                Sorted::Data(msg) => {
+                    let want = self.want(&msg);
+                    return match self.budget.clone().try_acquire_many_owned(want) {
+                        Ok(p) => Ok(Some((msg, p))),
+                        Err(_) => Err(Leftover::Frame(msg)),
+                    };
+                }
+                Sorted::Skip => continue,
+                Sorted::Stop(close) => return Err(Leftover::Stop(close)),
             }
-            Ok(Some(Ok(m))) => m,
+        }
+    }
+
+    /// Sort out what the socket gave.
+    fn message(&self, item: Option<Result<Message, axum::Error>>) -> Sorted {
+        let who = &self.who.name;
+        match item {
+            None => Sorted::Stop(None),
+            Some(Err(e)) => Sorted::Stop(Some(if is_too_big(&e) {
+                tracing::warn!(source = %who, "frame over the size limit; closing with 1009");
+                (close_code::SIZE, "frame too big")
+            } else if e.to_string().to_ascii_lowercase().contains("utf") {
+                tracing::debug!(source = %who, "invalid UTF-8 in a text frame; closing with 1007");
+                (close_code::INVALID, "invalid UTF-8 in a text frame")
+            } else {
+                tracing::debug!(source = %who, error = %e, "ingest connection error");
+                (close_code::PROTOCOL, "WebSocket protocol error")
+            })),
+            Some(Ok(Message::Close(_))) => Sorted::Stop(None),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Sorted::Skip,
+            Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => Sorted::Data(m),
+        }
+    }
+
+    fn want(&self, msg: &Message) -> u32 {
+        let size = match msg {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
         };
-        let (text, size) = match &msg {
-            Message::Text(t) => (Some(t.as_str()), t.len()),
-            Message::Binary(b) => (None, b.len()),
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        // Backpressure: wait for budget before doing any work on the frame.
-        let want = u32::try_from(size.clamp(1, budget_bytes)).unwrap_or(u32::MAX);
-        let permit = tokio::select! {
-            p = budget.clone().acquire_many_owned(want) => match p { Ok(p) => p, Err(_) => break },
-            _ = state.shutdown.cancelled() => break,
-        };
+        u32::try_from(size.clamp(1, self.budget_bytes)).unwrap_or(u32::MAX)
+    }
+
+    /// Decode one frame into `group`.
+    fn decode(&self, msg: &Message, group: &mut Group) {
         telemetry::frame();
-        state.frames_read.fetch_add(1, Ordering::Relaxed);
-        let Some(text) = text else {
-            let _ = tx.send(Outgoing::Now(frame::unsupported("binary"), permit));
-            continue;
+        self.state.frames_read.fetch_add(1, Ordering::Relaxed);
+        let Message::Text(text) = msg else {
+            group.parts.push(Part::Now(frame::unsupported("binary")));
+            return;
         };
-        let tenant_cfg = state.config.tenant(&who.tenant);
-        let mut work = frame::decode(text, &who, tenant_cfg, state.log.caller_key(), now());
-        if let Some(rate) = state.config.rate_limit(&who.name) {
-            rate_limit(&state, &who.name, rate, &mut work);
+        let state = &self.state;
+        let tenant_cfg = state.config.tenant(&self.who.tenant);
+        let mut work = frame::decode(text.as_str(), &self.who, tenant_cfg, state.log.caller_key(), now());
+        if let Some(rate) = state.config.rate_limit(&self.who.name) {
+            rate_limit(state, &self.who.name, rate, &mut work);
         }
         if work.pending.is_empty() {
             let reply = frame::finish(work.positions, work.rejected, Ok(Vec::new()), state.log.head().last_seq);
-            let _ = tx.send(Outgoing::Now(reply, permit));
-            continue;
+            group.parts.push(Part::Now(reply));
+            return;
         }
-        let started = Instant::now();
-        let durable = state.log.append(work.pending);
-        let append: AppendFuture = Box::pin(async move {
-            let outcome = durable.await;
-            telemetry::flush_latency(started.elapsed());
-            outcome
-        });
-        let _ = tx.send(Outgoing::Pending {
+        group.parts.push(Part::Pending {
             positions: work.positions,
             rejected: work.rejected,
-            append,
-            started,
-            _budget: permit,
+            count: work.pending.len(),
+            started: Instant::now(),
         });
+        group.events.append(&mut work.pending);
     }
-    drop(tx);
+}
+
+/// What one item off the socket means to the reader.
+enum Sorted {
+    /// A text or binary frame.
+    Data(Message),
+    /// A ping or pong (the WebSocket layer answers pings).
+    Skip,
+    /// Stop reading; close with this code and reason (after everything before is answered).
+    Stop(Option<(u16, &'static str)>),
+}
+
+/// What gathering a group read but could not put into it.
+enum Leftover {
+    /// A frame that must wait for budget: it starts the next group.
+    Frame(Message),
+    /// The end of the connection, after the group.
+    Stop(Option<(u16, &'static str)>),
+}
+
+/// Frames read together.
+#[derive(Default)]
+struct Group {
+    parts: Vec<Part>,
+    events: Vec<seatwatch_log::Pending>,
+    permits: Vec<OwnedSemaphorePermit>,
+}
+
+async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
+    tracing::debug!(source = %who.name, tenant = %who.tenant, "ingest connection open");
+    let (sink, stream) = socket.split();
+    let budget_bytes = state.config.server.max_in_flight_bytes;
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    let idle = Duration::from_millis(state.config.server.idle_timeout.0.max(1000));
+    let writer = tokio::spawn(write_replies(sink, rx, state.clone()));
+
+    let mut reader = Reader {
+        stream,
+        state: state.clone(),
+        who,
+        budget: Arc::new(Semaphore::new(budget_bytes)),
+        budget_bytes,
+        idle,
+        tx,
+    };
+    let mut carry: Option<Message> = None;
+    let mut stop = false;
+    let mut closing = None;
+    while !stop {
+        let first = match carry.take() {
+            // A frame read while gathering the last group, that had to wait for budget.
+            Some(msg) => {
+                let want = reader.want(&msg);
+                let permit = tokio::select! {
+                    p = reader.budget.clone().acquire_many_owned(want) => match p { Ok(p) => p, Err(_) => break },
+                    _ = state.shutdown.cancelled() => break,
+                };
+                (msg, permit)
+            }
+            None => match reader.next().await {
+                Read::Frame(msg, permit) => (msg, permit),
+                Read::Stop => break,
+            },
+        };
+        let mut group = Group::default();
+        reader.decode(&first.0, &mut group);
+        group.permits.push(first.1);
+        // Take the frames that are already waiting, up to a bound, into the same append.
+        while group.parts.len() < MAX_GROUP_FRAMES {
+            match reader.ready() {
+                Ok(Some((msg, permit))) => {
+                    reader.decode(&msg, &mut group);
+                    group.permits.push(permit);
+                }
+                Ok(None) => break,
+                Err(Leftover::Frame(msg)) => {
+                    carry = Some(msg);
+                    break;
+                }
+                Err(Leftover::Stop(close)) => {
+                    stop = true;
+                    closing = close;
+                    break;
+                }
+            }
+        }
+        let append: Option<AppendFuture> = (!group.events.is_empty()).then(|| {
+            let started = Instant::now();
+            let durable = state.log.append(group.events);
+            Box::pin(async move {
+                let outcome = durable.await;
+                telemetry::flush_latency(started.elapsed());
+                outcome
+            }) as AppendFuture
+        });
+        let _ = reader.tx.send(Outgoing::Group { parts: group.parts, append, _budget: group.permits });
+        if let Some((code, reason)) = closing.take() {
+            let _ = reader.tx.send(Outgoing::Close(code, reason));
+        }
+    }
+    let source = reader.who.name.clone();
+    drop(reader);
     let _ = writer.await;
-    tracing::debug!(source = %who.name, "ingest connection closed");
+    tracing::debug!(%source, "ingest connection closed");
+}
+
+/// Answer every frame in order. Replies that are ready together are written together
+/// and flushed once; a reply is never held back waiting for a later frame's append.
+async fn write_replies(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    state: Arc<AppState>,
+) {
+    let mut unflushed = false;
+    loop {
+        let out = match rx.try_recv() {
+            Ok(out) => out,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                if unflushed {
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    unflushed = false;
+                }
+                match rx.recv().await {
+                    Some(out) => out,
+                    None => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
+        match out {
+            Outgoing::Group { parts, append, _budget } => {
+                let outcome = match append {
+                    None => Ok(Vec::new()),
+                    Some(mut append) => match (&mut append).now_or_never() {
+                        Some(outcome) => outcome,
+                        None => {
+                            // Not durable yet: send what is ready before waiting.
+                            if unflushed {
+                                if sink.flush().await.is_err() {
+                                    return;
+                                }
+                                unflushed = false;
+                            }
+                            append.await
+                        }
+                    },
+                };
+                if let Err(e) = &outcome {
+                    tracing::error!(error = %e, "append failed; events rejected as internal");
+                }
+                for text in replies(parts, outcome, state.log.head().last_seq) {
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                    unflushed = true;
+                }
+            }
+            Outgoing::Close(code, reason) => {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                return;
+            }
+        }
+    }
+    if state.shutdown.is_cancelled() {
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() })))
+            .await;
+    } else {
+        let _ = sink.send(Message::Close(None)).await;
+    }
+}
+
+/// Each part's reply, in order: the group's outcomes are split by each part's count.
+fn replies(parts: Vec<Part>, outcome: Result<Vec<AppendOutcome>, LogError>, head_seq: u64) -> Vec<String> {
+    let mut outcomes = outcome.as_ref().map(|all| all.iter().copied());
+    parts
+        .into_iter()
+        .map(|part| {
+            let reply = match part {
+                Part::Now(reply) => reply,
+                Part::Pending { positions, rejected, count, started } => {
+                    let mine = match &mut outcomes {
+                        Ok(all) => Ok(all.by_ref().take(count).collect()),
+                        Err(e) => Err(*e),
+                    };
+                    let reply = frame::finish(positions, rejected, mine, head_seq);
+                    telemetry::events("accepted", reply.accepted);
+                    telemetry::events("duplicate", reply.duplicate);
+                    telemetry::ack_latency(started.elapsed());
+                    reply
+                }
+            };
+            count_rejected(&reply);
+            reply.to_json()
+        })
+        .collect()
 }
 
 /// Keep the events of `work` that the token's rate allows now (in frame order); reject

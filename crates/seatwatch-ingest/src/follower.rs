@@ -47,23 +47,29 @@ pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
 
 /// Run until `stop` is cancelled: wait for commits, fold them. After `stop`, fold what
 /// is left and return.
+///
+/// The fold runs on one blocking thread for the server's life, which waits for the next
+/// commit itself: a commit costs one wake-up, not a task handed to the blocking pool and
+/// back.
 pub async fn run(state: Arc<AppState>, stop: CancellationToken) {
+    let handle = tokio::runtime::Handle::current();
+    if let Err(e) = tokio::task::spawn_blocking(move || follow(&state, &stop, &handle)).await {
+        tracing::error!(error = %e, "projection task failed");
+    }
+}
+
+fn follow(state: &AppState, stop: &CancellationToken, handle: &tokio::runtime::Handle) {
     let mut commits = state.log.subscribe();
     loop {
-        let st = state.clone();
         let mut retry = false;
-        match tokio::task::spawn_blocking(move || catch_up(&st)).await {
-            Ok(Ok(n)) if n > 0 => tracing::trace!(applied = n, "projections advanced"),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
+        match catch_up(state) {
+            Ok(n) if n > 0 => tracing::trace!(applied = n, "projections advanced"),
+            Ok(_) => {}
+            Err(e) => {
                 // E.g. the log is being reopened after a failed write (a full disk): try
                 // again shortly, not only at the next commit, which may never come.
                 tracing::error!(error = %e, "cannot read the log; projections stall until it can be read");
                 retry = true;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "projection task failed");
-                return;
             }
         }
         if !state.is_ready() {
@@ -73,10 +79,12 @@ pub async fn run(state: Arc<AppState>, stop: CancellationToken) {
         if stop.is_cancelled() {
             return;
         }
-        tokio::select! {
-            r = commits.changed() => if r.is_err() { stop.cancelled().await },
-            _ = stop.cancelled() => {},
-            _ = tokio::time::sleep(std::time::Duration::from_millis(200)), if retry => {},
-        }
+        handle.block_on(async {
+            tokio::select! {
+                r = commits.changed() => if r.is_err() { stop.cancelled().await },
+                _ = stop.cancelled() => {},
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)), if retry => {},
+            }
+        });
     }
 }

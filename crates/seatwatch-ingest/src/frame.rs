@@ -91,7 +91,7 @@ pub fn unsupported(what: &str) -> Reply {
 pub fn finish(
     positions: Vec<(usize, String)>,
     mut rejected: Vec<Rejection>,
-    outcome: Result<Vec<AppendOutcome>, LogError>,
+    outcome: Result<Vec<AppendOutcome>, &LogError>,
     head_seq: u64,
 ) -> Reply {
     let mut reply = Reply::default();

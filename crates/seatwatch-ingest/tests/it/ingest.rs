@@ -153,6 +153,71 @@ async fn pipelined_frames_are_answered_in_order() {
     srv.stop().await;
 }
 
+/// Frames sent back to back are read together and appended as one request; each still
+/// gets its own reply, in order, whatever mix of good, duplicate and bad frames it is, and
+/// a frame that ends the connection comes after every earlier frame's reply.
+#[tokio::test]
+async fn back_to_back_frames_of_every_kind_get_their_own_reply_in_order_then_the_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("[server]\nmax_frame_bytes = 65536\n")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut expected = Vec::new();
+    for i in 0..400usize {
+        let (msg, want) = match i % 11 {
+            3 => (Message::text("{not json"), "malformed_json"),
+            5 => (Message::binary(vec![1u8, 2, 3]), "unsupported_frame"),
+            7 => (Message::text(ev(&format!("g-{}", i - 1), "heartbeat", TS, None, "")), "resent"),
+            9 => (Message::text(format!(r#"{{"id":"u-{i}","type":"teleport","ts":"{TS}"}}"#)), "unknown_type"),
+            _ => (Message::text(ev(&format!("g-{i}"), "heartbeat", TS, None, "")), "new"),
+        };
+        let want = match want {
+            "new" | "resent" => {
+                let id = if want == "new" { format!("g-{i}") } else { format!("g-{}", i - 1) };
+                if seen.insert(id) { "accepted" } else { "duplicate" }
+            }
+            code => code,
+        };
+        expected.push(want);
+        ws.feed(msg).await.unwrap();
+    }
+    let big = format!(r#"{{"id":"big","type":"heartbeat","ts":"{TS}","pad":"{}"}}"#, "x".repeat(100_000));
+    ws.feed(Message::text(big)).await.unwrap();
+    ws.flush().await.unwrap();
+    let mut last_seq = 0;
+    for (i, want) in expected.iter().enumerate() {
+        let r = next_json(&mut ws).await;
+        match *want {
+            "accepted" => {
+                assert_eq!((r["accepted"].as_u64(), r["duplicate"].as_u64()), (Some(1), Some(0)), "frame {i}: {r}");
+                let seq = r["last_seq"].as_u64().unwrap();
+                assert_eq!(seq, last_seq + 1, "frame {i}: seqs follow frame order: {r}");
+                last_seq = seq;
+            }
+            "duplicate" => {
+                assert_eq!((r["accepted"].as_u64(), r["duplicate"].as_u64()), (Some(0), Some(1)), "frame {i}: {r}");
+            }
+            code => {
+                assert_eq!(r["accepted"].as_u64(), Some(0), "frame {i}: {r}");
+                assert_eq!(r["rejected"][0]["code"].as_str(), Some(code), "frame {i}: {r}");
+            }
+        }
+    }
+    let close = loop {
+        match ws.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected the close after every reply, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Size));
+    // Frames that were waiting together went to the log together.
+    let appending = expected.iter().filter(|w| matches!(**w, "accepted" | "duplicate")).count();
+    let requests = srv.scrape("seatwatch_log_append_requests_total").await;
+    assert!(requests >= 1.0 && requests < appending as f64, "{requests} log requests for {appending} frames");
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn a_frame_over_the_limit_closes_with_1009() {
     let dir = tempfile::tempdir().unwrap();
