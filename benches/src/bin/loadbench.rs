@@ -165,6 +165,9 @@ struct Report {
 }
 
 fn main() {
+    if std::env::var_os("LOADBENCH_STALLS").is_some() {
+        let _ = STALLS.set(Instant::now());
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("drive") => match parse(&args[1..]).and_then(drive_blocking) {
@@ -498,6 +501,10 @@ enum Rx {
     Redis(BufReader<tokio::net::tcp::OwnedReadHalf>),
 }
 
+/// Set (to the start) when `LOADBENCH_STALLS` is in the environment: every batch
+/// acknowledged more than 10 ms after it was written is printed to stderr.
+static STALLS: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 /// Latency from written and from due, µs.
 type Hists = Arc<std::sync::Mutex<(Histogram<u64>, Histogram<u64>)>>;
 
@@ -510,6 +517,15 @@ async fn read_acks(mut rx: Rx, window: Arc<Semaphore>, pending: Pending, shared:
         let pos = q.iter().position(|e| e.0 == id)?;
         let (_, events, written, due) = q.remove(pos)?;
         let now = Instant::now();
+        if let Some(start) = STALLS.get()
+            && now - written > std::time::Duration::from_millis(10)
+        {
+            eprintln!(
+                "stall: batch {id} written at {:.3} s acknowledged after {:.1} ms",
+                (written - *start).as_secs_f64(),
+                (now - written).as_secs_f64() * 1e3
+            );
+        }
         if let Ok(mut hs) = hists.lock() {
             let _ = hs.0.record((now - written).as_micros().max(1) as u64);
             let _ = hs.1.record((now - due).as_micros().max(1) as u64);

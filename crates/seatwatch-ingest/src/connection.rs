@@ -95,7 +95,12 @@ enum Part {
     /// A frame that needs no append: its reply is ready.
     Now(Reply),
     /// A frame with `count` events in the group's append.
-    Pending { positions: Vec<(usize, String)>, rejected: Vec<seatwatch_model::Rejection>, count: usize, started: Instant },
+    Pending {
+        positions: Vec<(usize, String)>,
+        rejected: Vec<seatwatch_model::Rejection>,
+        count: usize,
+        started: Instant,
+    },
 }
 
 /// What the writer must answer, in order.

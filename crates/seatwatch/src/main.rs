@@ -15,6 +15,11 @@ mod verify;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// jemalloc instead of glibc's malloc: ~15 % less server CPU on the ingest path at the
+/// same resident memory (docs/adr/0004-allocator.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
