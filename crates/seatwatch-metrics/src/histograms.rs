@@ -15,6 +15,11 @@ use seatwatch_config::Config;
 use seatwatch_model::{BINCODE_CONFIG, Envelope, EventKind, NANOS_PER_SEC, Projector};
 use std::collections::{BTreeMap, HashMap};
 
+/// The fold's id maps: FxHash, not SipHash. Nothing iterates them in hash order (the
+/// snapshot sorts), so the hasher cannot show; SipHash was ~12 % of the engine's
+/// instructions per record (docs/performance.md).
+type IdMap<V> = HashMap<String, V, rustc_hash::FxBuildHasher>;
+
 /// The occupancy projector's queue cap: calls of queues beyond it count in no queue.
 const MAX_QUEUES: usize = seatwatch_occupancy::MAX_QUEUES;
 const MINUTE_NS: i64 = 60 * NANOS_PER_SEC;
@@ -140,10 +145,10 @@ struct Tenant {
     now: Option<i64>,
     next_prune: i64,
     queues: Vec<String>,
-    queue_index: HashMap<String, u32>,
+    queue_index: IdMap<u32>,
     agents: Vec<Agent>,
-    agent_index: HashMap<String, u32>,
-    calls: HashMap<String, Call>,
+    agent_index: IdMap<u32>,
+    calls: IdMap<Call>,
     /// Histograms per queue index.
     hists: Vec<QueueHists>,
     /// Calls with no queue (or of a queue beyond the cap).
@@ -171,10 +176,10 @@ impl Tenant {
             now: None,
             next_prune: i64::MIN,
             queues: Vec::new(),
-            queue_index: HashMap::new(),
+            queue_index: IdMap::default(),
             agents: Vec::new(),
-            agent_index: HashMap::new(),
-            calls: HashMap::new(),
+            agent_index: IdMap::default(),
+            calls: IdMap::default(),
             hists: Vec::new(),
             unqueued: QueueHists::new(),
         }
