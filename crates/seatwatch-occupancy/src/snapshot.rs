@@ -144,21 +144,30 @@ struct Body {
     fingerprints: Vec<String>,
 }
 
+/// [`Body`] borrowed: encodes to the same bytes without copying the state.
+#[derive(Encode)]
+struct BodyRef<'a> {
+    position: u64,
+    timeline: bool,
+    tenants: &'a Vec<Tenant>,
+    fingerprints: Vec<String>,
+}
+
 impl Occupancy {
     /// The folded state as bytes (deterministic: equal states give equal bytes). Changes
     /// waiting for [`Occupancy::take_changes`] are not included.
     pub fn snapshot(&self) -> Vec<u8> {
-        let body = Body {
+        let body = BodyRef {
             position: self.position,
             timeline: self.timeline,
-            tenants: self.tenants.clone(),
+            tenants: &self.tenants,
             fingerprints: self.cfgs.iter().map(fingerprint).collect(),
         };
         let mut out = MAGIC.to_vec();
         // Encoding into a Vec cannot fail for these types; an error would leave only the
         // magic, which `restore` rejects.
-        if let Ok(bytes) = bincode::encode_to_vec(&body, BINCODE_CONFIG) {
-            out.extend_from_slice(&bytes);
+        if bincode::encode_into_std_write(&body, &mut out, BINCODE_CONFIG).is_err() {
+            out.truncate(MAGIC.len());
         }
         out
     }
