@@ -215,15 +215,48 @@ impl Bucket {
         }
     }
 
-    /// Book `dt` (signed) of one agent's time.
+    /// Book `dt` (signed) of one agent's time: what [`Share::each`] names, each slot
+    /// getting its additions in the same order. The agent's member queues and the
+    /// bucket's queues are both sorted, so one walk finds them all (a late event books
+    /// this into every minute it spans; a binary search per key and field made that the
+    /// fold's hottest spot, docs/performance.md).
     pub fn add_share(&mut self, share: &Share<'_>, dt: i64) {
         if dt == 0 {
             return;
         }
-        share.each(|k, f| {
-            let slot = self.key_mut(k).field_mut(f);
+        let Some(field) = field_of(share.state) else { return };
+        let bump = |s: &mut Stats, f: usize| {
+            let slot = s.field_mut(f);
             *slot = slot.saturating_add(dt);
-        });
+        };
+        bump(&mut self.total, field);
+        bump(&mut self.total, STAFFED);
+        let busy = share.state.is_busy();
+        if busy && let Some(q) = share.call_queue {
+            bump(self.queues.get_mut(q), field);
+        }
+        let v = &mut self.queues.0;
+        let (mut i, mut prev) = (0, None);
+        for &m in share.members {
+            if prev.is_some_and(|p| m <= p) {
+                // Not ascending (members are kept sorted, so never): search from the start.
+                i = 0;
+            }
+            prev = Some(m);
+            while v.get(i).is_some_and(|e| e.0 < m) {
+                i += 1;
+            }
+            if v.get(i).is_none_or(|e| e.0 != m) {
+                v.insert(i, (m, Stats::default()));
+            }
+            if let Some(e) = v.get_mut(i) {
+                bump(&mut e.1, STAFFED);
+                if !busy {
+                    bump(&mut e.1, field);
+                }
+            }
+            i += 1;
+        }
     }
 
     /// Add per-key counts (the total first, then queues in index order).
@@ -925,6 +958,55 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn state(i: u8) -> AgentState {
+        [
+            AgentState::LoggedOut,
+            AgentState::Ready,
+            AgentState::NotReady,
+            AgentState::Ringing,
+            AgentState::Talking,
+            AgentState::WrapUp,
+        ][usize::from(i % 6)]
+    }
+
+    proptest! {
+        #![proptest_config(seatwatch_testkit::proptest_config("occupancy-add-share", 256))]
+
+        /// The walk of `add_share` books exactly what `Share::each` names, slot by
+        /// slot, as one `key_mut` per key and field did; members need not even be sorted.
+        #[test]
+        fn add_share_books_what_each_names(
+            existing in proptest::collection::btree_set(0u32..40, 0..12),
+            members in proptest::collection::vec(0u32..40, 0..12),
+            sort in any::<bool>(),
+            st in 0u8..6,
+            call_queue in proptest::option::of(0u32..40),
+            dt in prop_oneof![Just(0i64), -1_000_000i64..1_000_000, Just(i64::MAX), Just(i64::MIN)],
+        ) {
+            let mut members = members;
+            if sort {
+                members.sort_unstable();
+                members.dedup();
+            }
+            let mut bucket = Bucket::default();
+            for q in existing {
+                bucket.queues.get_mut(q).staffed_ns = i64::from(q) * 7;
+            }
+            bucket.total.ready_ns = i64::MAX - 5;
+            let share = Share { state: state(st), call_queue, members: &members };
+            let mut want = bucket.clone();
+            if dt != 0 {
+                share.each(|k, f| {
+                    let slot = want.key_mut(k).field_mut(f);
+                    *slot = slot.saturating_add(dt);
+                });
+            }
+            bucket.add_share(&share, dt);
+            prop_assert_eq!(bucket, want);
+        }
+    }
 
     #[test]
     fn ratios_with_zero_denominators_are_none() {
