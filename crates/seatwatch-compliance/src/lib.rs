@@ -172,14 +172,21 @@ impl Compliance {
     /// The whole state as bytes (format version byte + bincode). Settings are not part
     /// of it: restore with the same settings, or rebuild from the log.
     pub fn snapshot(&self) -> Vec<u8> {
-        let body = SnapshotBodyRef { position: self.position, tenants: &self.tenants };
-        let mut out = vec![SNAPSHOT_VERSION];
-        // Encoding into a Vec cannot fail for these types; an error would leave a cut
-        // body, which `restore` rejects.
-        if bincode::encode_into_std_write(&body, &mut out, BINCODE_CONFIG).is_err() {
-            out.truncate(1);
-        }
+        let mut out = Vec::new();
+        self.snapshot_into(&mut out);
         out
+    }
+
+    /// [`Compliance::snapshot`] appended to `out` (no buffer of its own).
+    pub fn snapshot_into(&self, out: &mut Vec<u8>) {
+        let body = SnapshotBodyRef { position: self.position, tenants: &self.tenants };
+        out.push(SNAPSHOT_VERSION);
+        let start = out.len();
+        // Encoding into a Vec cannot fail for these types; an error would leave only the
+        // version byte, which `restore` rejects.
+        if bincode::encode_into_std_write(&body, out, BINCODE_CONFIG).is_err() {
+            out.truncate(start);
+        }
     }
 
     /// A projector in the state [`Compliance::snapshot`] saved.

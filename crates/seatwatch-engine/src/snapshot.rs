@@ -59,6 +59,17 @@ fn take_u64(rest: &mut &[u8], what: &str) -> Result<u64, SnapshotError> {
     Ok(u64::from_le_bytes(a))
 }
 
+/// Append a part as its `u64` length (little-endian) and the bytes `encode` appends.
+fn part(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 8]);
+    encode(out);
+    let len = (out.len() - at - 8) as u64;
+    if let Some(slot) = out.get_mut(at..at + 8) {
+        slot.copy_from_slice(&len.to_le_bytes());
+    }
+}
+
 fn take_part<'a>(rest: &mut &'a [u8], what: &str) -> Result<&'a [u8], SnapshotError> {
     let n = take_u64(rest, what)?;
     let n = usize::try_from(n).map_err(|_| SnapshotError::Format(format!("{what} length {n} is too large")))?;
@@ -69,21 +80,22 @@ impl Engine {
     /// The folded state of every projection as bytes (deterministic: equal states give
     /// equal bytes). Pending pushes are not included.
     pub fn snapshot(&self) -> Vec<u8> {
-        let occ = self.occupancy.snapshot();
-        let comp = self.compliance.snapshot();
-        let hist = self.histograms.snapshot();
-        let mut out = Vec::with_capacity(8 + 16 + 24 + occ.len() + comp.len() + hist.len());
+        let mut out = Vec::new();
+        self.snapshot_into(&mut out);
+        out
+    }
+
+    /// [`Engine::snapshot`] appended to `out`. Each projection encodes straight into
+    /// `out` (its length is filled in after it): a snapshot costs one buffer, not one
+    /// per projection plus their concatenation (docs/performance.md, memory).
+    pub fn snapshot_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(MAGIC);
         out.push(ENGINE_SNAPSHOT_VERSION);
         out.extend_from_slice(&self.position.to_le_bytes());
         out.extend_from_slice(&self.records.to_le_bytes());
-        out.extend_from_slice(&(occ.len() as u64).to_le_bytes());
-        out.extend_from_slice(&occ);
-        out.extend_from_slice(&(comp.len() as u64).to_le_bytes());
-        out.extend_from_slice(&comp);
-        out.extend_from_slice(&(hist.len() as u64).to_le_bytes());
-        out.extend_from_slice(&hist);
-        out
+        part(out, |o| self.occupancy.snapshot_into(o));
+        part(out, |o| self.compliance.snapshot_into(o));
+        part(out, |o| self.histograms.snapshot_into(o));
     }
 
     /// An engine for `config` in the state an [`Engine::snapshot`] saved. The tenants'

@@ -37,6 +37,7 @@ use seatwatch_log::{Log, LogError, format};
 use seatwatch_model::Projector;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The directory inside the data directory.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -94,19 +95,45 @@ pub struct Snapshot {
     pub engine: Vec<u8>,
 }
 
+/// The header of a snapshot file, up to and including the engine part's length.
+fn header(out: &mut Vec<u8>, position: u64, head: &[u8; 32], fingerprint: &[u8; 32], engine_len: u64) {
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&position.to_le_bytes());
+    out.extend_from_slice(head);
+    out.extend_from_slice(fingerprint);
+    out.extend_from_slice(&engine_len.to_le_bytes());
+}
+
+/// Close a snapshot file's bytes: the checksum of everything before.
+fn seal(out: &mut Vec<u8>) {
+    let sum = blake3::hash(out);
+    out.extend_from_slice(sum.as_bytes());
+}
+
 impl Snapshot {
     /// The file's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN + self.engine.len() + 32);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&self.position.to_le_bytes());
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(&self.fingerprint);
-        out.extend_from_slice(&(self.engine.len() as u64).to_le_bytes());
+        header(&mut out, self.position, &self.head, &self.fingerprint, self.engine.len() as u64);
         out.extend_from_slice(&self.engine);
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
+        seal(&mut out);
+        out
+    }
+
+    /// The bytes [`Snapshot::encode`] gives for `engine`'s [`Engine::snapshot`], encoded
+    /// straight into the file's buffer: the projections are never copied, and the
+    /// buffer is sized from `hint` (the last snapshot's size) so it does not grow by
+    /// doubling.
+    pub fn encode_engine(engine: &Engine, head: &[u8; 32], fingerprint: &[u8; 32], hint: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(hint.saturating_add(hint / 16).max(HEADER_LEN + 4096));
+        header(&mut out, engine.position(), head, fingerprint, 0);
+        engine.snapshot_into(&mut out);
+        let len = (out.len() - HEADER_LEN) as u64;
+        if let Some(slot) = out.get_mut(HEADER_LEN - 8..HEADER_LEN) {
+            slot.copy_from_slice(&len.to_le_bytes());
+        }
+        seal(&mut out);
         out
     }
 
@@ -211,13 +238,18 @@ fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
 /// Write `snap` atomically into `DATA/snapshots/` and delete all but the newest [`KEEP`]
 /// (and any temporary file a crash left behind).
 pub fn write(data_dir: &Path, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
+    write_bytes(data_dir, snap.position, &snap.encode())
+}
+
+/// [`write`] of a snapshot's encoded bytes, taken at `position`.
+fn write_bytes(data_dir: &Path, position: u64, bytes: &[u8]) -> Result<PathBuf, SnapshotError> {
     let dir = data_dir.join(SNAPSHOT_DIR);
     std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-    let path = dir.join(file_name(snap.position));
-    let tmp = dir.join(format!(".{}.tmp", file_name(snap.position)));
+    let path = dir.join(file_name(position));
+    let tmp = dir.join(format!(".{}.tmp", file_name(position)));
     {
         let mut f = std::fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
-        f.write_all(&snap.encode()).map_err(io("cannot write", &tmp))?;
+        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
         f.sync_all().map_err(io("cannot sync", &tmp))?;
     }
     std::fs::rename(&tmp, &path).map_err(io("cannot rename into place", &path))?;
@@ -242,7 +274,8 @@ pub fn write(data_dir: &Path, snap: &Snapshot) -> Result<PathBuf, SnapshotError>
 /// position (or nothing was folded yet). Blocking: call it off the async threads.
 pub fn take(state: &AppState) -> Result<Option<PathBuf>, SnapshotError> {
     let data_dir = state.log.dir().to_path_buf();
-    let (position, engine) = {
+    let fingerprint = config_fingerprint(&state.config);
+    let (position, bytes) = {
         let Ok(e) = state.engine.read() else {
             return Err(SnapshotError::Format("the projection state is unavailable (a fold panicked)".into()));
         };
@@ -250,25 +283,25 @@ pub fn take(state: &AppState) -> Result<Option<PathBuf>, SnapshotError> {
         if position == 0 || list(&data_dir).first().is_some_and(|(p, _)| *p == position) {
             return Ok(None);
         }
-        (position, e.snapshot())
+        let head = link_at(&state.log, position)?;
+        let hint = LAST_SNAPSHOT_BYTES.load(Ordering::Relaxed);
+        (position, Snapshot::encode_engine(&e, &head, &fingerprint, hint))
     };
-    let snap = Snapshot {
-        position,
-        head: link_at(&state.log, position)?,
-        fingerprint: config_fingerprint(&state.config),
-        engine,
-    };
+    LAST_SNAPSHOT_BYTES.store(bytes.len(), Ordering::Relaxed);
     let started = std::time::Instant::now();
-    let path = write(&data_dir, &snap)?;
+    let path = write_bytes(&data_dir, position, &bytes)?;
     tracing::info!(
         position,
-        bytes = snap.engine.len(),
+        bytes = bytes.len(),
         ms = started.elapsed().as_millis() as u64,
         path = %path.display(),
         "snapshot written"
     );
     Ok(Some(path))
 }
+
+/// The size of the last snapshot written: the next one's buffer is sized from it.
+static LAST_SNAPSHOT_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Check one snapshot file against the log and the configuration, and restore it.
 pub fn restore_file(path: &Path, config: &Config, log: &Log) -> Result<Engine, SnapshotError> {
@@ -480,6 +513,20 @@ mod tests {
             head: link_at(log, upto).unwrap(),
             fingerprint: config_fingerprint(config),
             engine: fold(config, log, upto).snapshot(),
+        }
+    }
+
+    #[test]
+    fn encoding_the_engine_in_place_gives_the_same_file_whatever_the_hint() {
+        let config = Config::parse("[tenant.acme]\nclock = \"event\"\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = make_log(dir.path(), 40, "");
+        let want = snapshot_of(&config, &log, 40);
+        let e = fold(&config, &log, 40);
+        for hint in [0, 17, want.encode().len(), 10 * want.encode().len()] {
+            let got = Snapshot::encode_engine(&e, &want.head, &want.fingerprint, hint);
+            assert_eq!(got, want.encode(), "hint {hint}");
+            assert_eq!(Snapshot::decode(&got).unwrap(), want);
         }
     }
 

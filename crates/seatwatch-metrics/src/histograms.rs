@@ -555,15 +555,22 @@ impl CallHistograms {
 
     /// The whole state as bytes (a format byte + bincode). Settings are not part of it.
     pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.snapshot_into(&mut out);
+        out
+    }
+
+    /// [`CallHistograms::snapshot`] appended to `out` (no buffer of its own).
+    pub fn snapshot_into(&self, out: &mut Vec<u8>) {
         let body = SnapshotBody {
             position: self.position,
             tenants: self.tenants.iter().map(|(k, t)| (k.clone(), TenantSnap::from(t))).collect(),
         };
-        let mut out = vec![SNAPSHOT_VERSION];
-        if let Ok(bytes) = bincode::encode_to_vec(&body, BINCODE_CONFIG) {
-            out.extend(bytes);
+        out.push(SNAPSHOT_VERSION);
+        let start = out.len();
+        if bincode::encode_into_std_write(&body, out, BINCODE_CONFIG).is_err() {
+            out.truncate(start);
         }
-        out
     }
 
     /// The state [`CallHistograms::snapshot`] saved, with `config`'s settings.

@@ -157,19 +157,26 @@ impl Occupancy {
     /// The folded state as bytes (deterministic: equal states give equal bytes). Changes
     /// waiting for [`Occupancy::take_changes`] are not included.
     pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.snapshot_into(&mut out);
+        out
+    }
+
+    /// [`Occupancy::snapshot`] appended to `out` (no buffer of its own).
+    pub fn snapshot_into(&self, out: &mut Vec<u8>) {
         let body = BodyRef {
             position: self.position,
             timeline: self.timeline,
             tenants: &self.tenants,
             fingerprints: self.cfgs.iter().map(fingerprint).collect(),
         };
-        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(MAGIC);
+        let start = out.len();
         // Encoding into a Vec cannot fail for these types; an error would leave only the
         // magic, which `restore` rejects.
-        if bincode::encode_into_std_write(&body, &mut out, BINCODE_CONFIG).is_err() {
-            out.truncate(MAGIC.len());
+        if bincode::encode_into_std_write(&body, out, BINCODE_CONFIG).is_err() {
+            out.truncate(start);
         }
-        out
     }
 
     /// Restore a [`Occupancy::snapshot`] with the same settings it was taken with (the
