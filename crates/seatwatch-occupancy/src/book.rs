@@ -961,14 +961,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn state(i: u8) -> AgentState {
-        [
-            AgentState::LoggedOut,
-            AgentState::Ready,
-            AgentState::NotReady,
-            AgentState::Ringing,
-            AgentState::Talking,
-            AgentState::WrapUp,
-        ][usize::from(i % 6)]
+        AgentState::ALL[usize::from(i) % AgentState::ALL.len()]
     }
 
     proptest! {
