@@ -2,7 +2,7 @@
 //!
 //! A `BTreeMap` keyed by strings costs a dozen string comparisons per look-up at 10,000
 //! agents, and `entry(key.clone())` allocates a key every time. [`HMap`] finds an entry
-//! with one FxHash of the key and clones the key only when it inserts. Nothing of the
+//! with one hash of the key and clones the key only when it inserts. Nothing of the
 //! hash order can leak:
 //!
 //! * it encodes exactly as a `BTreeMap` (length, then the pairs in key order), so
@@ -21,54 +21,8 @@ use seatwatch_model::{AgentId, CallId};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A fast, deterministic hash for ids: 8 bytes at a time, each mixed in with a folded
-/// multiply (the 128-bit product's halves xored, as foldhash and wyhash do). It was
-/// FxHash (rustc's) until ids that differ in a few digits ("agent-000001" …) turned out
-/// to share few low bits under it: 100,000 such ids fell into 3,503 of 131,072 buckets,
-/// and 2.7 % had equal hashes (docs/performance.md).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Fx(u64);
-
-impl Default for Fx {
-    fn default() -> Self {
-        Fx(0x243f_6a88_85a3_08d3)
-    }
-}
-
-impl Fx {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        let m = u128::from(self.0 ^ w) * 0x9e37_79b9_7f4a_7c15;
-        self.0 = (m as u64) ^ ((m >> 64) as u64);
-    }
-
-    #[inline]
-    pub(crate) fn str(self, s: &str) -> Self {
-        self.bytes(s.as_bytes())
-    }
-
-    /// The same as [`Fx::str`] of the string these bytes are.
-    #[inline]
-    pub(crate) fn bytes(mut self, bytes: &[u8]) -> Self {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        // The length separates "ab" + "c" from "a" + "bc" in composite keys.
-        self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
-        self
-    }
-
-    #[inline]
-    pub(crate) fn finish(self) -> u64 {
-        self.0
-    }
-}
+/// The projections' id hash (`seatwatch_model::IdHash`).
+pub(crate) use seatwatch_model::IdHash as Fx;
 
 /// A key of an [`HMap`]: ordered (for encoding and sorted iteration) and hashed.
 pub(crate) trait Key: Clone + Ord {
@@ -211,24 +165,6 @@ impl<'de, C, K: Key + Decode<C>, V: Decode<C>> bincode::BorrowDecode<'de, C> for
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Numbered ids (what ACDs and the simulator send) must spread over a table's
-    /// buckets: FxHash put 100,000 of them into 3,503 of 131,072.
-    #[test]
-    fn numbered_ids_spread_over_the_buckets() {
-        let hs: Vec<u64> = (1..=100_000)
-            .map(|i| {
-                let id = format!("agent-{i:06}");
-                Fx::default().str(&id).finish()
-            })
-            .collect();
-        let full: std::collections::HashSet<u64> = hs.iter().copied().collect();
-        assert_eq!(full.len(), hs.len(), "equal hashes");
-        let low: std::collections::HashSet<u64> = hs.iter().map(|h| h & ((1 << 17) - 1)).collect();
-        assert!(low.len() > 60_000, "{} of 131,072 buckets used", low.len());
-        let tags: std::collections::HashSet<u64> = hs.iter().map(|h| h >> 57).collect();
-        assert_eq!(tags.len(), 128);
-    }
     use seatwatch_model::BINCODE_CONFIG;
 
     fn ids(n: usize) -> Vec<AgentId> {

@@ -88,29 +88,10 @@ impl<C> Decode<C> for Key {
 }
 bincode::impl_borrow_decode!(Key);
 
-/// The hash of an id: 8 bytes at a time, each mixed in with a folded multiply (the
-/// 128-bit product's halves xored, as foldhash and wyhash do). FxHash was used before:
-/// its multiply only carries bits upward, so ids that differ in a few digits
-/// ("agent-000001" …) shared few low bits — 100,000 such ids fell into 3,503 of
-/// 131,072 buckets, and 2.7 % of them had equal hashes (docs/performance.md).
+/// The hash of an id (`seatwatch_model::IdHash`).
 #[inline]
 fn hash(bytes: &[u8]) -> u64 {
-    let mut h = 0x243f_6a88_85a3_08d3u64;
-    let mut add = |w: u64| {
-        let m = u128::from(h ^ w) * 0x9e37_79b9_7f4a_7c15;
-        h = (m as u64) ^ ((m >> 64) as u64);
-    };
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        add(u64::from_le_bytes(w));
-    }
-    let rest = chunks.remainder();
-    let mut w = [0u8; 8];
-    w[..rest.len()].copy_from_slice(rest);
-    add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
-    h
+    seatwatch_model::IdHash::of(bytes)
 }
 
 /// A hash map from ids to `V`.
@@ -207,24 +188,6 @@ impl<V: fmt::Debug> fmt::Debug for IdMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Numbered ids (what ACDs and the simulator send) must spread over a table's
-    /// buckets: FxHash put 100,000 of them into 3,503 of 131,072.
-    #[test]
-    fn numbered_ids_spread_over_the_buckets() {
-        let hs: Vec<u64> = (1..=100_000)
-            .map(|i| {
-                let id = format!("agent-{i:06}");
-                hash(id.as_bytes())
-            })
-            .collect();
-        let full: std::collections::HashSet<u64> = hs.iter().copied().collect();
-        assert_eq!(full.len(), hs.len(), "equal hashes");
-        let low: std::collections::HashSet<u64> = hs.iter().map(|h| h & ((1 << 17) - 1)).collect();
-        assert!(low.len() > 60_000, "{} of 131,072 buckets used", low.len());
-        let tags: std::collections::HashSet<u64> = hs.iter().map(|h| h >> 57).collect();
-        assert_eq!(tags.len(), 128);
-    }
 
     #[test]
     fn short_and_long_ids_behave_alike() {
