@@ -14,10 +14,9 @@
 //! order, and a call's flags and each leg keep their own presence exactly as the separate
 //! map entries did (a call may have flags and no legs, or legs and no flags).
 
-use crate::hmap::Fx;
 use chrono::NaiveDate;
 use hashbrown::HashTable;
-use seatwatch_model::AgentId;
+use seatwatch_model::{AgentId, IdHash};
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
@@ -83,12 +82,12 @@ impl<S, D> Default for Agents<S, D> {
 
 #[inline]
 fn hash_str(s: &str) -> u64 {
-    Fx::default().bytes(s.as_bytes()).finish()
+    IdHash::of(s.as_bytes())
 }
 
 #[inline]
 fn hash_bytes(s: &[u8]) -> u64 {
-    Fx::default().bytes(s).finish()
+    IdHash::of(s)
 }
 
 impl<S: Default, D> Agents<S, D> {

@@ -17,12 +17,9 @@ use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
-use seatwatch_model::{AgentId, CallId};
+use seatwatch_model::{AgentId, CallId, IdHash};
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// The projections' id hash (`seatwatch_model::IdHash`).
-pub(crate) use seatwatch_model::IdHash as Fx;
 
 /// A key of an [`HMap`]: ordered (for encoding and sorted iteration) and hashed.
 pub(crate) trait Key: Clone + Ord {
@@ -32,14 +29,14 @@ pub(crate) trait Key: Clone + Ord {
 impl Key for AgentId {
     #[inline]
     fn hash_key(&self) -> u64 {
-        Fx::default().str(self.as_str()).finish()
+        IdHash::of(self.as_str().as_bytes())
     }
 }
 
 impl Key for CallId {
     #[inline]
     fn hash_key(&self) -> u64 {
-        Fx::default().str(self.as_str()).finish()
+        IdHash::of(self.as_str().as_bytes())
     }
 }
 
