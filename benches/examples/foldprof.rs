@@ -119,6 +119,12 @@ fn memory(agents: u32, records: usize) {
         .iter()
         .filter(|a| a.state != seatwatch_occupancy::AgentState::LoggedOut)
         .count();
+    let (mut alarms, mut message_bytes) = (0usize, 0usize);
+    for (_, a) in engine.compliance.all_alarms() {
+        alarms += 1;
+        message_bytes += a.message.len();
+    }
+    println!("alarms: {alarms}, {:.0} message bytes each", message_bytes as f64 / alarms.max(1) as f64);
     println!(
         "mem: {agents} agents ({logged_in} logged in), {seq} records: RSS +{} KiB = {:.2} KiB/agent; snapshots {} KiB = {:.2} KiB/agent",
         rss1 - rss0,

@@ -1,8 +1,13 @@
 //! Alarms, the queries over them and the changes pushed live.
 
 use crate::Rule;
+use bincode::enc::Encoder;
+use bincode::error::EncodeError;
 use bincode::{Decode, Encode};
-use seatwatch_model::{AgentId, CallId, Ts};
+use hashbrown::{HashTable, hash_table};
+use seatwatch_model::{AgentId, CallId, IdHash, Ts};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One alarm, as `GET /v1/alarms` shows it.
 ///
@@ -56,11 +61,173 @@ pub struct AlarmQuery {
 impl AlarmQuery {
     /// Whether `a` passes the filter.
     pub fn matches(&self, a: &Alarm) -> bool {
-        (!self.active_only || a.is_active())
-            && self.rule.is_none_or(|r| r == a.rule)
-            && self.agent.as_deref().is_none_or(|ag| a.agent.as_ref().is_some_and(|x| x.as_str() == ag))
-            && self.from.is_none_or(|f| a.raised_at >= f)
-            && self.to.is_none_or(|t| a.raised_at < t)
+        self.matches_parts(a.rule, a.agent.as_ref().map(AgentId::as_str), a.raised_at.nanos, a.is_active())
+    }
+
+    /// [`AlarmQuery::matches`] on the fields it looks at.
+    pub(crate) fn matches_parts(&self, rule: Rule, agent: Option<&str>, raised_at: i64, active: bool) -> bool {
+        (!self.active_only || active)
+            && self.rule.is_none_or(|r| r == rule)
+            && self.agent.as_deref().is_none_or(|ag| agent == Some(ag))
+            && self.from.is_none_or(|f| raised_at >= f.nanos)
+            && self.to.is_none_or(|t| raised_at < t.nanos)
+    }
+}
+
+/// One alarm as a tenant keeps it: an [`Alarm`] without what its [`AlarmBook`] key
+/// and its tenant already say, every string at its exact length and the agent's id
+/// shared with the agent's own slot.
+///
+/// Alarms are kept for `GET /v1/alarms?state=all` for as long as the process runs, so
+/// their size is most of the compliance state's growth: at 100,000 agents an [`Alarm`]
+/// kept whole, under two maps keyed by copies of its id, cost ~600 bytes of heap.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Stored {
+    pub(crate) rule: Rule,
+    pub(crate) agent: Option<Arc<str>>,
+    pub(crate) call: Option<Box<str>>,
+    pub(crate) cleared_at: Option<i64>,
+    pub(crate) message: Box<str>,
+    pub(crate) evidence: Box<[u64]>,
+}
+
+/// A tenant's alarms, by `(raised_at, id)` (the API's order) and by id.
+///
+/// It encodes (in snapshots) exactly as the two maps it replaces, byte for byte: every
+/// alarm as `BTreeMap<(i64, String), Alarm>` with the tenant in each alarm, then the
+/// index as `BTreeMap<String, i64>` (see [`AlarmBook::encode`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AlarmBook {
+    by_time: BTreeMap<(i64, Arc<str>), Stored>,
+    /// `(id, raised_at)`, hashed by the id (the id's allocation is the key's above).
+    by_id: HashTable<(Arc<str>, i64)>,
+}
+
+/// [`Alarm`] borrowed from a [`Stored`]: encodes to the same bytes.
+#[derive(Encode)]
+struct AlarmRef<'a> {
+    id: &'a str,
+    rule: Rule,
+    agent: Option<&'a str>,
+    call: Option<&'a str>,
+    raised_at: Ts,
+    cleared_at: Option<Ts>,
+    message: &'a str,
+    evidence: &'a [u64],
+    tenant: &'a str,
+}
+
+fn id_hash(id: &str) -> u64 {
+    IdHash::of(id.as_bytes())
+}
+
+impl AlarmBook {
+    /// How many alarms.
+    pub(crate) fn len(&self) -> usize {
+        self.by_time.len()
+    }
+
+    /// When alarm `id` was raised, if there is one.
+    pub(crate) fn raised_at(&self, id: &str) -> Option<i64> {
+        self.by_id.find(id_hash(id), |(k, _)| &**k == id).map(|(_, at)| *at)
+    }
+
+    /// Add alarm `id`, raised at `at`. An id already present is left alone (false).
+    pub(crate) fn insert(&mut self, id: &str, at: i64, alarm: Stored) -> bool {
+        let hash = id_hash(id);
+        match self.by_id.entry(hash, |(k, _)| &**k == id, |(k, _)| id_hash(k)) {
+            hash_table::Entry::Occupied(_) => false,
+            hash_table::Entry::Vacant(v) => {
+                let id: Arc<str> = Arc::from(id);
+                v.insert((id.clone(), at));
+                self.by_time.insert((at, id), alarm);
+                true
+            }
+        }
+    }
+
+    /// Alarm `id` with its `raised_at`, to change it.
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<(i64, &mut Stored)> {
+        let (key, at) = self.by_id.find(id_hash(id), |(k, _)| &**k == id)?;
+        let at = *at;
+        self.by_time.get_mut(&(at, key.clone())).map(|s| (at, s))
+    }
+
+    /// Every alarm raised at or after `from`, by `(raised_at, id)`.
+    pub(crate) fn from(&self, from: i64) -> impl Iterator<Item = (i64, &str, &Stored)> + '_ {
+        self.by_time.range((from, Arc::<str>::from(""))..).map(|((at, id), s)| (*at, &**id, s))
+    }
+
+    /// The alarm as the API shows it.
+    pub(crate) fn view(tenant: &str, at: i64, id: &str, s: &Stored) -> Alarm {
+        Alarm {
+            id: id.to_owned(),
+            rule: s.rule,
+            agent: s.agent.as_deref().map(AgentId::from),
+            call: s.call.as_deref().map(CallId::from),
+            raised_at: Ts::from_nanos(at),
+            cleared_at: s.cleared_at.map(Ts::from_nanos),
+            message: s.message.clone().into(),
+            evidence: s.evidence.to_vec(),
+            tenant: tenant.to_owned(),
+        }
+    }
+
+    /// The alarms then the index, as `BTreeMap<(i64, String), Alarm>` and
+    /// `BTreeMap<String, i64>` encode (each alarm names `tenant`).
+    pub(crate) fn encode<E: Encoder>(&self, tenant: &str, e: &mut E) -> Result<(), EncodeError> {
+        (self.by_time.len() as u64).encode(e)?;
+        for ((at, id), s) in &self.by_time {
+            at.encode(e)?;
+            id.encode(e)?;
+            AlarmRef {
+                id,
+                rule: s.rule,
+                agent: s.agent.as_deref(),
+                call: s.call.as_deref(),
+                raised_at: Ts::from_nanos(*at),
+                cleared_at: s.cleared_at.map(Ts::from_nanos),
+                message: &s.message,
+                evidence: &s.evidence,
+                tenant,
+            }
+            .encode(e)?;
+        }
+        let mut index: Vec<(&str, i64)> = self.by_id.iter().map(|(id, at)| (&**id, *at)).collect();
+        index.sort_unstable();
+        (index.len() as u64).encode(e)?;
+        for (id, at) in index {
+            id.encode(e)?;
+            at.encode(e)?;
+        }
+        Ok(())
+    }
+
+    /// The book of the decoded maps; `agent_name` gives the shared id of an agent.
+    pub(crate) fn from_decoded(
+        alarms: BTreeMap<(i64, String), Alarm>,
+        index: &BTreeMap<String, i64>,
+        mut agent_name: impl FnMut(&str) -> Arc<str>,
+    ) -> Result<Self, String> {
+        let mut book = AlarmBook::default();
+        for ((at, id), a) in alarms {
+            if index.get(&id) != Some(&at) || a.id != id || a.raised_at.nanos != at {
+                return Err(format!("alarm {id:?} is not indexed under its raised_at"));
+            }
+            let stored = Stored {
+                rule: a.rule,
+                agent: a.agent.map(|x| agent_name(x.as_str())),
+                call: a.call.map(|c| c.0.into_boxed_str()),
+                cleared_at: a.cleared_at.map(|t| t.nanos),
+                message: a.message.into_boxed_str(),
+                evidence: a.evidence.into_boxed_slice(),
+            };
+            book.insert(&id, at, stored);
+        }
+        if book.len() != index.len() {
+            return Err(format!("{} alarms but {} in the index", book.len(), index.len()));
+        }
+        Ok(book)
     }
 }
 
@@ -112,6 +279,88 @@ mod tests {
             serde_json::to_string(&a).unwrap(),
             r#"{"id":"late_login-7","rule":"late_login","agent":"a1","call":null,"raised_at":"2026-03-02T00:41:00Z","cleared_at":null,"message":"m","evidence":[7]}"#
         );
+    }
+
+    fn alarm(id: &str, at: i64, agent: Option<&str>, cleared: Option<i64>) -> Alarm {
+        Alarm {
+            id: id.into(),
+            rule: Rule::NotReadyOverlong,
+            agent: agent.map(AgentId::from),
+            call: (at % 2 == 0).then(|| CallId::from("c-1")),
+            raised_at: Ts::from_nanos(at),
+            cleared_at: cleared.map(Ts::from_nanos),
+            message: format!("message of {id}"),
+            evidence: vec![1, 5, u64::from(at.unsigned_abs())],
+            tenant: "acme".into(),
+        }
+    }
+
+    #[test]
+    fn the_book_encodes_as_the_two_maps_it_replaces_and_finds_by_id() {
+        let alarms = [
+            alarm("b", 10, Some("a1"), None),
+            alarm("a", 10, None, Some(20)),
+            alarm("z", -3, Some("a2"), Some(-3)),
+            alarm("m", 7, Some("a1"), None),
+        ];
+        let map: BTreeMap<(i64, String), Alarm> =
+            alarms.iter().map(|a| ((a.raised_at.nanos, a.id.clone()), a.clone())).collect();
+        let index: BTreeMap<String, i64> = alarms.iter().map(|a| (a.id.clone(), a.raised_at.nanos)).collect();
+        let cfg = seatwatch_model::BINCODE_CONFIG;
+        let mut want = bincode::encode_to_vec(&map, cfg).unwrap();
+        want.extend(bincode::encode_to_vec(&index, cfg).unwrap());
+
+        let book = AlarmBook::from_decoded(map.clone(), &index, |a: &str| Arc::from(a)).unwrap();
+        let mut got = Vec::new();
+        let mut enc = bincode::enc::EncoderImpl::new(VecWriter(&mut got), cfg);
+        book.encode("acme", &mut enc).unwrap();
+        assert_eq!(got, want);
+
+        // In (raised_at, id) order, each as it went in.
+        let back: Vec<Alarm> = book.from(i64::MIN).map(|(at, id, s)| AlarmBook::view("acme", at, id, s)).collect();
+        assert_eq!(back, map.values().cloned().collect::<Vec<_>>());
+        assert_eq!(book.from(10).map(|(_, id, _)| id).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(book.raised_at("m"), Some(7));
+        assert_eq!(book.raised_at("nope"), None);
+
+        let mut book = book;
+        let (at, s) = book.get_mut("b").unwrap();
+        assert_eq!(at, 10);
+        s.cleared_at = Some(11);
+        assert_eq!(book.from(10).nth(1).unwrap().2.cleared_at, Some(11));
+        // An id is kept once, whatever its time.
+        let again = Stored {
+            rule: Rule::Absent,
+            agent: None,
+            call: None,
+            cleared_at: None,
+            message: "".into(),
+            evidence: Box::new([]),
+        };
+        assert!(!book.insert("b", 99, again.clone()));
+        assert!(book.insert("n", 99, again));
+        assert_eq!((book.len(), book.raised_at("n")), (5, Some(99)));
+    }
+
+    #[test]
+    fn a_book_whose_index_disagrees_is_refused() {
+        let a = alarm("x", 5, None, None);
+        let map = BTreeMap::from([((5, "x".to_owned()), a)]);
+        assert!(
+            AlarmBook::from_decoded(map.clone(), &BTreeMap::from([("x".to_owned(), 6)]), |a: &str| Arc::from(a))
+                .is_err()
+        );
+        assert!(AlarmBook::from_decoded(map.clone(), &BTreeMap::new(), |a: &str| Arc::from(a)).is_err());
+        let extra = BTreeMap::from([("x".to_owned(), 5), ("y".to_owned(), 5)]);
+        assert!(AlarmBook::from_decoded(map, &extra, |a: &str| Arc::from(a)).is_err());
+    }
+
+    struct VecWriter<'a>(&'a mut Vec<u8>);
+    impl bincode::enc::write::Writer for VecWriter<'_> {
+        fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
     }
 
     #[test]

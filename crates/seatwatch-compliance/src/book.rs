@@ -32,6 +32,13 @@ pub(crate) struct AgentRef {
     pub(crate) ix: u32,
 }
 
+impl AgentRef {
+    /// The agent's id, shared (alarms of the agent hold it too).
+    pub(crate) fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+}
+
 impl PartialEq for AgentRef {
     fn eq(&self, other: &Self) -> bool {
         self.ix == other.ix || self.name == other.name

@@ -116,18 +116,24 @@ impl Compliance {
         let Some(t) = self.tenants.get(tenant) else { return Vec::new() };
         let lower = q.from.map_or(i64::MIN, |f| f.nanos);
         t.alarms
-            .range((lower, String::new())..)
-            .map(|(_, a)| a)
-            .take_while(|a| q.to.is_none_or(|to| a.raised_at < to))
-            .filter(|a| q.matches(a))
-            .cloned()
+            .from(lower)
+            .take_while(|(at, _, _)| q.to.is_none_or(|to| *at < to.nanos))
+            .filter(|(at, _, s)| q.matches_parts(s.rule, s.agent.as_deref(), *at, s.cleared_at.is_none()))
+            .map(|(at, id, s)| alarm::AlarmBook::view(tenant, at, id, s))
             .collect()
     }
 
+    /// How many alarms the tenant has (raised since the log began, active or not).
+    pub fn alarm_count(&self, tenant: &str) -> usize {
+        self.tenants.get(tenant).map_or(0, |t| t.alarms.len())
+    }
+
     /// Every alarm of every tenant: tenants in name order, each tenant's alarms by
-    /// `(raised_at, id)`.
-    pub fn all_alarms(&self) -> impl Iterator<Item = (&str, &Alarm)> {
-        self.tenants.iter().flat_map(|(name, t)| t.alarms.values().map(move |a| (name.as_str(), a)))
+    /// `(raised_at, id)`. Each is built on the way out (tenants keep them compact).
+    pub fn all_alarms(&self) -> impl Iterator<Item = (&str, Alarm)> {
+        self.tenants.iter().flat_map(|(name, t)| {
+            t.alarms.from(i64::MIN).map(move |(at, id, s)| (name.as_str(), alarm::AlarmBook::view(name, at, id, s)))
+        })
     }
 
     /// Alarms raised or cleared since the last call, in the order they happened.
@@ -203,6 +209,9 @@ impl Compliance {
         let mut c = Compliance::new(default, per_tenant);
         c.position = body.position;
         c.tenants = body.tenants;
+        for (name, t) in &mut c.tenants {
+            t.name = std::sync::Arc::from(name.as_str());
+        }
         Ok(c)
     }
 }
@@ -218,7 +227,7 @@ impl Projector for Compliance {
         let s = per_tenant.get(&env.tenant).unwrap_or(default);
         let t = match tenants.get_mut(&env.tenant) {
             Some(t) => t,
-            None => tenants.entry(env.tenant.clone()).or_insert_with(|| TenantState::new(s)),
+            None => tenants.entry(env.tenant.clone()).or_insert_with(|| TenantState::new(s, &env.tenant)),
         };
         let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes };
         t.apply(&mut cx, env);

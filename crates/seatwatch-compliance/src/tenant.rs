@@ -1,5 +1,6 @@
 //! One tenant's compliance state and every rule's logic. See `docs/compliance.md`.
 
+use crate::alarm::{AlarmBook, Stored};
 use crate::book::{AgentRef, Agents, CallBook, CallInfo};
 use crate::hmap::HMap;
 use crate::local::{
@@ -7,12 +8,13 @@ use crate::local::{
     week_monday,
 };
 use crate::vecmap::{VecMap, VecSet};
-use crate::{Alarm, AlarmChange, Rule, ScheduledShift, TenantSettings};
+use crate::{AlarmChange, Rule, ScheduledShift, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
 use seatwatch_model::{AgentId, CallId, Clock, Date, Envelope, Event, EventKind, ShiftHours, Ts, rings_heard};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
 
 mod snap;
 
@@ -306,9 +308,10 @@ pub(crate) struct TenantState {
     weeks: BTreeMap<Date, HMap<AgentId, WeekSt>>,
     /// Every pending deadline.
     pub(crate) deadlines: Timers,
-    /// Every alarm, by (raised_at, id).
-    pub(crate) alarms: BTreeMap<(i64, String), Alarm>,
-    pub(crate) alarm_index: BTreeMap<String, i64>,
+    /// Every alarm, by (raised_at, id) and by id.
+    pub(crate) alarms: AlarmBook,
+    /// The tenant's name (in every alarm's encoding; not encoded on its own).
+    pub(crate) name: Arc<str>,
     pub(crate) raised: BTreeMap<Rule, u64>,
     pub(crate) active: BTreeMap<Rule, u64>,
     pruned_day: Option<Date>,
@@ -316,7 +319,7 @@ pub(crate) struct TenantState {
 }
 
 impl TenantState {
-    pub(crate) fn new(s: &TenantSettings) -> Self {
+    pub(crate) fn new(s: &TenantSettings, name: &str) -> Self {
         TenantState {
             clock: ClockState(Clock::new(s.allowed_lateness.as_nanos())),
             agents: Agents::default(),
@@ -335,8 +338,8 @@ impl TenantState {
             emergency_active: HMap::default(),
             weeks: BTreeMap::new(),
             deadlines: Timers::default(),
-            alarms: BTreeMap::new(),
-            alarm_index: BTreeMap::new(),
+            alarms: AlarmBook::default(),
+            name: Arc::from(name),
             raised: BTreeMap::new(),
             active: BTreeMap::new(),
             pruned_day: None,
@@ -358,29 +361,30 @@ impl TenantState {
         message: String,
         mut evidence: Vec<u64>,
     ) -> Option<String> {
-        if !cx.s.rules.is_enabled(rule) || self.alarm_index.contains_key(&id) {
+        if !cx.s.rules.is_enabled(rule) || self.alarms.raised_at(&id).is_some() {
             return None;
         }
         evidence.sort_unstable();
         evidence.dedup();
         evidence.retain(|s| *s != 0);
-        let alarm = Alarm {
-            id: id.clone(),
+        // The agent's id is shared with its slot (every alarm's agent has one).
+        let agent = agent.map(|a| match self.agents.find(a) {
+            Some(ix) => self.agents.slot(ix).aref.name().clone(),
+            None => Arc::from(a.as_str()),
+        });
+        let stored = Stored {
             rule,
-            agent: agent.cloned(),
-            call: call.cloned(),
-            raised_at: Ts::from_nanos(at),
+            agent,
+            call: call.map(|c| c.as_str().into()),
             cleared_at: None,
-            message,
-            evidence,
-            tenant: cx.tenant.to_owned(),
+            message: message.into_boxed_str(),
+            evidence: evidence.into_boxed_slice(),
         };
-        tracing::debug!(tenant = cx.tenant, id = %alarm.id, "compliance alarm raised");
+        tracing::debug!(tenant = cx.tenant, id = %id, "compliance alarm raised");
         if cx.record {
-            cx.out.push(AlarmChange::Raised(alarm.clone()));
+            cx.out.push(AlarmChange::Raised(AlarmBook::view(cx.tenant, at, &id, &stored)));
         }
-        self.alarm_index.insert(id.clone(), at);
-        self.alarms.insert((at, id.clone()), alarm);
+        self.alarms.insert(&id, at, stored);
         *self.raised.entry(rule).or_insert(0) += 1;
         *self.active.entry(rule).or_insert(0) += 1;
         Some(id)
@@ -388,22 +392,23 @@ impl TenantState {
 
     /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`.
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
-        let Some(&raised) = self.alarm_index.get(id) else { return };
-        let Some(alarm) = self.alarms.get_mut(&(raised, id.to_owned())) else { return };
+        let Some((raised, alarm)) = self.alarms.get_mut(id) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
-        alarm.cleared_at = Some(Ts::from_nanos(at.max(raised)));
+        alarm.cleared_at = Some(at.max(raised));
         if seq != 0 && !alarm.evidence.contains(&seq) {
-            alarm.evidence.push(seq);
-            alarm.evidence.sort_unstable();
+            let mut evidence = std::mem::take(&mut alarm.evidence).into_vec();
+            evidence.push(seq);
+            evidence.sort_unstable();
+            alarm.evidence = evidence.into_boxed_slice();
         }
         if let Some(n) = self.active.get_mut(&alarm.rule) {
             *n = n.saturating_sub(1);
         }
         tracing::debug!(tenant = cx.tenant, id, "compliance alarm cleared");
         if cx.record {
-            cx.out.push(AlarmChange::Cleared(alarm.clone()));
+            cx.out.push(AlarmChange::Cleared(AlarmBook::view(cx.tenant, raised, id, alarm)));
         }
     }
 

@@ -8,6 +8,7 @@
 use super::{Agents, CallBook, CallInfo, ClockState, Deadline, TenantState, TimeMemo, Timers};
 use crate::Alarm;
 use crate::Rule;
+use crate::alarm::AlarmBook;
 use crate::book::Leg;
 use crate::hmap::HMap;
 use crate::local::Month;
@@ -18,6 +19,7 @@ use bincode::{Decode, Encode};
 use seatwatch_model::{AgentId, BINCODE_CONFIG, CallId, Date};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A deadline key as encoded: the agent by its id.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
@@ -155,8 +157,7 @@ impl Encode for TenantState {
         pending.sort_unstable();
         let deadlines: Vec<(i64, DKey)> = pending.into_iter().map(|(d, k)| (*d, old_key(&self.agents, k))).collect();
         encode_seq(e, &deadlines)?;
-        self.alarms.encode(e)?;
-        self.alarm_index.encode(e)?;
+        self.alarms.encode(&self.name, e)?;
         self.raised.encode(e)?;
         self.active.encode(e)?;
         self.pruned_day.encode(e)?;
@@ -184,8 +185,8 @@ impl<C> Decode<C> for TenantState {
         let emergency_active = HMap::decode(d)?;
         let weeks = Decode::decode(d)?;
         let deadline_set = BTreeSet::<(i64, DKey)>::decode(d)?;
-        let alarms: BTreeMap<(i64, String), Alarm> = Decode::decode(d)?;
-        let alarm_index = Decode::decode(d)?;
+        let alarm_map: BTreeMap<(i64, String), Alarm> = Decode::decode(d)?;
+        let alarm_index: BTreeMap<String, i64> = Decode::decode(d)?;
         let raised: BTreeMap<Rule, u64> = Decode::decode(d)?;
         let active = Decode::decode(d)?;
         let pruned_day = Decode::decode(d)?;
@@ -208,6 +209,13 @@ impl<C> Decode<C> for TenantState {
             deadlines.live += 1;
             deadlines.heap.push(Reverse((due, k)));
         }
+        // The tenant's name is in every alarm; `Compliance::restore` sets it anyway.
+        let name: Arc<str> = Arc::from(alarm_map.values().next().map_or("", |a| a.tenant.as_str()));
+        let alarms = AlarmBook::from_decoded(alarm_map, &alarm_index, |a| match agents.find(&AgentId::from(a)) {
+            Some(ix) => agents.slot(ix).aref.name().clone(),
+            None => Arc::from(a),
+        })
+        .map_err(|m| DecodeError::OtherString(format!("compliance snapshot: {m}")))?;
         let mut calls = CallBook::default();
         for (id, i) in call_map {
             let pending =
@@ -246,7 +254,7 @@ impl<C> Decode<C> for TenantState {
             weeks,
             deadlines,
             alarms,
-            alarm_index,
+            name,
             raised,
             active,
             pruned_day,
