@@ -312,8 +312,100 @@ impl Bucket {
 /// Minutes kept for the sliding windows (the longest window is 60 minutes).
 pub(crate) const RING_MINUTES: i64 = 64;
 
+/// Late agent time that the minute ring has not booked yet: the full minutes of late
+/// spans, as *ramps* (see [`Book::attach`]).
+///
+/// A late event books its span `[eff, cursor)` into every minute it reaches; the load
+/// benchmark's connections run minutes of event time apart, so that was ~50 % of the
+/// fold there (docs/performance.md). A span's first and last minutes are still booked
+/// at once; its full minutes in between all get the same amounts, so the span only
+/// notes, at its first full minute, "from here on, per minute: +these amounts, one more
+/// span covering these keys" and the opposite at the minute it ends. [`Book::settle`]
+/// walks the ring once, oldest minute first, and books the running sums: exactly what
+/// booking minute by minute gives, including which queues have an entry in a minute (a
+/// key is booked into a minute while at least one span covers it, as before).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LateRamps {
+    /// Per ring slot (`minute mod RING_MINUTES`): (key, field, amount per minute, spans
+    /// starting (+1) or ending (−1) there).
+    slots: Vec<Vec<(u32, u32, i64, i32)>>,
+    /// Whether any slot holds something.
+    pending: bool,
+}
+
+impl LateRamps {
+    /// Full minutes `first..end` (minute numbers) get `sign × one minute` of `share`.
+    fn ramp(&mut self, first: i64, end: i64, share: &Share<'_>, sign: i64) {
+        if self.slots.is_empty() {
+            self.slots = vec![Vec::new(); RING_MINUTES as usize];
+        }
+        let slot = |m: i64| m.rem_euclid(RING_MINUTES) as usize;
+        let (a, b) = (slot(first), slot(end));
+        share.each(|k, f| {
+            self.slots[a].push((k as u32, f as u32, sign * MINUTE_NS, 1));
+            self.slots[b].push((k as u32, f as u32, -sign * MINUTE_NS, -1));
+        });
+        self.pending = true;
+    }
+
+    /// Book the ramps into the ring's minutes up to `last` (the open segment's minute,
+    /// the newest the ring holds while ramps are pending).
+    fn settle(&mut self, minutes: &mut [Bucket], last: i64) {
+        if !self.pending {
+            return;
+        }
+        // Per key: spans covering it, amounts per field.
+        let mut running: Vec<(i32, Row)> = Vec::new();
+        let now = last.saturating_mul(MINUTE_NS);
+        for m in (last - RING_MINUTES + 1)..=last {
+            let slot = &mut self.slots[m.rem_euclid(RING_MINUTES) as usize];
+            for (k, f, v, cover) in slot.drain(..) {
+                let k = k as usize;
+                if running.len() <= k {
+                    running.resize(k + 1, (0, [0; FIELDS]));
+                }
+                running[k].0 += cover;
+                running[k].1[f as usize] += v;
+            }
+            if running.iter().any(|(cover, _)| *cover > 0)
+                && let Some(b) = minute_slot(minutes, m, now)
+            {
+                for (k, (cover, row)) in running.iter().enumerate() {
+                    if *cover > 0 {
+                        b.key_mut(k).add_row(row);
+                    }
+                }
+            }
+        }
+        self.pending = false;
+    }
+}
+
+/// The ring's bucket of `minute`, reset when it held an older minute; `None` for a minute
+/// the ring no longer keeps at `now`.
+fn minute_slot(minutes: &mut [Bucket], minute: i64, now: i64) -> Option<&mut Bucket> {
+    if minute <= minute_of(now) - RING_MINUTES {
+        return None;
+    }
+    let slot = &mut minutes[minute.rem_euclid(RING_MINUTES) as usize];
+    let start = minute.saturating_mul(MINUTE_NS);
+    if slot.start < start {
+        // Reset in place, keeping the per-queue vector's capacity.
+        slot.start = start;
+        slot.end = start.saturating_add(MINUTE_NS);
+        slot.total = Stats::default();
+        slot.queues.0.clear();
+    } else if slot.start > start {
+        return None;
+    }
+    Some(slot)
+}
+
 /// Everything a tenant counts.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+///
+/// Encoded and compared with its late ramps settled ([`Book::settled_minutes`]): a
+/// snapshot holds the same bytes whether or not ramps were pending when it was taken.
+#[derive(Clone, Debug, Decode)]
 pub(crate) struct Book {
     /// Calendar intervals by start.
     pub intervals: BTreeMap<i64, Bucket>,
@@ -336,6 +428,61 @@ pub(crate) struct Book {
     pub counts: Vec<Stats>,
     /// Per key, how many agents add to each field now (rebuilt from the agents).
     pub gauge: Derived<Vec<Row>>,
+    /// Late spans' full minutes not yet booked into `minutes` (never encoded: see
+    /// [`Book`]).
+    pub late: Derived<LateRamps>,
+}
+
+impl Book {
+    /// The minute ring with the late ramps booked.
+    fn settled_minutes(&self) -> std::borrow::Cow<'_, [Bucket]> {
+        if !self.late.0.pending {
+            return std::borrow::Cow::Borrowed(&self.minutes);
+        }
+        let mut minutes = self.minutes.clone();
+        self.late.0.clone().settle(&mut minutes, minute_of(self.cursor));
+        std::borrow::Cow::Owned(minutes)
+    }
+
+    /// Book the late ramps into the minute ring (before the open segment moves on).
+    fn settle(&mut self) {
+        let last = minute_of(self.cursor);
+        self.late.0.settle(&mut self.minutes, last);
+    }
+}
+
+impl PartialEq for Book {
+    fn eq(&self, o: &Self) -> bool {
+        self.intervals == o.intervals
+            && self.settled_minutes() == o.settled_minutes()
+            && self.totals == o.totals
+            && self.cursor == o.cursor
+            && self.segment_end == o.segment_end
+            && self.acc == o.acc
+            && self.counts == o.counts
+    }
+}
+
+impl Eq for Book {}
+
+impl Encode for Book {
+    fn encode<E: bincode::enc::Encoder>(&self, e: &mut E) -> Result<(), bincode::error::EncodeError> {
+        // The fields in declaration order, as the derive wrote them (`gauge` and `late`
+        // encode as nothing); the ring as a sequence, as a `Vec` encodes.
+        self.intervals.encode(e)?;
+        let minutes = self.settled_minutes();
+        (minutes.len() as u64).encode(e)?;
+        for b in minutes.iter() {
+            b.encode(e)?;
+        }
+        self.totals.encode(e)?;
+        self.cursor.encode(e)?;
+        self.segment_end.encode(e)?;
+        self.acc.encode(e)?;
+        self.counts.encode(e)?;
+        self.gauge.encode(e)?;
+        self.late.encode(e)
+    }
 }
 
 impl Default for Book {
@@ -350,6 +497,7 @@ impl Default for Book {
             acc: Vec::new(),
             counts: Vec::new(),
             gauge: Derived::default(),
+            late: Derived::default(),
         }
     }
 }
@@ -378,21 +526,7 @@ impl Book {
     }
 
     fn minute_mut(&mut self, minute: i64, now: i64) -> Option<&mut Bucket> {
-        if minute <= minute_of(now) - RING_MINUTES {
-            return None;
-        }
-        let slot = &mut self.minutes[minute.rem_euclid(RING_MINUTES) as usize];
-        let start = minute.saturating_mul(MINUTE_NS);
-        if slot.start < start {
-            // Reset in place, keeping the per-queue vector's capacity.
-            slot.start = start;
-            slot.end = start.saturating_add(MINUTE_NS);
-            slot.total = Stats::default();
-            slot.queues.0.clear();
-        } else if slot.start > start {
-            return None;
-        }
-        Some(slot)
+        minute_slot(&mut self.minutes, minute, now)
     }
 
     /// Count something that happened at `nanos` for queue `q` (and the total). `f` gets
@@ -447,6 +581,8 @@ impl Book {
             (self.cursor, self.segment_end) = Book::segment(cfg, days, now);
             return;
         }
+        // Before the ring turns: ramps are kept relative to the open segment's minute.
+        self.settle();
         let (c, e) = (self.cursor, self.segment_end);
         let expired = now.saturating_sub(cfg.retention_ns);
         // The first segment: gauge × length + corrections.
@@ -537,15 +673,48 @@ impl Book {
         if late {
             let from = eff.max(now.saturating_sub(cfg.retention_ns));
             self.add_intervals(cfg, days, from, c, now, share, sign, sign > 0);
-            let mut a = eff.max(ring_start(now));
-            while a < c {
-                let m = minute_of(a);
-                let b = (m + 1).saturating_mul(MINUTE_NS).min(c);
-                if let Some(bucket) = self.minute_mut(m, now) {
-                    bucket.add_share(share, sign * (b - a));
-                }
-                a = b;
+            self.late_minutes(now, eff, share, sign);
+        }
+    }
+
+    /// Book `sign × share` over `[eff, cursor)` into the minute ring (as far as it reaches
+    /// back at `now`): the first and the last (partial) minutes at once, the full ones in
+    /// between as a ramp ([`LateRamps`]).
+    fn late_minutes(&mut self, now: i64, eff: i64, share: &Share<'_>, sign: i64) {
+        let c = self.cursor;
+        let a = eff.max(ring_start(now));
+        if a >= c {
+            return;
+        }
+        let (first, last) = (minute_of(a), minute_of(c));
+        let first_end = (first + 1).saturating_mul(MINUTE_NS).min(c);
+        if let Some(bucket) = self.minute_mut(first, now) {
+            bucket.add_share(share, sign * (first_end - a));
+        }
+        if first + 1 < last {
+            self.late.0.ramp(first + 1, last, share, sign);
+        }
+        let last_start = last.saturating_mul(MINUTE_NS);
+        if first < last
+            && last_start < c
+            && let Some(bucket) = self.minute_mut(last, now)
+        {
+            bucket.add_share(share, sign * (c - last_start));
+        }
+    }
+
+    /// [`Book::late_minutes`] minute by minute, as before the ramps: the tests' reference.
+    #[cfg(test)]
+    fn late_minutes_one_by_one(&mut self, now: i64, eff: i64, share: &Share<'_>, sign: i64) {
+        let c = self.cursor;
+        let mut a = eff.max(ring_start(now));
+        while a < c {
+            let m = minute_of(a);
+            let b = (m + 1).saturating_mul(MINUTE_NS).min(c);
+            if let Some(bucket) = self.minute_mut(m, now) {
+                bucket.add_share(share, sign * (b - a));
             }
+            a = b;
         }
     }
 
@@ -743,7 +912,7 @@ impl Book {
     /// The sum of the minute buckets `first..=last` (minute numbers).
     pub fn window(&self, first: i64, last: i64) -> Bucket {
         let mut out = Bucket::default();
-        for b in &self.minutes {
+        for b in self.settled_minutes().iter() {
             if b.start == i64::MIN {
                 continue;
             }
@@ -765,7 +934,7 @@ impl Book {
     pub fn overlay(&self, from: i64) -> Book {
         Book {
             intervals: self.intervals.range(from..).map(|(k, v)| (*k, v.clone())).collect(),
-            minutes: self.minutes.clone(),
+            minutes: self.settled_minutes().into_owned(),
             ..Book::default()
         }
     }
@@ -998,6 +1167,82 @@ mod tests {
             }
             bucket.add_share(&share, dt);
             prop_assert_eq!(bucket, want);
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    struct Span {
+        back: i64,
+        st: u8,
+        call_queue: Option<u32>,
+        members: Vec<u32>,
+        sign: i64,
+    }
+
+    fn span() -> impl Strategy<Value = Span> {
+        let back = prop_oneof![
+            2 => 0i64..3 * MINUTE_NS,
+            3 => 0i64..70 * MINUTE_NS,
+            1 => (0i64..70).prop_map(|m| m * MINUTE_NS),
+        ];
+        (back, 0u8..6, proptest::option::of(0u32..6), proptest::collection::btree_set(0u32..6, 0..4), any::<bool>())
+            .prop_map(|(back, st, call_queue, members, plus)| Span {
+                back,
+                st,
+                call_queue,
+                members: members.into_iter().collect(),
+                sign: if plus { 1 } else { -1 },
+            })
+    }
+
+    proptest! {
+        #![proptest_config(seatwatch_testkit::proptest_config("occupancy-late-ramps", 512))]
+
+        /// Late spans booked as ramps and settled give the minute ring exactly what
+        /// booking them minute by minute gave: the same sums and the same queue entries
+        /// in every minute (an entry exists where a span reached it, even if the sums
+        /// there cancel out), whatever the cursor's place in its minute, and whether the
+        /// ring is read settled (a snapshot, a query) or settled in place.
+        #[test]
+        fn late_ramps_book_what_minute_by_minute_booking_did(
+            cursor_in_minute in prop_oneof![Just(0i64), 0i64..MINUTE_NS],
+            now_after in 0i64..MINUTE_NS,
+            earlier in proptest::collection::vec((0i64..80, 0u32..6), 0..20),
+            spans in proptest::collection::vec(span(), 1..12),
+            rounds in 1usize..3,
+        ) {
+            let base = 29_000_000i64;
+            let mut want = Book::default();
+            // Minutes already used, some older than the ring (their slots are reused).
+            for (m, q) in earlier {
+                let minute = base - m;
+                let now = base.saturating_mul(MINUTE_NS);
+                if let Some(b) = want.minute_mut(minute, now) {
+                    b.queues.get_mut(q).offered += 1;
+                }
+            }
+            let mut got = want.clone();
+            for round in 0..rounds {
+                let cursor = (base + round as i64 * 3).saturating_mul(MINUTE_NS) + cursor_in_minute;
+                let now = (cursor + now_after).min((cursor / MINUTE_NS + 1) * MINUTE_NS - 1);
+                want.cursor = cursor;
+                if round > 0 {
+                    got.settle();
+                }
+                got.cursor = cursor;
+                for s in &spans {
+                    let share = Share { state: state(s.st), call_queue: s.call_queue, members: &s.members };
+                    if share.state == AgentState::LoggedOut {
+                        continue;
+                    }
+                    want.late_minutes_one_by_one(now, cursor - s.back, &share, s.sign);
+                    got.late_minutes(now, cursor - s.back, &share, s.sign);
+                }
+                prop_assert_eq!(&*got.settled_minutes(), &want.minutes[..]);
+            }
+            got.settle();
+            prop_assert!(!got.late.0.pending);
+            prop_assert_eq!(&got.minutes, &want.minutes);
         }
     }
 
