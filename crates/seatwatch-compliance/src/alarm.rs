@@ -290,7 +290,7 @@ mod tests {
             raised_at: Ts::from_nanos(at),
             cleared_at: cleared.map(Ts::from_nanos),
             message: format!("message of {id}"),
-            evidence: vec![1, 5, u64::from(at.unsigned_abs())],
+            evidence: vec![1, 5, at.unsigned_abs()],
             tenant: "acme".into(),
         }
     }

@@ -162,8 +162,10 @@ struct Timer {
     seq: u64,
     due: i64,
     /// Set once the supervisor's approval moved the deadline: (by, approval seq).
-    extended: Option<(String, u64)>,
-    alarm: Option<String>,
+    /// (Boxed, as the rare parts of an agent's state are: at 100,000 agents the slots
+    /// were ~60 MiB, docs/performance.md.)
+    extended: Option<Box<(String, u64)>>,
+    alarm: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -182,7 +184,7 @@ struct AgentSt {
     stations: VecMap<String, u64>,
     not_ready: Option<Timer>,
     wrap: Option<Timer>,
-    approval: Option<Approval>,
+    approval: Option<Box<Approval>>,
     ever_logged_in: bool,
     /// The status (ready or not ready) the agent returns to after a call rings.
     status_ready: bool,
@@ -197,7 +199,7 @@ struct AgentSt {
     leaves: Vec<(Date, Date, u64)>,
     /// early_logout / absent alarms that a login before `end` clears: (id, end).
     relogin_clear: Vec<(String, i64)>,
-    uncertified: Option<String>,
+    uncertified: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -732,7 +734,7 @@ impl TenantState {
             EventKind::BusyApproved { until, by } => {
                 let st = self.agents.entry_or_default(a);
                 if st.approval.as_ref().is_none_or(|ap| until.nanos > ap.until) {
-                    st.approval = Some(Approval { until: until.nanos, by: by.clone(), seq });
+                    st.approval = Some(Box::new(Approval { until: until.nanos, by: by.clone(), seq }));
                 }
             }
             EventKind::Monitored { .. } | EventKind::CallbackSampled { .. } => {
@@ -1028,7 +1030,7 @@ impl TenantState {
                 if let Some(id) = self.raise(cx, Rule::UncertifiedLogin, id, Some(a), None, t, msg, vec![seq])
                     && let Some(st) = self.agents.get_mut(a)
                 {
-                    st.uncertified = Some(id);
+                    st.uncertified = Some(id.into_boxed_str());
                 }
             }
         }
@@ -1201,12 +1203,12 @@ impl TenantState {
         let Some(timer) = st.not_ready.as_mut() else { return };
         if let Some(ap) = approval.as_ref().filter(|ap| ap.until > due) {
             timer.due = ap.until;
-            timer.extended = Some((ap.by.clone(), ap.seq));
+            timer.extended = Some(Box::new((ap.by.clone(), ap.seq)));
             self.add_deadline(ap.until, DKey::NotReady { agent });
             return;
         }
         let (since, start_seq, extended) = (timer.since, timer.seq, timer.extended.clone());
-        let (msg, ev) = match extended {
+        let (msg, ev) = match extended.map(|b| *b) {
             Some((by, ap_seq)) => (
                 format!(
                     "not ready since {} for {}: the supervisor's approval (by {by}) expired at {} (limit {} without approval, seed art. 16)",
@@ -1231,7 +1233,7 @@ impl TenantState {
         let a = self.agents.slot(ix).id.clone();
         let id = self.raise(cx, Rule::NotReadyOverlong, id, Some(&a), None, due, msg, ev);
         if let Some(timer) = self.agents.slot_mut(ix).st.not_ready.as_mut() {
-            timer.alarm = id;
+            timer.alarm = id.map(String::into_boxed_str);
         }
     }
 
@@ -1270,7 +1272,7 @@ impl TenantState {
         let a = self.agents.slot(ix).id.clone();
         let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(&a), None, due, msg, vec![start_seq]);
         if let Some(timer) = self.agents.slot_mut(ix).st.wrap.as_mut() {
-            timer.alarm = id;
+            timer.alarm = id.map(String::into_boxed_str);
         }
     }
 
