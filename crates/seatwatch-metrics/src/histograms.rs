@@ -15,10 +15,11 @@ use seatwatch_config::Config;
 use seatwatch_model::{BINCODE_CONFIG, Envelope, EventKind, NANOS_PER_SEC, Projector};
 use std::collections::{BTreeMap, HashMap};
 
-/// The fold's id maps: FxHash, not SipHash. Nothing iterates them in hash order (the
-/// snapshot sorts), so the hasher cannot show; SipHash was ~12 % of the engine's
-/// instructions per record (docs/performance.md).
-type IdMap<V> = HashMap<String, V, rustc_hash::FxBuildHasher>;
+/// The fold's id maps: the projections' [`seatwatch_model::IdHash`], not SipHash (~12 % of
+/// the engine's instructions per record) nor FxHash (numbered ids crowd into few buckets
+/// under it: ~1.2 µs per record at 100,000 agents, docs/performance.md). Nothing
+/// iterates them in hash order (the snapshot sorts), so the hasher cannot show.
+type IdMap<V> = HashMap<String, V, seatwatch_model::IdBuildHasher>;
 
 /// The occupancy projector's queue cap: calls of queues beyond it count in no queue.
 const MAX_QUEUES: usize = seatwatch_occupancy::MAX_QUEUES;
