@@ -326,9 +326,10 @@ pub(crate) const RING_MINUTES: i64 = 64;
 /// key is booked into a minute while at least one span covers it, as before).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LateRamps {
-    /// Per ring slot (`minute mod RING_MINUTES`): (key, field, amount per minute, spans
-    /// starting (+1) or ending (−1) there).
-    slots: Vec<Vec<(u32, u32, i64, i32)>>,
+    /// Per ring slot (`minute mod RING_MINUTES`), per key: how many (key, field) spans
+    /// start (+) or end (−) there, and the change of the amounts per minute. Summed in
+    /// place, so a slot never holds more than one row per key.
+    slots: Vec<Vec<(i32, Row)>>,
     /// Whether any slot holds something.
     pending: bool,
 }
@@ -339,11 +340,22 @@ impl LateRamps {
         if self.slots.is_empty() {
             self.slots = vec![Vec::new(); RING_MINUTES as usize];
         }
+        let keys = share.keys();
         let slot = |m: i64| m.rem_euclid(RING_MINUTES) as usize;
         let (a, b) = (slot(first), slot(end));
+        for s in [a, b] {
+            if self.slots[s].len() < keys {
+                self.slots[s].resize(keys, (0, [0; FIELDS]));
+            }
+        }
+        let v = sign * MINUTE_NS;
         share.each(|k, f| {
-            self.slots[a].push((k as u32, f as u32, sign * MINUTE_NS, 1));
-            self.slots[b].push((k as u32, f as u32, -sign * MINUTE_NS, -1));
+            let start = &mut self.slots[a][k];
+            start.0 += 1;
+            start.1[f] += v;
+            let end = &mut self.slots[b][k];
+            end.0 -= 1;
+            end.1[f] -= v;
         });
         self.pending = true;
     }
@@ -354,18 +366,20 @@ impl LateRamps {
         if !self.pending {
             return;
         }
-        // Per key: spans covering it, amounts per field.
+        // Per key: (key, field) spans covering it, amounts per field.
         let mut running: Vec<(i32, Row)> = Vec::new();
         let now = last.saturating_mul(MINUTE_NS);
         for m in (last - RING_MINUTES + 1)..=last {
             let slot = &mut self.slots[m.rem_euclid(RING_MINUTES) as usize];
-            for (k, f, v, cover) in slot.drain(..) {
-                let k = k as usize;
-                if running.len() <= k {
-                    running.resize(k + 1, (0, [0; FIELDS]));
+            if running.len() < slot.len() {
+                running.resize(slot.len(), (0, [0; FIELDS]));
+            }
+            for (r, d) in running.iter_mut().zip(slot.iter_mut()) {
+                r.0 += d.0;
+                for (x, y) in r.1.iter_mut().zip(d.1) {
+                    *x += y;
                 }
-                running[k].0 += cover;
-                running[k].1[f as usize] += v;
+                *d = (0, [0; FIELDS]);
             }
             if running.iter().any(|(cover, _)| *cover > 0)
                 && let Some(b) = minute_slot(minutes, m, now)
