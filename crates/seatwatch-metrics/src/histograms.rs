@@ -13,13 +13,15 @@ use crate::names::{ANSWER_DELAY_BUCKETS, HANDLE_TIME_BUCKETS};
 use bincode::{Decode, Encode};
 use seatwatch_config::Config;
 use seatwatch_model::{BINCODE_CONFIG, Envelope, EventKind, NANOS_PER_SEC, Projector};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-/// The fold's id maps: the projections' [`seatwatch_model::IdHash`], not SipHash (~12 % of
-/// the engine's instructions per record) nor FxHash (numbered ids crowd into few buckets
-/// under it: ~1.2 µs per record at 100,000 agents, docs/performance.md). Nothing
-/// iterates them in hash order (the snapshot sorts), so the hasher cannot show.
-type IdMap<V> = HashMap<String, V, seatwatch_model::IdBuildHasher>;
+/// The fold's id maps: occupancy's ([`seatwatch_model::IdMap`]: ids kept inline, hashed
+/// with `IdHash`). A `HashMap<String, _>` reached every agent's id on the heap (the
+/// cache miss of its key compare was most of the histograms' ~1 µs per record at
+/// 100,000 agents), and under FxHash numbered ids crowded into few buckets
+/// (docs/performance.md). Nothing iterates them in hash order (the snapshot sorts), so
+/// the table cannot show.
+type IdMap<V> = seatwatch_model::IdMap<V>;
 
 /// The occupancy projector's queue cap: calls of queues beyond it count in no queue.
 const MAX_QUEUES: usize = seatwatch_occupancy::MAX_QUEUES;
@@ -195,7 +197,7 @@ impl Tenant {
         }
         let i = self.queues.len() as u32;
         self.queues.push(name.to_owned());
-        self.queue_index.insert(name.to_owned(), i);
+        self.queue_index.insert(name, i);
         self.hists.push(QueueHists::new());
         Some(i)
     }
@@ -220,7 +222,7 @@ impl Tenant {
             answered_at: None,
             last: ts,
         });
-        self.agent_index.insert(id.to_owned(), i as u32);
+        self.agent_index.insert(id, i as u32);
         i
     }
 
@@ -229,7 +231,7 @@ impl Tenant {
             c.last = c.last.max(ts);
             return f(c);
         }
-        let c = self.calls.entry(id.to_owned()).or_insert(Call {
+        let c = self.calls.get_or_insert_with(id, || Call {
             queue: None,
             queued_at: None,
             first_offered_at: None,
@@ -490,9 +492,9 @@ struct TenantSnap {
 
 impl From<&Tenant> for TenantSnap {
     fn from(t: &Tenant) -> Self {
-        let mut ids: Vec<(&String, u32)> = t.agent_index.iter().map(|(k, &v)| (k, v)).collect();
+        let mut ids: Vec<(&str, u32)> = t.agent_index.iter().map(|(k, &v)| (k, v)).collect();
         ids.sort_by_key(|e| e.1);
-        let mut calls: Vec<(String, Call)> = t.calls.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
+        let mut calls: Vec<(String, Call)> = t.calls.iter().map(|(k, c)| (k.to_owned(), c.clone())).collect();
         calls.sort_by(|a, b| a.0.cmp(&b.0));
         TenantSnap {
             now: t.now,
@@ -500,7 +502,7 @@ impl From<&Tenant> for TenantSnap {
             queues: t.queues.clone(),
             agents: ids
                 .into_iter()
-                .filter_map(|(id, i)| Some((id.clone(), t.agents.get(i as usize)?.clone())))
+                .filter_map(|(id, i)| Some((id.to_owned(), t.agents.get(i as usize)?.clone())))
                 .collect(),
             calls,
             hists: t.hists.clone(),
@@ -612,7 +614,7 @@ impl Projector for CallHistograms {
         t.now = Some(now);
         if now >= t.next_prune {
             let cutoff = now.saturating_sub(timing.call_timeout_ns);
-            t.calls.retain(|_, c| c.last >= cutoff);
+            t.calls.retain(|c| c.last >= cutoff);
             t.next_prune = now.saturating_add(timing.interval_ns);
         }
         t.apply(env);

@@ -14,6 +14,7 @@ mod duration;
 mod event;
 mod export;
 mod idhash;
+pub mod idmap;
 mod projector;
 mod time;
 mod validate;
@@ -22,6 +23,7 @@ pub use caller::{CallerKey, CallerPolicy, CallerRef};
 pub use duration::Dur;
 pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours};
 pub use idhash::{IdBuildHasher, IdHash, IdHasher};
+pub use idmap::IdMap;
 pub use projector::{Clock, Projector, fold};
 pub use time::{Date, NANOS_PER_SEC, TimeOfDay, Ts, rings_heard};
 pub use validate::{

@@ -25,7 +25,7 @@
 //!   interval boundaries; AHT is booked when after-call work ends.
 
 mod book;
-mod ids;
+use seatwatch_model::idmap as ids;
 #[cfg(test)]
 mod lazy_tests;
 mod localtime;

@@ -1,11 +1,13 @@
-//! Id-keyed hash tables for the fold's per-event look-ups (agent, call and queue ids).
+//! Id-keyed hash tables for the folds' per-event look-ups (agent, call and queue ids):
+//! occupancy's tables and the metrics histograms' use them.
 //!
 //! A `HashMap<String, _>` keeps each key on the heap: every look-up that finds its entry
 //! compares the id against that heap copy, a cache miss per look-up at 10,000 agents.
 //! [`IdMap`] keeps ids of up to [`INLINE`] bytes (every id the simulator makes, and most
 //! real ones) inside the table itself, so a look-up touches the table and the id being
 //! looked up only. Nothing of the hash order can leak: equality and `Debug` are those of
-//! the map, and encoding sorts (see `snapshot::Calls`).
+//! the map, and a projection that encodes one sorts it first (occupancy's
+//! `snapshot::Calls`).
 
 use bincode::de::Decoder;
 use bincode::enc::Encoder;
@@ -16,12 +18,14 @@ use hashbrown::hash_table::Entry;
 use std::fmt;
 
 /// Ids up to this many bytes are kept inline.
-pub(crate) const INLINE: usize = 22;
+pub const INLINE: usize = 22;
 
 /// An id: inline when short, else on the heap.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Key {
+pub enum Key {
+    /// An id of up to [`INLINE`] bytes: its length and its bytes.
     Inline(u8, [u8; INLINE]),
+    /// A longer id.
     Heap(Box<str>),
 }
 
@@ -32,6 +36,7 @@ impl Default for Key {
 }
 
 impl Key {
+    /// The key of id `s`.
     pub fn new(s: &str) -> Key {
         match u8::try_from(s.len()) {
             Ok(n) if s.len() <= INLINE => {
@@ -43,6 +48,7 @@ impl Key {
         }
     }
 
+    /// The id's bytes.
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         match self {
@@ -62,6 +68,7 @@ impl Key {
         self.bytes() == s.as_bytes()
     }
 
+    /// Whether the id is empty.
     pub fn is_empty(&self) -> bool {
         self.bytes().is_empty()
     }
@@ -88,15 +95,15 @@ impl<C> Decode<C> for Key {
 }
 bincode::impl_borrow_decode!(Key);
 
-/// The hash of an id (`seatwatch_model::IdHash`).
+/// The hash of an id ([`crate::IdHash`]).
 #[inline]
 fn hash(bytes: &[u8]) -> u64 {
-    seatwatch_model::IdHash::of(bytes)
+    crate::IdHash::of(bytes)
 }
 
 /// A hash map from ids to `V`.
 #[derive(Clone)]
-pub(crate) struct IdMap<V> {
+pub struct IdMap<V> {
     table: HashTable<(Key, V)>,
 }
 
@@ -107,11 +114,13 @@ impl<V> Default for IdMap<V> {
 }
 
 impl<V> IdMap<V> {
+    /// The value of `k`.
     #[inline]
     pub fn get(&self, k: &str) -> Option<&V> {
         self.table.find(hash(k.as_bytes()), |e| e.0.is(k)).map(|e| &e.1)
     }
 
+    /// The value of `k`, to change it.
     #[inline]
     pub fn get_mut(&mut self, k: &str) -> Option<&mut V> {
         self.table.find_mut(hash(k.as_bytes()), |e| e.0.is(k)).map(|e| &mut e.1)
@@ -135,6 +144,7 @@ impl<V> IdMap<V> {
         }
     }
 
+    /// Remove `k`, giving back its value.
     pub fn remove(&mut self, k: &str) -> Option<V> {
         match self.table.find_entry(hash(k.as_bytes()), |e| e.0.is(k)) {
             Ok(o) => Some(o.remove().0.1),
@@ -142,6 +152,7 @@ impl<V> IdMap<V> {
         }
     }
 
+    /// Keep the entries whose value passes `f`.
     pub fn retain(&mut self, mut f: impl FnMut(&V) -> bool) {
         self.table.retain(|e| f(&e.1));
     }
@@ -156,8 +167,14 @@ impl<V> IdMap<V> {
         self.table.iter().map(|e| &e.1)
     }
 
+    /// How many entries.
     pub fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 }
 
@@ -176,6 +193,8 @@ impl<V: PartialEq> PartialEq for IdMap<V> {
         self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
     }
 }
+
+impl<V: Eq> Eq for IdMap<V> {}
 
 impl<V: fmt::Debug> fmt::Debug for IdMap<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -216,9 +235,9 @@ mod tests {
         assert_eq!(copy, m);
         assert_eq!(format!("{m:?}"), format!("{copy:?}"));
         let k = Key::new("call-7");
-        let bytes = bincode::encode_to_vec(&k, seatwatch_model::BINCODE_CONFIG).unwrap();
-        assert_eq!(bytes, bincode::encode_to_vec("call-7", seatwatch_model::BINCODE_CONFIG).unwrap());
-        let (back, _): (Key, usize) = bincode::decode_from_slice(&bytes, seatwatch_model::BINCODE_CONFIG).unwrap();
+        let bytes = bincode::encode_to_vec(&k, crate::BINCODE_CONFIG).unwrap();
+        assert_eq!(bytes, bincode::encode_to_vec("call-7", crate::BINCODE_CONFIG).unwrap());
+        let (back, _): (Key, usize) = bincode::decode_from_slice(&bytes, crate::BINCODE_CONFIG).unwrap();
         assert_eq!(back, k);
     }
 }
