@@ -61,63 +61,11 @@ impl IdHash {
     }
 }
 
-/// [`IdHash`] as a [`std::hash::Hasher`], for std `HashMap`s keyed by ids
-/// ([`IdBuildHasher`]). A `str` hashes as its bytes then a `0xff` terminator.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct IdHasher(IdHash);
-
-impl std::hash::Hasher for IdHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = self.0.bytes(bytes);
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.0.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.0.add(i);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.0.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0.finish()
-    }
-}
-
-/// Builds [`IdHasher`]s: `HashMap<String, V, IdBuildHasher>`.
-pub type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
-    use std::hash::BuildHasher;
 
-    /// Through `Hash for str` (as a `HashMap<String, _>` hashes its keys), numbered ids
-    /// spread as well as through [`IdHash::of`], and equal strings hash equal.
-    #[test]
-    fn the_hasher_spreads_numbered_string_keys() {
-        let b = IdBuildHasher::default();
-        let hs: Vec<u64> = (1..=100_000).map(|i| b.hash_one(format!("agent-{i:06}"))).collect();
-        let full: HashSet<u64> = hs.iter().copied().collect();
-        assert_eq!(full.len(), hs.len(), "equal hashes");
-        let low: HashSet<u64> = hs.iter().map(|h| h & ((1 << 17) - 1)).collect();
-        assert!(low.len() > 60_000, "{} of 131,072 buckets used", low.len());
-        assert_eq!(b.hash_one("agent-000042"), b.hash_one(String::from("agent-000042")));
-        assert_ne!(b.hash_one(("ab", "c")), b.hash_one(("a", "bc")));
-    }
-
-    /// Numbered ids (what ACDs and the simulator send) must spread over a table's
-    /// buckets: FxHash put 100,000 of them into 3,503 of 131,072.
     #[test]
     fn numbered_ids_spread_over_the_buckets() {
         let hs: Vec<u64> = (1..=100_000).map(|i| IdHash::of(format!("agent-{i:06}").as_bytes())).collect();

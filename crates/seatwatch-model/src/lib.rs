@@ -22,7 +22,7 @@ mod validate;
 pub use caller::{CallerKey, CallerPolicy, CallerRef};
 pub use duration::Dur;
 pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours};
-pub use idhash::{IdBuildHasher, IdHash, IdHasher};
+pub use idhash::IdHash;
 pub use idmap::IdMap;
 pub use projector::{Clock, Projector, fold};
 pub use time::{Date, NANOS_PER_SEC, TimeOfDay, Ts, rings_heard};
