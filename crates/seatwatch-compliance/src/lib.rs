@@ -123,11 +123,6 @@ impl Compliance {
             .collect()
     }
 
-    /// How many alarms the tenant has (raised since the log began, active or not).
-    pub fn alarm_count(&self, tenant: &str) -> usize {
-        self.tenants.get(tenant).map_or(0, |t| t.alarms.len())
-    }
-
     /// Every alarm of every tenant: tenants in name order, each tenant's alarms by
     /// `(raised_at, id)`. Each is built on the way out (tenants keep them compact).
     pub fn all_alarms(&self) -> impl Iterator<Item = (&str, Alarm)> {
