@@ -265,6 +265,9 @@ impl Start {
     }
 }
 
+/// How many keys the scan collects before it adds them to the index (16 MiB of keys).
+const SCAN_BATCH: usize = 1 << 20;
+
 /// Scan the log after `start`: check that seqs are gapless and that every record's
 /// hash-chain link holds (so any changed, missing or reordered byte is found before the
 /// server starts), add the records' keys to the dedup index, and fully decode the last
@@ -275,6 +278,8 @@ impl Start {
 pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
     let Start { seq: skip_to, link: start_link, mut dedup, collect_after } = start;
     let mut scanned_keys = Vec::new();
+    // Keys found, added to the index a batch at a time (sorted, one merge per shard).
+    let mut found = Vec::new();
     // The segment holding record skip_to + 1 (or the last one, when nothing follows).
     let first_key = if skip_to == 0 {
         1
@@ -306,7 +311,10 @@ pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
             }
             check_chain(&head, rec, &link, seq)?;
             if let Some(k) = dedup_key(tenant, source, id) {
-                dedup.insert(k);
+                found.push(k);
+                if found.len() >= SCAN_BATCH {
+                    dedup.insert_many(&mut found);
+                }
                 if collect_after.is_some_and(|after| seq > after) {
                     scanned_keys.push(k);
                 }
@@ -332,5 +340,6 @@ pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
             seq += 1;
         }
     }
+    dedup.insert_many(&mut found);
     Ok(Tail { next_seq: expected, head, dedup, scanned_keys })
 }

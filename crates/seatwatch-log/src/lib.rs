@@ -528,10 +528,7 @@ fn open_index(
             Ok((tail, w, None))
         }
         Some(l) => {
-            let mut dedup = dedup::DedupIndex::with_capacity(l.keys.len());
-            for k in &l.keys {
-                dedup.insert(*k);
-            }
+            let dedup = dedup::DedupIndex::from_keys(&l.keys);
             let start = dir::Start { seq: l.meta.seq, link: l.meta.link, dedup, collect_after: Some(l.meta.seq) };
             let tail = dir::scan(db, start)?;
             tracing::info!(
