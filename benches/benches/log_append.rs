@@ -25,7 +25,7 @@ fn event() -> Pending {
             ts: Ts::from_nanos(1_772_413_200_000_000_000 + n as i64 * 1_000_000),
             agent: Some(AgentId::from("a017")),
             kind: EventKind::Offered {
-                call: CallId(format!("c-{}", n / 4)),
+                call: CallId::from(format!("c-{}", n / 4)),
                 queue: Some(QueueId::from("billing")),
                 caller: None,
                 emergency: false,

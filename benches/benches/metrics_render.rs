@@ -40,14 +40,14 @@ fn engine(config: &Config) -> Engine {
             event: Event {
                 id: format!("e{seq}"),
                 ts,
-                agent: agent.map(|a| AgentId(format!("agent-{a:05}"))),
+                agent: agent.map(|a| AgentId::from(format!("agent-{a:05}"))),
                 kind,
                 extra: None,
             },
         });
     };
-    let queue = |i: usize| QueueId(format!("queue-{:02}", i % QUEUES));
-    let call = |i: usize, n: usize| CallId(format!("call-{i}-{n}"));
+    let queue = |i: usize| QueueId::from(format!("queue-{:02}", i % QUEUES));
+    let call = |i: usize, n: usize| CallId::from(format!("call-{i}-{n}"));
     let queued =
         |c: CallId, q: QueueId| EventKind::Queued { call: c, queue: q, caller: None, emergency: false, priority: None };
     let offered = |c: CallId, q: QueueId| EventKind::Offered {
@@ -85,7 +85,7 @@ fn engine(config: &Config) -> Engine {
         }
     }
     for w in 0..100 {
-        apply(&mut engine, 1700, None, queued(CallId(format!("waiting-{w}")), queue(w)));
+        apply(&mut engine, 1700, None, queued(CallId::from(format!("waiting-{w}")), queue(w)));
     }
     engine
 }

@@ -161,7 +161,7 @@ pub fn hashmap_fold(records: &[Envelope], index: &mut HashMap<String, u32>, agen
         let i = match index.get(id.as_str()) {
             Some(&i) => i as usize,
             None => {
-                index.insert(id.0.clone(), agents.len() as u32);
+                index.insert(id.as_str().to_owned(), agents.len() as u32);
                 agents.push(BareAgent::default());
                 agents.len() - 1
             }

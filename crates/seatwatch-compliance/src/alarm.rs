@@ -217,7 +217,7 @@ impl AlarmBook {
             let stored = Stored {
                 rule: a.rule,
                 agent: a.agent.map(|x| agent_name(x.as_str())),
-                call: a.call.map(|c| c.0.into_boxed_str()),
+                call: a.call.map(|c| Box::from(c.0.as_str())),
                 cleared_at: a.cleared_at.map(|t| t.nanos),
                 message: a.message.into_boxed_str(),
                 evidence: a.evidence.into_boxed_slice(),

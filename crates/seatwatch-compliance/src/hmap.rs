@@ -166,7 +166,7 @@ mod tests {
 
     fn ids(n: usize) -> Vec<AgentId> {
         // Out of order on purpose, with shared prefixes.
-        (0..n).map(|i| AgentId(format!("agent-{:05}", (i * 7919) % n))).collect()
+        (0..n).map(|i| AgentId::from(format!("agent-{:05}", (i * 7919) % n))).collect()
     }
 
     #[test]

@@ -105,7 +105,14 @@ impl Log {
             |t: Ts| t.to_utc().with_timezone(&self.c.settings("acme").timezone).format("%m-%d %H:%M:%S").to_string();
         self.all()
             .into_iter()
-            .map(|a| (a.rule, a.agent.map(|x| x.0).unwrap_or_default(), local(a.raised_at), a.cleared_at.map(local)))
+            .map(|a| {
+                (
+                    a.rule,
+                    a.agent.map(|x| x.0.into_string()).unwrap_or_default(),
+                    local(a.raised_at),
+                    a.cleared_at.map(local),
+                )
+            })
             .collect()
     }
 

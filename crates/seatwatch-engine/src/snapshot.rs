@@ -191,8 +191,8 @@ mod tests {
     }
 
     fn kind_of(s: &Step, now: i64) -> EventKind {
-        let call = CallId(format!("c{}", s.a % 6));
-        let queue = QueueId(format!("q{}", s.b % 2));
+        let call = CallId::from(format!("c{}", s.a % 6));
+        let queue = QueueId::from(format!("q{}", s.b % 2));
         let date = |off: u8| Date::from_naive(Ts::from_secs(now).to_utc().date_naive()).0 + i32::from(off % 40) - 5;
         let tod = |v: u8| TimeOfDay(u32::from(v % 24) * 3600 + u32::from(v % 4) * 900);
         match s.kind {
@@ -238,7 +238,7 @@ mod tests {
             .map(|(i, s)| {
                 now += s.dt;
                 let kind = kind_of(s, now);
-                let agent = kind.has_agent().then(|| AgentId(format!("a{}", s.agent)));
+                let agent = kind.has_agent().then(|| AgentId::from(format!("a{}", s.agent)));
                 let seq = i as u64 + 1;
                 Envelope {
                     seq,

@@ -34,8 +34,8 @@ fn main() {
         let batch: Vec<Pending> = (i..(i + 1000).min(n))
             .map(|k| {
                 let ts = Ts { nanos: t0 + k as i64 * 1000, offset_secs: 0 };
-                let kind = EventKind::Answered { call: CallId(format!("call-{k:010}")), rings: Some(2) };
-                let agent = Some(AgentId(format!("agent-{:05}", k % 10_000)));
+                let kind = EventKind::Answered { call: CallId::from(format!("call-{k:010}")), rings: Some(2) };
+                let agent = Some(AgentId::from(format!("agent-{:05}", k % 10_000)));
                 let event = Event { id: format!("ev-{k:012}"), ts, agent, kind, extra: None };
                 Pending { tenant: "acme".into(), source: "acd-1".into(), received: ts, event }
             })

@@ -31,8 +31,8 @@ fn main() {
                 let mut k = 0u64;
                 while Instant::now() < end {
                     let ts = Ts { nanos: t0 + k as i64 * 1000, offset_secs: 0 };
-                    let kind = EventKind::Answered { call: CallId(format!("call-{t}-{k:010}")), rings: Some(2) };
-                    let agent = Some(AgentId(format!("agent-{:05}", k % 10_000)));
+                    let kind = EventKind::Answered { call: CallId::from(format!("call-{t}-{k:010}")), rings: Some(2) };
+                    let agent = Some(AgentId::from(format!("agent-{:05}", k % 10_000)));
                     let event = Event { id: format!("ev-{t}-{k:012}"), ts, agent, kind, extra: None };
                     let p = Pending { tenant: "acme".into(), source: "acd-1".into(), received: ts, event };
                     let s = Instant::now();

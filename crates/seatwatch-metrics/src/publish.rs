@@ -136,9 +136,9 @@ impl Publisher {
             for a in agents.iter().take(AGENT_SERIES_CAP) {
                 let g = match gauges.get_mut(a.agent.as_str()) {
                     Some(g) => g,
-                    None => {
-                        gauges.entry(a.agent.0.clone()).or_insert_with(|| AgentGauges::new(tenant, a.agent.as_str()))
-                    }
+                    None => gauges
+                        .entry(a.agent.as_str().to_owned())
+                        .or_insert_with(|| AgentGauges::new(tenant, a.agent.as_str())),
                 };
                 for (gauge, state) in g.state.iter().zip(AgentState::ALL) {
                     gauge.set(if a.state == state { 1.0 } else { 0.0 });
@@ -162,7 +162,7 @@ impl Publisher {
         // Queues: member agents, waiting calls.
         let queues = occ.queues(tenant);
         for q in &queues {
-            let name = || q.queue.0.clone();
+            let name = || q.queue.as_str().to_owned();
             for (state, n) in [
                 (AgentState::Ready, q.ready),
                 (AgentState::NotReady, q.not_ready),
@@ -200,7 +200,7 @@ impl Publisher {
             for q in &queues {
                 let v = totals.get(&Some(q.queue.clone())).map_or(0, field);
                 queued_sum += v;
-                metrics::counter!(*metric, "tenant" => t(), "queue" => q.queue.0.clone()).absolute(v);
+                metrics::counter!(*metric, "tenant" => t(), "queue" => q.queue.as_str().to_owned()).absolute(v);
             }
             metrics::counter!(*metric, "tenant" => t(), "queue" => QUEUE_NONE)
                 .absolute(field(total).saturating_sub(queued_sum));
@@ -218,15 +218,15 @@ impl Publisher {
         let mut rows: BTreeMap<(&'static str, Option<String>), Figures> = BTreeMap::new();
         for w in occ.windows(tenant) {
             let window = if w.window_minutes == 15 { "15m" } else { "60m" };
-            rows.insert((window, w.queue.map(|q| q.0)), w.figures);
+            rows.insert((window, w.queue.map(|q| q.0.into_string())), w.figures);
         }
         if let Some(now) = occ.now(tenant) {
             for r in occ.intervals(tenant, Some(now), Some(now.plus_nanos(1)), None) {
-                rows.insert(("interval", r.queue.map(|q| q.0)), r.figures);
+                rows.insert(("interval", r.queue.map(|q| q.0.into_string())), r.figures);
             }
         }
         let labels: Vec<Option<String>> =
-            std::iter::once(None).chain(queues.iter().map(|q| Some(q.queue.0.clone()))).collect();
+            std::iter::once(None).chain(queues.iter().map(|q| Some(q.queue.as_str().to_owned()))).collect();
         for window in ["interval", "15m", "60m"] {
             for q in &labels {
                 let f = rows.get(&(window, q.clone()));

@@ -2,13 +2,17 @@
 
 use crate::{CallerRef, Date, TimeOfDay, Ts};
 use bincode::{Decode, Encode};
+use compact_str::CompactString;
 use std::fmt;
 
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Default)]
-        pub struct $name(pub String);
+        ///
+        /// Kept in a [`CompactString`]: an id of up to 24 bytes lives inline, so copying or
+        /// decoding one does not allocate. Encoded exactly as a `String` (length, bytes).
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(pub CompactString);
 
         impl $name {
             /// The id as a string slice.
@@ -18,7 +22,7 @@ macro_rules! id_type {
         }
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.0, f)
+                fmt::Debug::fmt(self.0.as_str(), f)
             }
         }
         impl fmt::Display for $name {
@@ -28,7 +32,12 @@ macro_rules! id_type {
         }
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                $name(s.to_owned())
+                $name(CompactString::from(s))
+            }
+        }
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(CompactString::from(s))
             }
         }
         impl serde::Serialize for $name {
@@ -36,7 +45,44 @@ macro_rules! id_type {
                 s.serialize_str(&self.0)
             }
         }
+        impl Encode for $name {
+            fn encode<E: bincode::enc::Encoder>(&self, e: &mut E) -> Result<(), bincode::error::EncodeError> {
+                self.0.as_str().encode(e)
+            }
+        }
+        impl<Ctx> Decode<Ctx> for $name {
+            fn decode<D: bincode::de::Decoder<Context = Ctx>>(d: &mut D) -> Result<Self, bincode::error::DecodeError> {
+                decode_compact(d).map($name)
+            }
+        }
+        impl<'de, Ctx> bincode::BorrowDecode<'de, Ctx> for $name {
+            fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = Ctx>>(
+                d: &mut D,
+            ) -> Result<Self, bincode::error::DecodeError> {
+                decode_compact(d).map($name)
+            }
+        }
     };
+}
+
+/// Decode a string encoded as bincode encodes a `String`, without allocating when it
+/// fits inline (up to 24 bytes).
+fn decode_compact<D: bincode::de::Decoder>(d: &mut D) -> Result<CompactString, bincode::error::DecodeError> {
+    use bincode::de::read::Reader;
+    use bincode::error::DecodeError;
+    let n = u64::decode(d)?;
+    let len = usize::try_from(n).map_err(|_| DecodeError::OutsideUsizeRange(n))?;
+    d.claim_container_read::<u8>(len)?;
+    let mut inline = [0u8; 24];
+    if let Some(buf) = inline.get_mut(..len) {
+        d.reader().read(buf)?;
+        let s = std::str::from_utf8(buf).map_err(|inner| DecodeError::Utf8 { inner })?;
+        Ok(CompactString::from(s))
+    } else {
+        let mut buf = vec![0u8; len];
+        d.reader().read(&mut buf)?;
+        String::from_utf8(buf).map(CompactString::from).map_err(|e| DecodeError::Utf8 { inner: e.utf8_error() })
+    }
 }
 
 id_type!(
@@ -238,5 +284,39 @@ impl Envelope {
     /// Shorthand for `self.event.agent`.
     pub fn agent(&self) -> Option<&AgentId> {
         self.event.agent.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::BINCODE_CONFIG;
+
+    #[test]
+    fn ids_encode_as_strings_and_decode_inline_or_not() {
+        for len in [0usize, 1, 12, 23, 24, 25, 64, 300] {
+            let s: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let id = AgentId::from(s.as_str());
+            let bytes = bincode::encode_to_vec(&id, BINCODE_CONFIG).unwrap();
+            assert_eq!(bytes, bincode::encode_to_vec(&s, BINCODE_CONFIG).unwrap(), "len {len}");
+            let (back, used): (AgentId, usize) = bincode::decode_from_slice(&bytes, BINCODE_CONFIG).unwrap();
+            assert_eq!((back.as_str(), used), (s.as_str(), bytes.len()));
+            assert_eq!(back.0.is_heap_allocated(), len > 24, "len {len}");
+            let (borrowed, _): (CallId, usize) = bincode::borrow_decode_from_slice(&bytes, BINCODE_CONFIG).unwrap();
+            assert_eq!(borrowed.as_str(), s);
+        }
+    }
+
+    #[test]
+    fn an_id_that_is_not_utf8_or_runs_past_the_end_is_refused() {
+        for bad in [vec![2u8, 0xff, 0xfe], vec![40u8; 31], vec![5u8, b'a']] {
+            let r: Result<(QueueId, usize), _> = bincode::decode_from_slice(&bad, BINCODE_CONFIG);
+            assert!(r.is_err(), "{bad:?} decoded");
+        }
+        let mut long = vec![30u8];
+        long.extend_from_slice(&[0xc3; 30]);
+        let r: Result<(QueueId, usize), _> = bincode::decode_from_slice(&long, BINCODE_CONFIG);
+        assert!(matches!(r, Err(bincode::error::DecodeError::Utf8 { .. })), "{r:?}");
     }
 }

@@ -178,11 +178,11 @@ impl<V> IdMap<V> {
     }
 }
 
-impl<V> FromIterator<(String, V)> for IdMap<V> {
-    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
+impl<K: AsRef<str>, V> FromIterator<(K, V)> for IdMap<V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut m = IdMap::default();
         for (k, v) in iter {
-            m.insert(&k, v);
+            m.insert(k.as_ref(), v);
         }
         m
     }

@@ -20,6 +20,7 @@ mod time;
 mod validate;
 
 pub use caller::{CallerKey, CallerPolicy, CallerRef};
+pub use compact_str::CompactString;
 pub use duration::Dur;
 pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours};
 pub use idhash::IdHash;

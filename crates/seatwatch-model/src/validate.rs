@@ -276,11 +276,11 @@ impl Ctx<'_> {
     }
 
     fn call(&self) -> Result<CallId, Rejection> {
-        self.text("call", MAX_TEXT_BYTES, "the ACD's call id").map(CallId)
+        self.text("call", MAX_TEXT_BYTES, "the ACD's call id").map(CallId::from)
     }
 
     fn opt_call(&self) -> Result<Option<CallId>, Rejection> {
-        Ok(self.opt_text("call", MAX_TEXT_BYTES)?.map(CallId))
+        Ok(self.opt_text("call", MAX_TEXT_BYTES)?.map(CallId::from))
     }
 
     fn by(&self) -> Result<String, Rejection> {
@@ -365,7 +365,7 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
 
     let needs_agent = !matches!(canonical, "heartbeat" | "queued" | "abandoned");
     let agent = if needs_agent {
-        Some(AgentId(cx.text("agent", MAX_AGENT_BYTES, "the agent's id, at most 64 bytes")?))
+        Some(AgentId::from(cx.text("agent", MAX_AGENT_BYTES, "the agent's id, at most 64 bytes")?))
     } else {
         None
     };
@@ -388,19 +388,19 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
         "not_ready" => (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)? }, &["reason"]),
         "queued" => {
             let call = cx.call()?;
-            let queue = QueueId(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller waits in")?);
+            let queue = QueueId::from(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller waits in")?);
             let caller = protect(cx.opt_text("caller", MAX_TEXT_BYTES)?);
             let (emergency, priority) = priority(&cx)?;
             (EventKind::Queued { call, queue, caller, emergency, priority }, &["call", "queue", "caller", "priority"])
         }
         "abandoned" => {
             let call = cx.call()?;
-            let queue = QueueId(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller left")?);
+            let queue = QueueId::from(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller left")?);
             (EventKind::Abandoned { call, queue }, &["call", "queue"])
         }
         "offered" => {
             let call = cx.call()?;
-            let queue = cx.opt_text("queue", MAX_TEXT_BYTES)?.map(QueueId);
+            let queue = cx.opt_text("queue", MAX_TEXT_BYTES)?.map(QueueId::from);
             let caller = protect(cx.opt_text("caller", MAX_TEXT_BYTES)?);
             let (emergency, priority) = priority(&cx)?;
             (EventKind::Offered { call, queue, caller, emergency, priority }, &["call", "queue", "caller", "priority"])

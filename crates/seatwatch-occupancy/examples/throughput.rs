@@ -7,15 +7,15 @@ use std::time::Instant;
 fn main() {
     let mut recs = Vec::new();
     let mut t = Ts::parse_rfc3339("2026-03-02T08:00:00+08:00").expect("ts");
-    let agents: Vec<AgentId> = (0..100).map(|i| AgentId(format!("agent-{i:03}"))).collect();
+    let agents: Vec<AgentId> = (0..100).map(|i| AgentId::from(format!("agent-{i:03}"))).collect();
     for (i, a) in agents.iter().enumerate() {
         recs.push((Some(a.clone()), EventKind::Login { station: format!("st-{i}") }, t));
     }
     for n in 0..400_000u64 {
         t = t.plus_nanos(300_000_000);
         let a = &agents[(n % 100) as usize];
-        let call = CallId(format!("call-{n}"));
-        let queue = QueueId(format!("q{}", n % 5));
+        let call = CallId::from(format!("call-{n}"));
+        let queue = QueueId::from(format!("q{}", n % 5));
         recs.push((
             None,
             EventKind::Queued {

@@ -87,7 +87,7 @@ fn records(s: &Setup, steps: &[Step]) -> Vec<(Envelope, bool)> {
         .map(|(i, st)| {
             t = t.plus_secs(st.advance);
             let ts = t.plus_secs(-st.late);
-            let call = CallId(format!("c{}", st.call));
+            let call = CallId::from(format!("c{}", st.call));
             let queue = QueueId::from(QUEUES[st.queue]);
             let kind = match st.kind {
                 0 => EventKind::Login { station: format!("st-{}", st.call % 3) },

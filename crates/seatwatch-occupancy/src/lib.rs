@@ -512,8 +512,8 @@ impl Tenant {
 
     /// Rebuild the derived indexes (after decoding a snapshot).
     fn rebuild(&mut self, cfg: &Resolved) {
-        self.agent_index.0 = self.agents.iter().enumerate().map(|(i, a)| (a.id.0.clone(), i as u32)).collect();
-        self.queue_index.0 = self.queues.iter().enumerate().map(|(i, q)| (q.0.clone(), i as u32)).collect();
+        self.agent_index.0 = self.agents.iter().enumerate().map(|(i, a)| (a.id.as_str(), i as u32)).collect();
+        self.queue_index.0 = self.queues.iter().enumerate().map(|(i, q)| (q.as_str(), i as u32)).collect();
         self.queue_sl.0 = self.queues.iter().map(|q| cfg.sl_for(q.as_str())).collect();
         self.book.gauge.0.clear();
         for ag in &self.agents {
@@ -1176,7 +1176,7 @@ impl Occupancy {
                     station: ag.station.clone(),
                     reason: ag.shown_reason().map(str::to_owned),
                     call: (ag.act != Act::Idle && !ag.call.is_empty() && state != AgentState::LoggedOut)
-                        .then(|| CallId(ag.call.as_str().to_owned())),
+                        .then(|| CallId::from(ag.call.as_str())),
                     seconds_in_state: now.saturating_sub(ag.since.nanos).max(0) as f64 / NANOS_PER_SEC as f64,
                     today: counters.view(),
                     queues,

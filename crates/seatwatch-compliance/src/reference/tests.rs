@@ -41,7 +41,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn kind_of(s: &Step, now: i64, calls: u8) -> (EventKind, bool) {
-    let call = CallId(format!("c{}", s.a % calls));
+    let call = CallId::from(format!("c{}", s.a % calls));
     let date = |off: u8| Date::from_naive(Ts::from_secs(now).to_utc().date_naive()).0 + i32::from(off % 40) - 5;
     let tod = |v: u8| TimeOfDay(u32::from(v % 24) * 3600 + u32::from(v % 4) * 900);
     let k = match s.kind {
@@ -100,7 +100,7 @@ fn build(steps: &[Step], calls: u8) -> Vec<Envelope> {
             event: Event {
                 id: format!("e{i}"),
                 ts,
-                agent: has_agent.then(|| AgentId(format!("a{}", s.agent))),
+                agent: has_agent.then(|| AgentId::from(format!("a{}", s.agent))),
                 kind,
                 extra: None,
             },
@@ -223,7 +223,7 @@ fn deadline_churn_matches_the_reference() {
             event: Event {
                 id: format!("e{seq}"),
                 ts,
-                agent: agent.map(|a| AgentId(format!("a{a}"))),
+                agent: agent.map(|a| AgentId::from(format!("a{a}"))),
                 kind,
                 extra: None,
             },
@@ -244,7 +244,7 @@ fn deadline_churn_matches_the_reference() {
             0 | 3 => EventKind::NotReady { reason: None },
             1 | 4 | 6 => EventKind::Ready,
             2 => EventKind::CallbackPromised {
-                call: CallId(format!("c{}", i % 13)),
+                call: CallId::from(format!("c{}", i % 13)),
                 due: Ts::from_secs(t + 86_400 * (30 + (i as i64 % 50))),
             },
             5 => EventKind::Shift {

@@ -111,7 +111,15 @@ fn a_working_day_of_twelve_agents() {
     let got: Vec<Row> = c
         .alarms("acme", &AlarmQuery::default())
         .into_iter()
-        .map(|a| (a.id, a.rule, a.agent.map(|x| x.0).unwrap_or_default(), local(a.raised_at), a.cleared_at.map(local)))
+        .map(|a| {
+            (
+                a.id,
+                a.rule,
+                a.agent.map(|x| x.0.into_string()).unwrap_or_default(),
+                local(a.raised_at),
+                a.cleared_at.map(local),
+            )
+        })
         .collect();
     let want = vec![
         row(format!("uncertified_login-{a12_login}"), Rule::UncertifiedLogin, "a12", "08:00:00", Some("17:40:00")),

@@ -38,7 +38,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn kind_of(s: &Step, now: i64) -> (EventKind, bool) {
-    let call = CallId(format!("c{}", s.a % 6));
+    let call = CallId::from(format!("c{}", s.a % 6));
     let date = |off: u8| Date::from_naive(Ts::from_secs(now).to_utc().date_naive()).0 + i32::from(off % 40) - 5;
     let tod = |v: u8| TimeOfDay(u32::from(v % 24) * 3600 + u32::from(v % 4) * 900);
     let k = match s.kind {
@@ -96,7 +96,7 @@ fn build(steps: &[Step]) -> Vec<Envelope> {
             event: Event {
                 id: format!("e{i}"),
                 ts,
-                agent: has_agent.then(|| AgentId(format!("a{}", s.agent))),
+                agent: has_agent.then(|| AgentId::from(format!("a{}", s.agent))),
                 kind,
                 extra: None,
             },

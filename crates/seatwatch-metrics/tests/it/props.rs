@@ -58,7 +58,7 @@ fn log() -> impl Strategy<Value = Vec<Envelope>> {
             .map(|(i, s)| {
                 t = t.plus_secs(s.advance);
                 let ts = t.plus_secs(-s.late);
-                let call = CallId(format!("c{}", s.call));
+                let call = CallId::from(format!("c{}", s.call));
                 let queue = QueueId::from(QUEUES[s.queue]);
                 let kind = match s.kind {
                     0 => EventKind::Login { station: format!("st-{}", (s.agent + s.call) % 4) },

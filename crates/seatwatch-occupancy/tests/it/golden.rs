@@ -80,7 +80,7 @@ fn actual(r: &IntervalRow) -> Row {
         start: Box::leak(
             r.start.to_utc().with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M:%S").to_string().into_boxed_str(),
         ),
-        queue: r.queue.as_ref().map(|q| &*Box::leak(q.0.clone().into_boxed_str())),
+        queue: r.queue.as_ref().map(|q| &*Box::leak(Box::<str>::from(q.as_str()))),
         closed: r.closed,
         counts: [
             f.queued,

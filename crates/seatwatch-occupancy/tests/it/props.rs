@@ -47,7 +47,7 @@ fn log(late_events: bool) -> impl Strategy<Value = Vec<Envelope>> {
             .map(|(i, s)| {
                 t = t.plus_secs(s.advance);
                 let ts = t.plus_secs(-s.late);
-                let call = CallId(format!("c{}", s.call));
+                let call = CallId::from(format!("c{}", s.call));
                 let queue = QueueId::from(QUEUES[s.queue]);
                 let mut agent = Some(AgentId::from(AGENTS[s.agent]));
                 let kind = match s.kind {
@@ -120,7 +120,7 @@ fn logged_in_model(records: &[Envelope]) -> BTreeMap<String, f64> {
             | EventKind::Transferred { .. } => None,
             _ => continue,
         };
-        let e = agents.entry(a.0.clone()).or_insert((r.event.ts, false, 0));
+        let e = agents.entry(a.as_str().to_owned()).or_insert((r.event.ts, false, 0));
         let eff = r.event.ts.max(e.0);
         if e.1 {
             e.2 += eff.nanos_since(e.0);
