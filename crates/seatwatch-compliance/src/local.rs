@@ -3,6 +3,7 @@
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 use seatwatch_model::{Date, Ts};
+use std::fmt;
 
 /// The local date and wall-clock time of an instant.
 pub(crate) fn local(tz: Tz, nanos: i64) -> NaiveDateTime {
@@ -64,13 +65,22 @@ pub(crate) fn end_of_24th(tz: Tz, (y, m): Month) -> Option<i64> {
     midnight(tz, NaiveDate::from_ymd_opt(y, m, 25)?)
 }
 
-/// `08:41` or `08:41:07` (local wall-clock time of an instant).
-pub(crate) fn hm(tz: Tz, nanos: i64) -> String {
-    let t = local(tz, nanos).time();
-    if t.second() == 0 {
-        format!("{:02}:{:02}", t.hour(), t.minute())
-    } else {
-        format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+/// `08:41` or `08:41:07` (local wall-clock time of an instant), written straight into
+/// the message that shows it.
+pub(crate) fn hm(tz: Tz, nanos: i64) -> impl fmt::Display {
+    Hm(local(tz, nanos).time())
+}
+
+struct Hm(NaiveTime);
+
+impl fmt::Display for Hm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        if t.second() == 0 {
+            write!(f, "{:02}:{:02}", t.hour(), t.minute())
+        } else {
+            write!(f, "{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+        }
     }
 }
 
@@ -79,30 +89,43 @@ pub(crate) fn date_hm(tz: Tz, nanos: i64) -> String {
     format!("{} {}", local_date(tz, nanos).format("%Y-%m-%d"), hm(tz, nanos))
 }
 
-/// A duration in nanoseconds for messages: `15 min`, `120 s`, `1 h 5 min`, `2.5 s`.
-pub(crate) fn human(nanos: i64) -> String {
-    let n = nanos.max(0);
-    if n % 1_000_000_000 != 0 {
-        let ms = n / 1_000_000;
-        return if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{}.{:03} s", ms / 1000, ms % 1000) };
-    }
-    let s = n / 1_000_000_000;
-    if s % 60 != 0 {
-        return if s < 600 {
-            format!("{s} s")
-        } else if s < 3600 {
-            format!("{} min {} s", s / 60, s % 60)
+/// A duration in nanoseconds for messages: `15 min`, `120 s`, `1 h 5 min`, `2.5 s`,
+/// written straight into the message that shows it.
+pub(crate) fn human(nanos: i64) -> impl fmt::Display {
+    Human(nanos.max(0))
+}
+
+struct Human(i64);
+
+impl fmt::Display for Human {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        if n % 1_000_000_000 != 0 {
+            let ms = n / 1_000_000;
+            return if ms % 1000 == 0 {
+                write!(f, "{} s", ms / 1000)
+            } else {
+                write!(f, "{}.{:03} s", ms / 1000, ms % 1000)
+            };
+        }
+        let s = n / 1_000_000_000;
+        if s % 60 != 0 {
+            return if s < 600 {
+                write!(f, "{s} s")
+            } else if s < 3600 {
+                write!(f, "{} min {} s", s / 60, s % 60)
+            } else {
+                write!(f, "{} h {} min {} s", s / 3600, (s / 60) % 60, s % 60)
+            };
+        }
+        let m = s / 60;
+        if m >= 60 && m % 60 == 0 {
+            write!(f, "{} h", m / 60)
+        } else if m > 60 {
+            write!(f, "{} h {} min", m / 60, m % 60)
         } else {
-            format!("{} h {} min {} s", s / 3600, (s / 60) % 60, s % 60)
-        };
-    }
-    let m = s / 60;
-    if m >= 60 && m % 60 == 0 {
-        format!("{} h", m / 60)
-    } else if m > 60 {
-        format!("{} h {} min", m / 60, m % 60)
-    } else {
-        format!("{m} min")
+            write!(f, "{m} min")
+        }
     }
 }
 
@@ -129,14 +152,15 @@ mod tests {
     #[test]
     fn human_durations() {
         let s = 1_000_000_000;
-        assert_eq!(human(15 * 60 * s), "15 min");
-        assert_eq!(human(120 * s), "2 min");
-        assert_eq!(human(125 * s), "125 s");
-        assert_eq!(human(60 * 60 * s), "1 h");
-        assert_eq!(human(65 * 60 * s), "1 h 5 min");
-        assert_eq!(human(5 * s), "5 s");
-        assert_eq!(human(2500 * 1_000_000), "2.500 s");
-        assert_eq!(human(901 * s), "15 min 1 s");
+        assert_eq!(human(-s).to_string(), "0 min");
+        assert_eq!(human(15 * 60 * s).to_string(), "15 min");
+        assert_eq!(human(120 * s).to_string(), "2 min");
+        assert_eq!(human(125 * s).to_string(), "125 s");
+        assert_eq!(human(60 * 60 * s).to_string(), "1 h");
+        assert_eq!(human(65 * 60 * s).to_string(), "1 h 5 min");
+        assert_eq!(human(5 * s).to_string(), "5 s");
+        assert_eq!(human(2500 * 1_000_000).to_string(), "2.500 s");
+        assert_eq!(human(901 * s).to_string(), "15 min 1 s");
     }
 
     #[test]

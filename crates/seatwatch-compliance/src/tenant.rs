@@ -954,7 +954,7 @@ impl TenantState {
                             hm(tz, si.start),
                             human(late),
                             if si.seq.is_some() {
-                                hm(tz, si.start.saturating_sub(default_lead(cx.s)))
+                                hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
                             } else {
                                 cx.s.rules.login_by.to_string()
                             }
@@ -1299,17 +1299,20 @@ impl TenantState {
         leg.set_answered(seq);
         let offered = leg.offered();
         let cadence = cx.s.rules.ring_cadence.as_nanos();
+        // The count, and the ringing time it was derived from (`None`: the ACD's own count).
+        // The alarm's explanation is only written when there is an alarm.
         let counted = match (rings, offered) {
-            (Some(r), _) => Some((r, "as reported by the ACD".to_owned())),
-            (None, Some((o, _))) => Some((
-                rings_heard(raw.saturating_sub(o), cadence),
-                format!("after {} of ringing at one ring every {}", human(raw.saturating_sub(o)), human(cadence)),
-            )),
+            (Some(r), _) => Some((r, None)),
+            (None, Some((o, _))) => Some((rings_heard(raw.saturating_sub(o), cadence), Some(raw.saturating_sub(o)))),
             (None, None) => None,
         };
-        if let Some((n, how)) = counted
+        if let Some((n, rang)) = counted
             && n > cx.s.rules.max_rings
         {
+            let how = match rang {
+                None => "as reported by the ACD".to_owned(),
+                Some(d) => format!("after {} of ringing at one ring every {}", human(d), human(cadence)),
+            };
             let msg = format!(
                 "call {call} answered at ring {n} ({how}); calls must be answered within {} rings (seed job duties 2.2)",
                 cx.s.rules.max_rings

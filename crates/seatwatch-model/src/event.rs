@@ -97,6 +97,11 @@ id_type!(
     /// A queue (skill group, hunt group) name.
     QueueId
 );
+id_type!(
+    /// A short text a projection keeps (a station, a not-ready reason): inline up to 24
+    /// bytes, so keeping a new one costs no allocation; encoded exactly as a `String`.
+    Text
+);
 
 /// A shift's working hours on its date, local to the tenant's time zone. When `end` is
 /// not after `start` the shift ends on the next day.
@@ -305,6 +310,11 @@ mod tests {
             assert_eq!(back.0.is_heap_allocated(), len > 24, "len {len}");
             let (borrowed, _): (CallId, usize) = bincode::borrow_decode_from_slice(&bytes, BINCODE_CONFIG).unwrap();
             assert_eq!(borrowed.as_str(), s);
+            let text = Some(Text::from(s.as_str()));
+            let bytes = bincode::encode_to_vec(&text, BINCODE_CONFIG).unwrap();
+            assert_eq!(bytes, bincode::encode_to_vec(Some(&s), BINCODE_CONFIG).unwrap(), "len {len}");
+            let (back, _): (Option<Text>, usize) = bincode::decode_from_slice(&bytes, BINCODE_CONFIG).unwrap();
+            assert_eq!(back, text);
         }
     }
 

@@ -22,7 +22,7 @@ mod validate;
 pub use caller::{CallerKey, CallerPolicy, CallerRef};
 pub use compact_str::CompactString;
 pub use duration::Dur;
-pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours};
+pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours, Text};
 pub use idhash::IdHash;
 pub use idmap::IdMap;
 pub use projector::{Clock, Projector, fold};

@@ -43,7 +43,7 @@ use book::{Book, Share, Stats};
 use ids::{IdMap, Key};
 use localtime::DayCache;
 use seatwatch_model::{
-    AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Ts, rings_heard,
+    AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Text, Ts, rings_heard,
 };
 use settings::{MINUTE_NS, Resolved, Sl};
 use snapshot::{Calls, ClockState, Derived};
@@ -306,8 +306,8 @@ impl Counters {
 struct Agent {
     id: AgentId,
     presence: Presence,
-    reason: Option<String>,
-    station: Option<String>,
+    reason: Option<Text>,
+    station: Option<Text>,
     act: Act,
     /// The call of `act` (empty when none is known).
     call: Key,
@@ -396,21 +396,21 @@ impl Agent {
     }
 
     fn set_station(&mut self, station: Option<&str>) {
-        if self.station.as_deref() != station {
-            self.station = station.map(str::to_owned);
+        if self.station.as_ref().map(Text::as_str) != station {
+            self.station = station.map(Text::from);
             self.station_ver = self.station_ver.wrapping_add(1);
         }
     }
 
     fn set_reason(&mut self, reason: Option<&str>) {
-        if self.reason.as_deref() != reason {
-            self.reason = reason.map(str::to_owned);
+        if self.reason.as_ref().map(Text::as_str) != reason {
+            self.reason = reason.map(Text::from);
             self.reason_ver = self.reason_ver.wrapping_add(1);
         }
     }
 
     fn shown_reason(&self) -> Option<&str> {
-        if self.state() == AgentState::NotReady { self.reason.as_deref() } else { None }
+        if self.state() == AgentState::NotReady { self.reason.as_ref().map(Text::as_str) } else { None }
     }
 }
 
@@ -655,7 +655,7 @@ impl Tenant {
                 agent: ag.id.clone(),
                 state: new,
                 since: ag.since,
-                station: ag.station.clone(),
+                station: ag.station.as_ref().map(Text::to_string),
                 reason: ag.shown_reason().map(str::to_owned),
                 seq: cx.seq,
             });
@@ -1173,7 +1173,7 @@ impl Occupancy {
                     agent: ag.id.clone(),
                     state,
                     since: ag.since,
-                    station: ag.station.clone(),
+                    station: ag.station.as_ref().map(Text::to_string),
                     reason: ag.shown_reason().map(str::to_owned),
                     call: (ag.act != Act::Idle && !ag.call.is_empty() && state != AgentState::LoggedOut)
                         .then(|| CallId::from(ag.call.as_str())),

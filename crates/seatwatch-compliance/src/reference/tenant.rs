@@ -844,7 +844,7 @@ impl TenantState {
                             hm(tz, si.start),
                             human(late),
                             if si.seq.is_some() {
-                                hm(tz, si.start.saturating_sub(default_lead(cx.s)))
+                                hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
                             } else {
                                 cx.s.rules.login_by.to_string()
                             }
