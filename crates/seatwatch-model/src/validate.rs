@@ -195,12 +195,12 @@ struct Ctx<'a> {
     id: Option<String>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn reject(&self, code: RejectCode, message: String) -> Rejection {
         Rejection { index: Some(self.index), id: self.id.clone(), code, message }
     }
 
-    fn get(&self, field: &str) -> Option<&Value> {
+    fn get(&self, field: &str) -> Option<&'a Value> {
         self.obj.get(field).filter(|v| !v.is_null())
     }
 
@@ -208,7 +208,9 @@ impl Ctx<'_> {
         self.reject(RejectCode::MissingField, format!("`{}` needs `{field}` ({what})", self.ty))
     }
 
-    fn opt_text(&self, field: &str, max: usize) -> Result<Option<String>, Rejection> {
+    /// The field's text, borrowed from the parsed frame: the caller copies it where it
+    /// keeps it (ids inline, without a heap block when short).
+    fn opt_text(&self, field: &str, max: usize) -> Result<Option<&'a str>, Rejection> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => {
@@ -218,21 +220,21 @@ impl Ctx<'_> {
                 RejectCode::InvalidField,
                 format!("`{field}` is {} bytes long; at most {max} are allowed", s.len()),
             )),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
             Some(v) => {
                 Err(self.reject(RejectCode::InvalidField, format!("`{field}` must be a string, not {}", json_kind(v))))
             }
         }
     }
 
-    fn text(&self, field: &str, max: usize, what: &str) -> Result<String, Rejection> {
+    fn text(&self, field: &str, max: usize, what: &str) -> Result<&'a str, Rejection> {
         self.opt_text(field, max)?.ok_or_else(|| self.missing(field, what))
     }
 
     fn opt_ts(&self, field: &str) -> Result<Option<Ts>, Rejection> {
         match self.opt_text(field, 64)? {
             None => Ok(None),
-            Some(s) => Ts::parse_rfc3339(&s).map(Some).ok_or_else(|| {
+            Some(s) => Ts::parse_rfc3339(s).map(Some).ok_or_else(|| {
                 self.reject(
                     RejectCode::InvalidField,
                     format!(
@@ -284,7 +286,7 @@ impl Ctx<'_> {
     }
 
     fn by(&self) -> Result<String, Rejection> {
-        self.text("by", MAX_TEXT_BYTES, "who approved or did it")
+        self.text("by", MAX_TEXT_BYTES, "who approved or did it").map(str::to_owned)
     }
 }
 
@@ -370,22 +372,24 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
         None
     };
 
-    let protect = |raw: Option<String>| {
-        raw.and_then(|n| CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, &n))
+    let protect = |raw: Option<&str>| {
+        raw.and_then(|n| CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, n))
     };
     let priority = |cx: &Ctx<'_>| -> Result<(bool, Option<String>), Rejection> {
         let p = cx.opt_text("priority", 32)?;
-        Ok((p.as_deref() == Some("emergency"), p))
+        Ok((p == Some("emergency"), p.map(str::to_owned)))
     };
 
     let (kind, known): (EventKind, &[&str]) = match canonical {
         "login" => (
-            EventKind::Login { station: cx.text("station", MAX_TEXT_BYTES, "the station or extension logged in at")? },
+            EventKind::Login {
+                station: cx.text("station", MAX_TEXT_BYTES, "the station or extension logged in at")?.to_owned(),
+            },
             &["station"],
         ),
         "logout" => (EventKind::Logout, &[]),
         "ready" => (EventKind::Ready, &[]),
-        "not_ready" => (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)? }, &["reason"]),
+        "not_ready" => (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)?.map(str::to_owned) }, &["reason"]),
         "queued" => {
             let call = cx.call()?;
             let queue = QueueId::from(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller waits in")?);
@@ -432,7 +436,7 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
         "survey_offered" => (EventKind::SurveyOffered { call: cx.call()? }, &["call"]),
         "transferred" => {
             let call = cx.call()?;
-            let to = cx.text("to", MAX_TEXT_BYTES, "where the call went: an agent, queue or number")?;
+            let to = cx.text("to", MAX_TEXT_BYTES, "where the call went: an agent, queue or number")?.to_owned();
             (EventKind::Transferred { call, to }, &["call", "to"])
         }
         "heartbeat" => (EventKind::Heartbeat, &[]),
@@ -440,7 +444,7 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
             let certified = cx.opt_bool("certified")?.ok_or_else(|| {
                 cx.missing("certified", "true once the agent passed assessment and the supervisor confirmed it")
             })?;
-            let name = cx.opt_text("name", MAX_TEXT_BYTES)?;
+            let name = cx.opt_text("name", MAX_TEXT_BYTES)?.map(str::to_owned);
             let active = cx.opt_bool("active")?.unwrap_or(true);
             (EventKind::Roster { certified, name, active }, &["certified", "name", "active"])
         }
