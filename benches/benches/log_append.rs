@@ -21,7 +21,7 @@ fn event() -> Pending {
         source: "acd-1".into(),
         received: Ts::from_nanos(1_772_413_200_000_000_000 + n as i64 * 1_000_000),
         event: Event {
-            id: format!("e-{n}"),
+            id: format!("e-{n}").into(),
             ts: Ts::from_nanos(1_772_413_200_000_000_000 + n as i64 * 1_000_000),
             agent: Some(AgentId::from("a017")),
             kind: EventKind::Offered {

@@ -38,7 +38,7 @@ fn engine(config: &Config) -> Engine {
             source: "acd".into(),
             received: ts,
             event: Event {
-                id: format!("e{seq}"),
+                id: format!("e{seq}").into(),
                 ts,
                 agent: agent.map(|a| AgentId::from(format!("agent-{a:05}"))),
                 kind,

@@ -41,8 +41,8 @@ fn replay(c: &mut Criterion) {
             let batch = chunk
                 .iter()
                 .map(|e| Pending {
-                    tenant: e.tenant.clone(),
-                    source: e.source.clone(),
+                    tenant: e.tenant.to_string().into(),
+                    source: e.source.to_string().into(),
                     received: e.received,
                     event: e.event.clone(),
                 })

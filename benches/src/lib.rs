@@ -57,7 +57,13 @@ pub fn envelopes(cfg: &SimConfig, split: NaiveTime, window: usize) -> (Vec<Envel
             continue;
         };
         seq += 1;
-        let env = Envelope { seq, tenant: TENANT.to_owned(), source: "acd".to_owned(), received: event.ts, event };
+        let env = Envelope {
+            seq,
+            tenant: TENANT.to_owned().into(),
+            source: "acd".to_owned().into(),
+            received: event.ts,
+            event,
+        };
         if measured.is_empty() && ev.at.time() < split {
             prefix.push(env);
         } else {

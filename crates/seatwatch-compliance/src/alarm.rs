@@ -375,7 +375,7 @@ mod tests {
             cleared_at: Some(t(200)),
             message: String::new(),
             evidence: vec![],
-            tenant: String::new(),
+            tenant: Default::default(),
         };
         assert!(AlarmQuery::default().matches(&a));
         assert!(!AlarmQuery { active_only: true, ..Default::default() }.matches(&a));

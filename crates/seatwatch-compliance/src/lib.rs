@@ -219,10 +219,10 @@ impl Projector for Compliance {
         }
         self.position = env.seq;
         let Compliance { default, per_tenant, tenants, record_changes, outbox, .. } = self;
-        let s = per_tenant.get(&env.tenant).unwrap_or(default);
-        let t = match tenants.get_mut(&env.tenant) {
+        let s = per_tenant.get(env.tenant.as_str()).unwrap_or(default);
+        let t = match tenants.get_mut(env.tenant.as_str()) {
             Some(t) => t,
-            None => tenants.entry(env.tenant.clone()).or_insert_with(|| TenantState::new(s, &env.tenant)),
+            None => tenants.entry(env.tenant.to_string()).or_insert_with(|| TenantState::new(s, &env.tenant)),
         };
         let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes };
         t.apply(&mut cx, env);

@@ -33,10 +33,10 @@ fn synthetic(kind: EventKind, nanos: i64) -> Envelope {
     let ts = Ts::from_nanos(nanos);
     Envelope {
         seq: 0,
-        tenant: String::new(),
-        source: String::new(),
+        tenant: Default::default(),
+        source: Default::default(),
         received: ts,
-        event: Event { id: String::new(), ts, agent: None, kind, extra: None },
+        event: Event { id: Default::default(), ts, agent: None, kind, extra: None },
     }
 }
 

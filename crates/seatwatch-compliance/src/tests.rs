@@ -39,7 +39,13 @@ impl Log {
             tenant: "acme".into(),
             source: "test".into(),
             received: t,
-            event: Event { id: format!("e{}", self.seq), ts: t, agent: agent.map(AgentId::from), kind, extra: None },
+            event: Event {
+                id: format!("e{}", self.seq).into(),
+                ts: t,
+                agent: agent.map(AgentId::from),
+                kind,
+                extra: None,
+            },
         };
         self.c.apply(&env);
         self.seq

@@ -199,7 +199,13 @@ mod change_log_tests {
                     tenant: "acme".into(),
                     source: "acd".into(),
                     received: ts,
-                    event: Event { id: format!("e{i}"), ts, agent: Some(AgentId::from("a1")), kind, extra: None },
+                    event: Event {
+                        id: format!("e{i}").into(),
+                        ts,
+                        agent: Some(AgentId::from("a1")),
+                        kind,
+                        extra: None,
+                    },
                 }
             })
             .collect()

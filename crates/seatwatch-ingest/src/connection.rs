@@ -96,7 +96,7 @@ enum Part {
     Now(Reply),
     /// A frame with `count` events in the group's append.
     Pending {
-        positions: Vec<(usize, String)>,
+        positions: Vec<(usize, seatwatch_model::Text)>,
         rejected: Vec<seatwatch_model::Rejection>,
         count: usize,
         started: Instant,
@@ -469,7 +469,7 @@ fn rate_limit(state: &AppState, name: &str, rate: f64, work: &mut frame::FrameWo
     tracing::debug!(source = %name, rejected = over.len(), "event rate limit reached");
     work.rejected.extend(over.into_iter().map(|(index, id)| seatwatch_model::Rejection {
         index: Some(index),
-        id: Some(id),
+        id: Some(id.to_string()),
         code: seatwatch_model::RejectCode::Internal,
         message: message.clone(),
     }));

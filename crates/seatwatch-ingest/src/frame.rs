@@ -16,7 +16,7 @@ pub struct FrameWork {
     /// Valid events, in frame order.
     pub pending: Vec<Pending>,
     /// For each entry of `pending`: its index in the frame and its id.
-    pub positions: Vec<(usize, String)>,
+    pub positions: Vec<(usize, seatwatch_model::Text)>,
     /// Events (or the whole frame) rejected by validation.
     pub rejected: Vec<Rejection>,
 }
@@ -53,7 +53,7 @@ pub fn decode(text: &str, who: &Identity, tenant: &TenantConfig, key: &CallerKey
             Ok(event) if event.extra.as_ref().is_some_and(|x| x.len() > MAX_EXTRA_BYTES) => {
                 work.rejected.push(Rejection {
                     index: Some(i),
-                    id: Some(event.id),
+                    id: Some(event.id.to_string()),
                     code: RejectCode::InvalidField,
                     message: format!(
                         "the event's unknown extra fields take more than {MAX_EXTRA_BYTES} bytes as JSON; \
@@ -64,8 +64,8 @@ pub fn decode(text: &str, who: &Identity, tenant: &TenantConfig, key: &CallerKey
             Ok(event) => {
                 work.positions.push((i, event.id.clone()));
                 work.pending.push(Pending {
-                    tenant: who.tenant.clone(),
-                    source: who.name.clone(),
+                    tenant: who.tenant.as_str().into(),
+                    source: who.name.as_str().into(),
                     received: now,
                     event,
                 });
@@ -89,7 +89,7 @@ pub fn unsupported(what: &str) -> Reply {
 
 /// Build the reply once the append finished (or failed).
 pub fn finish(
-    positions: Vec<(usize, String)>,
+    positions: Vec<(usize, seatwatch_model::Text)>,
     mut rejected: Vec<Rejection>,
     outcome: Result<Vec<AppendOutcome>, &LogError>,
     head_seq: u64,
@@ -112,7 +112,7 @@ pub fn finish(
             let message = format!("not stored ({e}): send it again");
             rejected.extend(positions.into_iter().map(|(index, id)| Rejection {
                 index: Some(index),
-                id: Some(id),
+                id: Some(id.to_string()),
                 code: RejectCode::Internal,
                 message: message.clone(),
             }));

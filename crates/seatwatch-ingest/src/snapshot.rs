@@ -464,7 +464,7 @@ mod tests {
             source: "acd".into(),
             received: ts,
             event: seatwatch_model::Event {
-                id: format!("e{i}"),
+                id: format!("e{i}").into(),
                 ts,
                 agent: agent.map(seatwatch_model::AgentId::from),
                 kind,

@@ -40,10 +40,10 @@ pub async fn run(state: Arc<AppState>) {
         let batch: Vec<Pending> = tenants
             .into_iter()
             .map(|tenant| Pending {
-                tenant,
+                tenant: tenant.into(),
                 source: "server".into(),
                 received: now,
-                event: Event { id: String::new(), ts: now, agent: None, kind: EventKind::Tick, extra: None },
+                event: Event { id: Default::default(), ts: now, agent: None, kind: EventKind::Tick, extra: None },
             })
             .collect();
         let n = batch.len();

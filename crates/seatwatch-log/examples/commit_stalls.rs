@@ -33,7 +33,7 @@ fn main() {
                     let ts = Ts { nanos: t0 + k as i64 * 1000, offset_secs: 0 };
                     let kind = EventKind::Answered { call: CallId::from(format!("call-{t}-{k:010}")), rings: Some(2) };
                     let agent = Some(AgentId::from(format!("agent-{:05}", k % 10_000)));
-                    let event = Event { id: format!("ev-{t}-{k:012}"), ts, agent, kind, extra: None };
+                    let event = Event { id: format!("ev-{t}-{k:012}").into(), ts, agent, kind, extra: None };
                     let p = Pending { tenant: "acme".into(), source: "acd-1".into(), received: ts, event };
                     let s = Instant::now();
                     log.append_blocking(vec![p]).unwrap();

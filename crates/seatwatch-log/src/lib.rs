@@ -59,7 +59,7 @@ pub use read::{RawIter, ReadIter};
 pub use repair::{QUARANTINE_DIR, QuarantinedSegment, RepairReport, read_quarantine, repair};
 pub use verify::verify;
 
-use seatwatch_model::{CallerKey, Envelope, Event, Ts};
+use seatwatch_model::{CallerKey, Envelope, Event, Text, Ts};
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -133,9 +133,9 @@ pub enum Integrity {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
     /// The tenant (from the producer's token).
-    pub tenant: String,
+    pub tenant: Text,
     /// The token name (`server` for ticks).
-    pub source: String,
+    pub source: Text,
     /// The server's wall clock when it was received.
     pub received: Ts,
     /// The validated event.

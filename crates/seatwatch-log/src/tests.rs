@@ -44,7 +44,7 @@ fn a_failed_commit_is_rolled_back_and_the_log_recovers() {
         vec![AppendOutcome::Appended(3), AppendOutcome::Appended(4), AppendOutcome::Duplicate]
     );
     assert_eq!(*rx.borrow_and_update(), 4);
-    let ids: Vec<String> = log.read_from(1).map(|e| e.unwrap().event.id).collect();
+    let ids: Vec<String> = log.read_from(1).map(|e| e.unwrap().event.id.to_string()).collect();
     assert_eq!(ids, ["a", "b", "c", "d"]);
     log.close().unwrap();
 

@@ -604,10 +604,10 @@ impl CallHistograms {
 impl Projector for CallHistograms {
     fn apply(&mut self, env: &Envelope) {
         self.position = env.seq;
-        let timing = *self.per_tenant.get(&env.tenant).unwrap_or(&self.default);
-        let t = match self.tenants.get_mut(&env.tenant) {
+        let timing = *self.per_tenant.get(env.tenant.as_str()).unwrap_or(&self.default);
+        let t = match self.tenants.get_mut(env.tenant.as_str()) {
             Some(t) => t,
-            None => self.tenants.entry(env.tenant.clone()).or_insert_with(Tenant::new),
+            None => self.tenants.entry(env.tenant.to_string()).or_insert_with(Tenant::new),
         };
         let ts = env.event.ts.nanos;
         let now = t.now.map_or(ts, |n| n.max(ts));
@@ -637,7 +637,7 @@ mod tests {
             tenant: "acme".into(),
             source: "acd".into(),
             received: ts,
-            event: Event { id: format!("e{seq}"), ts, agent: agent.map(AgentId::from), kind, extra: None },
+            event: Event { id: format!("e{seq}").into(), ts, agent: agent.map(AgentId::from), kind, extra: None },
         }
     }
 

@@ -20,6 +20,32 @@ macro_rules! id_type {
                 &self.0
             }
         }
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Debug::fmt(self.0.as_str(), f)
@@ -240,7 +266,7 @@ impl EventKind {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Event {
     /// The producer's id, unique per source (≤ 128 bytes). Empty for server ticks.
-    pub id: String,
+    pub id: Text,
     /// When it happened at the ACD.
     pub ts: Ts,
     /// The agent, for every type but `heartbeat`, `queued`, `abandoned` (and ticks).
@@ -268,9 +294,9 @@ pub struct Envelope {
     /// Global, gapless position in the log, from 1.
     pub seq: u64,
     /// The tenant, taken from the producer's token (never from the event).
-    pub tenant: String,
+    pub tenant: Text,
     /// The token name the event was sent with (`server` for ticks).
-    pub source: String,
+    pub source: Text,
     /// When the server received it (its wall clock at ingest).
     pub received: Ts,
     /// The event.
@@ -316,6 +342,31 @@ mod tests {
             let (back, _): (Option<Text>, usize) = bincode::decode_from_slice(&bytes, BINCODE_CONFIG).unwrap();
             assert_eq!(back, text);
         }
+    }
+
+    #[test]
+    fn decoding_an_envelope_of_short_strings_does_not_allocate() {
+        let ts = Ts::from_nanos(1_772_000_000_000_000_000);
+        let env = Envelope {
+            seq: 42,
+            tenant: "acme".into(),
+            source: "acd-primary".into(),
+            received: ts,
+            event: Event {
+                id: "evt-000000001234".into(),
+                ts,
+                agent: Some("agent-00042".into()),
+                kind: EventKind::Answered { call: "call-2026-000123".into(), rings: Some(2) },
+                extra: None,
+            },
+        };
+        let bytes = bincode::encode_to_vec(&env, BINCODE_CONFIG).unwrap();
+        let mut back = None;
+        let info = allocation_counter::measure(|| {
+            back = Some(bincode::decode_from_slice::<Envelope, _>(&bytes, BINCODE_CONFIG).unwrap().0);
+        });
+        assert_eq!(back.as_ref(), Some(&env));
+        assert_eq!(info.count_total, 0, "{info:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! From a producer's WebSocket text frame to typed events or the contract's rejections.
 
 use crate::{
-    AgentId, CallId, CallerKey, CallerPolicy, CallerRef, Date, Event, EventKind, QueueId, ShiftHours, TimeOfDay, Ts,
+    AgentId, CallId, CallerKey, CallerPolicy, CallerRef, Date, Event, EventKind, QueueId, ShiftHours, Text, TimeOfDay,
+    Ts,
 };
 use serde_json::{Map, Value};
 use std::fmt;
@@ -192,12 +193,12 @@ struct Ctx<'a> {
     obj: &'a Map<String, Value>,
     ty: &'a str,
     index: usize,
-    id: Option<String>,
+    id: Option<&'a str>,
 }
 
 impl<'a> Ctx<'a> {
     fn reject(&self, code: RejectCode, message: String) -> Rejection {
-        Rejection { index: Some(self.index), id: self.id.clone(), code, message }
+        Rejection { index: Some(self.index), id: self.id.map(str::to_owned), code, message }
     }
 
     fn get(&self, field: &str) -> Option<&'a Value> {
@@ -251,14 +252,14 @@ impl<'a> Ctx<'a> {
 
     fn date(&self, field: &str) -> Result<Date, Rejection> {
         let s = self.text(field, 32, "a date, YYYY-MM-DD")?;
-        Date::parse(&s).ok_or_else(|| {
+        Date::parse(s).ok_or_else(|| {
             self.reject(RejectCode::InvalidField, format!("`{field}` must be a date YYYY-MM-DD, got {s:?}"))
         })
     }
 
     fn time_of_day(&self, field: &str) -> Result<TimeOfDay, Rejection> {
         let s = self.text(field, 32, "a local time, HH:MM")?;
-        TimeOfDay::parse(&s).ok_or_else(|| {
+        TimeOfDay::parse(s).ok_or_else(|| {
             self.reject(
                 RejectCode::InvalidField,
                 format!("`{field}` must be a local time HH:MM (or HH:MM:SS), got {s:?}"),
@@ -320,12 +321,12 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
                 format!("`id` is {} bytes long; at most {MAX_ID_BYTES} are allowed", s.len()),
             ));
         }
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s.as_str(),
         Some(v) => {
             return Err(cx.reject(RejectCode::InvalidField, format!("`id` must be a string, not {}", json_kind(v))));
         }
     };
-    cx.id = Some(id.clone());
+    cx.id = Some(id);
 
     let ty = match obj.get("type").filter(|v| !v.is_null()) {
         None => {
@@ -372,9 +373,8 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
         None
     };
 
-    let protect = |raw: Option<&str>| {
-        raw.and_then(|n| CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, n))
-    };
+    let protect =
+        |raw: Option<&str>| raw.and_then(|n| CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, n));
     let priority = |cx: &Ctx<'_>| -> Result<(bool, Option<String>), Rejection> {
         let p = cx.opt_text("priority", 32)?;
         Ok((p == Some("emergency"), p.map(str::to_owned)))
@@ -389,7 +389,9 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
         ),
         "logout" => (EventKind::Logout, &[]),
         "ready" => (EventKind::Ready, &[]),
-        "not_ready" => (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)?.map(str::to_owned) }, &["reason"]),
+        "not_ready" => {
+            (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)?.map(str::to_owned) }, &["reason"])
+        }
         "queued" => {
             let call = cx.call()?;
             let queue = QueueId::from(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller waits in")?);
@@ -492,7 +494,7 @@ pub fn validate_event(value: &Value, index: usize, opts: &IngestOptions<'_>) -> 
         Some(Value::Object(rest).to_string())
     };
 
-    Ok(Event { id, ts, agent, kind, extra })
+    Ok(Event { id: Text::from(id), ts, agent, kind, extra })
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ fn main() {
             tenant: "acme".into(),
             source: "acd".into(),
             received: ts,
-            event: Event { id: String::new(), ts, agent, kind, extra: None },
+            event: Event { id: Default::default(), ts, agent, kind, extra: None },
         })
         .collect();
     for _ in 0..5 {

@@ -117,7 +117,7 @@ fn records(s: &Setup, steps: &[Step]) -> Vec<(Envelope, bool)> {
                 tenant: T.into(),
                 source: "acd".into(),
                 received: ts,
-                event: Event { id: format!("e{seq}"), ts, agent, kind, extra: None },
+                event: Event { id: format!("e{seq}").into(), ts, agent, kind, extra: None },
             };
             (env, st.query)
         })

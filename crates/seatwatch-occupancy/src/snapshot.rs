@@ -75,10 +75,10 @@ impl Encode for ClockState {
 fn probe(kind: EventKind, ts: Ts) -> Envelope {
     Envelope {
         seq: 0,
-        tenant: String::new(),
-        source: String::new(),
+        tenant: Default::default(),
+        source: Default::default(),
         received: ts,
-        event: Event { id: String::new(), ts, agent: None, kind, extra: None },
+        event: Event { id: Default::default(), ts, agent: None, kind, extra: None },
     }
 }
 

@@ -41,7 +41,7 @@ impl Sim {
             source: "acd".into(),
             received: at(hms),
             event: Event {
-                id: format!("e{}", self.seq),
+                id: format!("e{}", self.seq).into(),
                 ts: at(hms),
                 agent: agent.map(AgentId::from),
                 kind,
@@ -378,7 +378,7 @@ fn ring_count_comes_from_the_event_or_from_ring_time() {
             tenant: T.into(),
             source: "acd".into(),
             received: ts,
-            event: Event { id: format!("e{seq}"), ts, agent: Some(AgentId::from("a1")), kind, extra: None },
+            event: Event { id: format!("e{seq}").into(), ts, agent: Some(AgentId::from("a1")), kind, extra: None },
         };
         let offered =
             EventKind::Offered { call: call(&c), queue: None, caller: None, emergency: false, priority: None };

@@ -320,14 +320,14 @@ impl People {
 
     pub fn apply(&mut self, env: &Envelope) {
         self.ensure(&env.tenant);
-        if let Some(b) = self.tenants.get_mut(&env.tenant) {
+        if let Some(b) = self.tenants.get_mut(env.tenant.as_str()) {
             b.apply(env);
         }
     }
 
     pub fn change(&mut self, c: &AgentStateChange) {
         self.ensure(&c.tenant);
-        if let Some(b) = self.tenants.get_mut(&c.tenant) {
+        if let Some(b) = self.tenants.get_mut(c.tenant.as_str()) {
             b.change(c);
         }
     }

@@ -417,7 +417,7 @@ pub(crate) fn sample_row(kind: ReportKind) -> String {
                 cleared_at: None,
                 message: String::new(),
                 evidence: Vec::new(),
-                tenant: String::new(),
+                tenant: Default::default(),
             };
             line(&AlarmRow { tenant: "", alarm: &alarm })
         }
@@ -427,10 +427,10 @@ pub(crate) fn sample_row(kind: ReportKind) -> String {
             let env = seatwatch_model::Envelope {
                 seq: 1,
                 tenant: "t".into(),
-                source: String::new(),
+                source: Default::default(),
                 received: ts,
                 event: seatwatch_model::Event {
-                    id: String::new(),
+                    id: String::new().into(),
                     ts,
                     agent: None,
                     kind: seatwatch_model::EventKind::Queued {
@@ -461,7 +461,7 @@ pub(crate) fn sample_row(kind: ReportKind) -> String {
             line(&AgentSpanRow { tenant: "", span: &span, seconds: 0.0 })
         }
         ReportKind::Attendance => line(&AttendanceRow {
-            tenant: String::new(),
+            tenant: Default::default(),
             agent: AgentId::default(),
             date: Date(1),
             scheduled: false,
@@ -479,7 +479,7 @@ pub(crate) fn sample_row(kind: ReportKind) -> String {
             evidence: Vec::new(),
         }),
         ReportKind::Scorecard => line(&ScorecardRow {
-            tenant: String::new(),
+            tenant: Default::default(),
             agent: AgentId::default(),
             month: String::new(),
             handled: 0,

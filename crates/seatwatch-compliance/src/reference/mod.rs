@@ -93,11 +93,11 @@ impl Projector for Reference {
         }
         self.position = env.seq;
         let Reference { default, per_tenant, tenants, outbox, .. } = self;
-        let s = per_tenant.get(&env.tenant).unwrap_or(default);
-        if !tenants.contains_key(&env.tenant) {
-            tenants.insert(env.tenant.clone(), TenantState::new(s));
+        let s = per_tenant.get(env.tenant.as_str()).unwrap_or(default);
+        if !tenants.contains_key(env.tenant.as_str()) {
+            tenants.insert(env.tenant.to_string(), TenantState::new(s));
         }
-        let Some(t) = tenants.get_mut(&env.tenant) else { return };
+        let Some(t) = tenants.get_mut(env.tenant.as_str()) else { return };
         let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: true };
         t.apply(&mut cx, env);
     }

@@ -98,7 +98,7 @@ fn build(steps: &[Step], calls: u8) -> Vec<Envelope> {
             source: "p".into(),
             received: ts,
             event: Event {
-                id: format!("e{i}"),
+                id: format!("e{i}").into(),
                 ts,
                 agent: has_agent.then(|| AgentId::from(format!("a{}", s.agent))),
                 kind,
@@ -221,7 +221,7 @@ fn deadline_churn_matches_the_reference() {
             source: "p".into(),
             received: ts,
             event: Event {
-                id: format!("e{seq}"),
+                id: format!("e{seq}").into(),
                 ts,
                 agent: agent.map(|a| AgentId::from(format!("a{a}"))),
                 kind,

@@ -94,7 +94,7 @@ fn build(steps: &[Step]) -> Vec<Envelope> {
             source: "p".into(),
             received: ts,
             event: Event {
-                id: format!("e{i}"),
+                id: format!("e{i}").into(),
                 ts,
                 agent: has_agent.then(|| AgentId::from(format!("a{}", s.agent))),
                 kind,

@@ -28,10 +28,10 @@ impl Builder {
         let seq = self.records.len() as u64 + 1;
         self.records.push(Envelope {
             seq,
-            tenant: self.tenant.clone(),
+            tenant: self.tenant.clone().into(),
             source: "acd".into(),
             received: t,
-            event: Event { id: format!("e{seq}"), ts: t, agent: agent.map(AgentId::from), kind, extra: None },
+            event: Event { id: format!("e{seq}").into(), ts: t, agent: agent.map(AgentId::from), kind, extra: None },
         });
         seq
     }

@@ -29,7 +29,7 @@ fn morning(rounds: usize) -> Vec<Envelope> {
             source: "acd".into(),
             received: ts,
             event: Event {
-                id: format!("e{seq}"),
+                id: format!("e{seq}").into(),
                 ts,
                 agent: agent.map(|a| AgentId::from(format!("agent-{a:03}"))),
                 kind,

@@ -147,11 +147,11 @@ async fn a_full_disk_rejects_with_internal_keeps_reads_and_recovers_when_space_i
     for env in log.read_from(1) {
         let id = env.unwrap().event.id;
         // Server ticks (wall-clock tenants) have no id.
-        assert!(id.is_empty() || seen.insert(id.clone()), "{id} stored twice");
+        assert!(id.is_empty() || seen.insert(id.to_string()), "{id} stored twice");
     }
     assert!(report.last_seq >= seen.len() as u64);
     for id in &acked {
-        assert!(seen.contains(id), "acknowledged {id} lost");
+        assert!(seen.contains(id.as_str()), "acknowledged {id} lost");
     }
     log.close().unwrap();
 }

@@ -96,7 +96,7 @@ fn acknowledged_batches_survive_sigkill() {
         let env = env.unwrap();
         assert_eq!(env.seq, expected_seq, "gapless");
         expected_seq += 1;
-        assert!(by_id.insert(env.event.id.clone(), env.seq).is_none(), "{} stored twice", env.event.id);
+        assert!(by_id.insert(env.event.id.to_string(), env.seq).is_none(), "{} stored twice", env.event.id);
     }
     for (i, (first, last)) in &acked {
         assert_eq!(last - first + 1, batch_size(*i));
@@ -217,7 +217,7 @@ fn write_failures_are_reported_and_leave_the_log_consistent() {
     let mut by_id: BTreeMap<String, u64> = BTreeMap::new();
     for env in log.read_from(1) {
         let env = env.unwrap();
-        assert!(by_id.insert(env.event.id.clone(), env.seq).is_none(), "{} stored twice", env.event.id);
+        assert!(by_id.insert(env.event.id.to_string(), env.seq).is_none(), "{} stored twice", env.event.id);
     }
     assert_eq!(by_id.len() as u64, report.last_seq);
     for (i, first) in &acked {

@@ -67,7 +67,7 @@ pub fn pending_kind(i: i64, id: &str, kind: EventKind) -> Pending {
         source: if tick { "server".into() } else { "acd-1".into() },
         received: ts(i + 1),
         event: Event {
-            id: if tick { String::new() } else { id.into() },
+            id: if tick { String::new().into() } else { id.into() },
             ts: ts(i),
             agent,
             kind,

@@ -87,7 +87,12 @@ fn the_log_writes_exactly_the_golden_bytes() {
     let log = Log::open_with(dir.path(), OpenOptions { sync_data: false, ..OpenOptions::default() }).unwrap();
     let pending: Vec<Pending> = golden_envelopes()
         .into_iter()
-        .map(|e| Pending { tenant: e.tenant, source: e.source, received: e.received, event: e.event })
+        .map(|e| Pending {
+            tenant: e.tenant.to_string().into(),
+            source: e.source.to_string().into(),
+            received: e.received,
+            event: e.event,
+        })
         .collect();
     // Two commits, to cross a commit boundary in the chain.
     let (a, b) = pending.split_at(10);

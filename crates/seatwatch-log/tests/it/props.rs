@@ -22,7 +22,7 @@ fn arb_pending() -> impl Strategy<Value = Pending> {
             let mut p = pending_kind(0, &id, kinds[k].clone());
             // pending_kind empties ids of ticks only; keep the generated id otherwise.
             if !matches!(p.event.kind, EventKind::Tick) {
-                p.event.id = id;
+                p.event.id = id.into();
             }
             p.tenant = tenant.into();
             p.source = source.into();
@@ -49,7 +49,7 @@ proptest! {
             prop_assert_eq!(outs.len(), batch.len());
             for (p, o) in batch.into_iter().zip(outs) {
                 let dup = !p.event.id.is_empty()
-                    && !seen.insert((p.tenant.clone(), p.source.clone(), p.event.id.clone()));
+                    && !seen.insert((p.tenant.to_string(), p.source.to_string(), p.event.id.to_string()));
                 if dup {
                     prop_assert_eq!(o, AppendOutcome::Duplicate);
                 } else {
@@ -70,7 +70,7 @@ proptest! {
         let again: Vec<Envelope> = log.read_from(1).collect::<Result<_, _>>().unwrap();
         prop_assert_eq!(&again, &expected);
         if let Some(e) = expected.iter().find(|e| !e.event.id.is_empty()) {
-            let p = Pending { tenant: e.tenant.clone(), source: e.source.clone(), received: e.received, event: e.event.clone() };
+            let p = Pending { tenant: e.tenant.to_string().into(), source: e.source.to_string().into(), received: e.received, event: e.event.clone() };
             prop_assert_eq!(log.append_blocking(vec![p]).unwrap(), vec![AppendOutcome::Duplicate]);
         }
     }

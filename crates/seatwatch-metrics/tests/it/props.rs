@@ -89,7 +89,7 @@ fn log() -> impl Strategy<Value = Vec<Envelope>> {
                     tenant: TENANTS[s.tenant].into(),
                     source: "acd".into(),
                     received: ts,
-                    event: Event { id: format!("e{seq}"), ts, agent, kind, extra: None },
+                    event: Event { id: format!("e{seq}").into(), ts, agent, kind, extra: None },
                 }
             })
             .collect()

@@ -181,7 +181,7 @@ fn login(seq: u64, tenant: &str, agent: &str) -> Envelope {
         source: "acd".into(),
         received: ts,
         event: Event {
-            id: format!("e{seq}"),
+            id: format!("e{seq}").into(),
             ts,
             agent: Some(AgentId(agent.into())),
             kind: EventKind::Login { station: format!("st-{agent}") },
@@ -239,7 +239,13 @@ fn a_call_without_a_queue_counts_under_none_and_the_ratios_are_nan_without_data(
         tenant: TENANT.into(),
         source: "acd".into(),
         received: ts(at),
-        event: Event { id: format!("e{seq}"), ts: ts(at), agent: agent.map(|a| AgentId(a.into())), kind, extra: None },
+        event: Event {
+            id: format!("e{seq}").into(),
+            ts: ts(at),
+            agent: agent.map(|a| AgentId(a.into())),
+            kind,
+            extra: None,
+        },
     };
     let call = CallId("c1".into());
     let mut f = Fold::new(config(""));

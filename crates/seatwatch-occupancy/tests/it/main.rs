@@ -33,10 +33,16 @@ impl Log {
         let seq = self.records.len() as u64 + 1;
         let env = Envelope {
             seq,
-            tenant: self.tenant.clone(),
+            tenant: self.tenant.clone().into(),
             source: "acd".into(),
             received: at(hms),
-            event: Event { id: format!("e{seq}"), ts: at(hms), agent: agent.map(AgentId::from), kind, extra: None },
+            event: Event {
+                id: format!("e{seq}").into(),
+                ts: at(hms),
+                agent: agent.map(AgentId::from),
+                kind,
+                extra: None,
+            },
         };
         self.occ.apply(&env);
         self.records.push(env);

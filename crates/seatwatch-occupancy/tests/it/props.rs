@@ -81,7 +81,7 @@ fn log(late_events: bool) -> impl Strategy<Value = Vec<Envelope>> {
                     tenant: TENANT.into(),
                     source: "acd".into(),
                     received: ts,
-                    event: Event { id: format!("e{seq}"), ts, agent, kind, extra: None },
+                    event: Event { id: format!("e{seq}").into(), ts, agent, kind, extra: None },
                 }
             })
             .collect()

@@ -97,7 +97,7 @@ fn build(steps: &[Step]) -> Vec<Envelope> {
                 tenant: ["acme", "globex"][s.tenant].into(),
                 source: "acd".into(),
                 received: Ts::from_secs(now),
-                event: Event { id: format!("e{seq}"), ts: Ts::from_secs(now), agent, kind, extra: None },
+                event: Event { id: format!("e{seq}").into(), ts: Ts::from_secs(now), agent, kind, extra: None },
             }
         })
         .collect()

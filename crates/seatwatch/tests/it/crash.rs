@@ -62,7 +62,7 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
         let log = seatwatch_log::Log::open(&data).expect("reopen after SIGKILL");
         let mut seen: BTreeMap<String, u32> = BTreeMap::new();
         for env in log.read_from(1) {
-            *seen.entry(env.unwrap().event.id).or_default() += 1;
+            *seen.entry(env.unwrap().event.id.to_string()).or_default() += 1;
         }
         for id in &acked {
             assert_eq!(seen.get(id), Some(&1), "acknowledged event {id} lost or doubled");

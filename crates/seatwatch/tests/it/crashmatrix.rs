@@ -202,7 +202,7 @@ async fn crash_matrix_sigkill_at_random_points_loses_nothing_and_replays_equal()
         let log = seatwatch_log::Log::open(&data).unwrap();
         let mut seen: BTreeMap<String, u32> = BTreeMap::new();
         for env in log.read_from(1) {
-            *seen.entry(env.unwrap().event.id).or_default() += 1;
+            *seen.entry(env.unwrap().event.id.to_string()).or_default() += 1;
         }
         log.close().unwrap();
         assert!(seen.values().all(|n| *n == 1), "round {round} (seed {seed}): an event stored twice");

@@ -17,7 +17,7 @@ fn build(dir: &Path) {
                 source: "acd-1".into(),
                 received: Ts::from_secs(1_772_400_000),
                 event: Event {
-                    id: format!("t-{chunk}-{i}"),
+                    id: format!("t-{chunk}-{i}").into(),
                     ts: Ts::from_secs(1_772_400_000 + chunk * 10 + i),
                     agent: None,
                     kind: EventKind::Heartbeat,
