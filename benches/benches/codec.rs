@@ -2,8 +2,9 @@
 //! log record (encode with its chain link, full decode, and the duplicate-index prefix
 //! decode that `Log::open` runs for every record).
 //!
-//! Baseline in the same run: `serde_json::from_str::<Value>` alone (the parse every
-//! validation needs), so the validation overhead can be read as a ratio.
+//! Baselines in the same run: `serde_json::from_str::<Value>` alone (what validation
+//! parsed into until session 7) and the parse into the borrowed [`seatwatch_model::Json`]
+//! that validation reads now, so the validation overhead can be read as a ratio.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use seatwatch_log::format;
@@ -19,6 +20,9 @@ fn codec(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("baseline_json_parse_value", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(EVENT)))
+    });
+    g.bench_function("json_parse_borrowed", |b| {
+        b.iter(|| serde_json::from_str::<seatwatch_model::Json<'_>>(black_box(EVENT)).is_ok())
     });
     g.bench_function("json_to_event", |b| {
         b.iter(|| {

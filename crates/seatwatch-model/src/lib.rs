@@ -15,6 +15,7 @@ mod event;
 mod export;
 mod idhash;
 pub mod idmap;
+pub mod json;
 mod projector;
 mod time;
 mod validate;
@@ -25,6 +26,7 @@ pub use duration::Dur;
 pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours, Text};
 pub use idhash::IdHash;
 pub use idmap::IdMap;
+pub use json::Json;
 pub use projector::{Clock, Projector, fold};
 pub use time::{Date, NANOS_PER_SEC, TimeOfDay, Ts, rings_heard};
 pub use validate::{

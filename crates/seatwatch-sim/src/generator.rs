@@ -1225,7 +1225,7 @@ mod tests {
             }
             prev = Some(e.at);
             let v: Value = serde_json::from_str(&e.json).unwrap();
-            if let Err(r) = validate_event(&v, 0, &opts) {
+            if let Err(r) = validate_event(&seatwatch_model::Json::from_value(&v), 0, &opts) {
                 err(format!("rejected by the model: {r}"));
             }
             if !ids.insert(s(&v, "id")) {

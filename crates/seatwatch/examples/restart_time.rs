@@ -62,7 +62,7 @@ fn fill(log: &Log, target: u64, first_day: chrono::NaiveDate, prefix: &str) {
     let mut n = have;
     for ev in seatwatch_sim::generate(&sim).unwrap() {
         let v: serde_json::Value = serde_json::from_str(&ev.json).unwrap();
-        let event = validate_event(&v, 0, &opts).unwrap();
+        let event = validate_event(&seatwatch_model::Json::from_value(&v), 0, &opts).unwrap();
         batch.push(Pending { tenant: "acme".into(), source: "acd-1".into(), received: event.ts, event });
         if batch.len() == 2000 || n + batch.len() as u64 >= target {
             let out = log.append_blocking(std::mem::take(&mut batch)).unwrap();

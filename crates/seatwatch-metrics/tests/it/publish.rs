@@ -24,7 +24,7 @@ fn day(agents: u32) -> Vec<Envelope> {
         .enumerate()
         .map(|(i, e)| {
             let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
-            let event = validate_event(&v, 0, &opts).unwrap();
+            let event = validate_event(&seatwatch_model::Json::from_value(&v), 0, &opts).unwrap();
             Envelope { seq: i as u64 + 1, tenant: TENANT.into(), source: "acd".into(), received: event.ts, event }
         })
         .collect()

@@ -83,13 +83,13 @@ proptest! {
     fn json_model_record_round_trip(v in arb_event()) {
         let k = key();
         let o = opts(&k, CallerPolicy::Plain);
-        let event = validate_event(&v, 0, &o).map_err(|r| TestCaseError::fail(format!("{r} for {v}")))?;
+        let event = validate_event(&Json::from_value(&v), 0, &o).map_err(|r| TestCaseError::fail(format!("{r} for {v}")))?;
         let env = Envelope { seq: 42, tenant: "acme".into(), source: "acd-1".into(), received: event.ts, event: event.clone() };
         let bytes = bincode::encode_to_vec(&env, BINCODE_CONFIG).unwrap();
         let (back, used): (Envelope, usize) = bincode::decode_from_slice(&bytes, BINCODE_CONFIG).unwrap();
         prop_assert_eq!(used, bytes.len());
         prop_assert_eq!(&back, &env);
-        let again = validate_event(&event.to_json(), 0, &o).map_err(|r| TestCaseError::fail(r.to_string()))?;
+        let again = validate_event(&Json::from_value(&event.to_json()), 0, &o).map_err(|r| TestCaseError::fail(r.to_string()))?;
         prop_assert_eq!(again, event);
     }
 
@@ -143,7 +143,7 @@ fn every_validation_code_is_produced() {
     let now = Ts::parse_rfc3339("2026-03-02T00:00:00Z").unwrap();
     let skew = IngestOptions { max_future: Some((now, 300_000_000_000)), ..o };
     let v = json!({"id":"1","type":"ready","ts":"2026-03-02T09:00:00+08:00","agent":"a"});
-    assert_eq!(validate_event(&v, 0, &skew).unwrap_err().code, RejectCode::ClockSkew);
+    assert_eq!(validate_event(&Json::from_value(&v), 0, &skew).unwrap_err().code, RejectCode::ClockSkew);
     // `unsupported_frame` is a property of the WebSocket frame (binary), not of its
     // text; the code exists here and the ingest tests produce it.
     assert_eq!(RejectCode::UnsupportedFrame.as_str(), "unsupported_frame");
@@ -153,7 +153,7 @@ fn every_validation_code_is_produced() {
 fn export_keeps_extras_and_never_shows_a_number() {
     let k = key();
     let v = json!({"id":"9","type":"offered","ts":"2026-03-02T08:00:00+08:00","agent":"a","call":"c","caller":"+8613800138000","x_crm":"ticket-7"});
-    let e = validate_event(&v, 0, &opts(&k, CallerPolicy::Hmac)).unwrap();
+    let e = validate_event(&Json::from_value(&v), 0, &opts(&k, CallerPolicy::Hmac)).unwrap();
     let out = e.to_json().to_string();
     assert!(out.contains("ticket-7"));
     assert!(out.contains("hmac-sha256:"));

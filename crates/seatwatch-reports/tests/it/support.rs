@@ -16,7 +16,8 @@ pub fn build_log(dir: &Path, tenant: &str, lines: &str) -> Log {
     let mut batch = Vec::new();
     for (i, line) in lines.lines().enumerate() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
-        let event = validate_event(&v, 0, &opts).unwrap_or_else(|r| panic!("line {}: {r}", i + 1));
+        let event = validate_event(&seatwatch_model::Json::from_value(&v), 0, &opts)
+            .unwrap_or_else(|r| panic!("line {}: {r}", i + 1));
         batch.push(Pending { tenant: tenant.into(), source: "acd-1".into(), received: event.ts, event });
         if batch.len() == 500 {
             log.append_blocking(std::mem::take(&mut batch)).unwrap();

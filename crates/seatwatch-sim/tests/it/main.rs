@@ -529,7 +529,7 @@ mod against_the_compliance_engine {
         c.set_change_log(false);
         for (seq, e) in (1u64..).zip(generate(cfg).unwrap()) {
             let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
-            let event = validate_event(&v, 0, &opts).unwrap();
+            let event = validate_event(&seatwatch_model::Json::from_value(&v), 0, &opts).unwrap();
             let received = event.ts;
             c.apply(&Envelope { seq, tenant: "acme".into(), source: "sim".into(), received, event });
         }

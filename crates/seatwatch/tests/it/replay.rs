@@ -247,7 +247,8 @@ fn golden_log(case: &str, data: &Path, limit: usize) {
         .lines()
         .take(limit)
         .map(|l| {
-            let event = validate_event(&serde_json::from_str::<serde_json::Value>(l).unwrap(), 0, &opts).unwrap();
+            let event =
+                validate_event(&serde_json::from_str::<seatwatch_model::Json<'_>>(l).unwrap(), 0, &opts).unwrap();
             Pending { tenant: "acme".into(), source: "acd-1".into(), received: event.ts, event }
         })
         .collect();
