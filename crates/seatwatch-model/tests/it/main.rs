@@ -74,6 +74,27 @@ fn arb_event() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Any JSON value: strings of any Unicode (quotes, backslashes and control characters
+/// included, so the text holds escapes), keys likewise, nested arrays and objects.
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        (-1e12f64..1e12).prop_map(|f| json!(f)),
+        any::<String>().prop_map(Value::String),
+        "[\"\\\n\t\u{0}-\u{1f}a-z\u{e9}\u{4e2d}\u{1f600}]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::btree_map("[\"\\a-z\u{e9}]{0,6}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
 proptest! {
     #![proptest_config(seatwatch_testkit::proptest_config("model-roundtrip", 512))]
 
@@ -91,6 +112,30 @@ proptest! {
         prop_assert_eq!(&back, &env);
         let again = validate_event(&Json::from_value(&event.to_json()), 0, &o).map_err(|r| TestCaseError::fail(r.to_string()))?;
         prop_assert_eq!(again, event);
+    }
+
+    /// The frame's text parsed into the borrowed `Json` tree is the tree `serde_json`
+    /// parses into a `Value`: strings with escapes, any Unicode, nesting, numbers.
+    #[test]
+    fn borrowed_json_is_the_same_tree_as_serde_json_value(v in arb_json(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { v.to_string() };
+        let j: Json<'_> = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e} for {text}")))?;
+        // Against serde_json's own parse of the text (a float need not survive its
+        // text form exactly without serde_json's `float_roundtrip`).
+        let want: Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(j.to_value(), want);
+    }
+
+    /// An event validates to the same result whether read from its frame's text (the
+    /// server's path) or from a `Value` built in memory.
+    #[test]
+    fn an_event_validates_the_same_from_text_or_value(v in arb_event()) {
+        let k = key();
+        let o = opts(&k, CallerPolicy::Hmac);
+        let text = v.to_string();
+        let frame = parse_frame(&text).map_err(|r| TestCaseError::fail(r.to_string()))?;
+        prop_assert_eq!(frame.items.len(), 1);
+        prop_assert_eq!(validate_event(&frame.items[0], 0, &o), validate_event(&Json::from_value(&v), 0, &o));
     }
 
     /// Validation never panics, whatever the JSON.
