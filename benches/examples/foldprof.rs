@@ -148,7 +148,12 @@ fn rss_kib() -> i64 {
 /// The timed part, a separate symbol for `valgrind --tool=callgrind --toggle-collect=*measured_fold*`.
 #[inline(never)]
 fn measured_fold<P: seatwatch_model::Projector>(p: &mut P, records: &[seatwatch_model::Envelope]) {
-    fold_all(p, records);
+    // With `FOLDPROF_RUN=N`: in runs of N records (`Projector::apply_run`), as the
+    // server's follower folds a chunk read from the log.
+    match std::env::var("FOLDPROF_RUN").ok().and_then(|s| s.parse::<usize>().ok()).filter(|&n| n > 0) {
+        Some(n) => records.chunks(n).for_each(|run| p.apply_run(run)),
+        None => fold_all(p, records),
+    }
 }
 
 /// With `FOLDPROF_REPEAT=N`, fold the records N times into clones of the projector first

@@ -33,9 +33,7 @@ pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
             if engine.change_log() != listening {
                 engine.set_change_log(listening);
             }
-            for env in &records {
-                engine.apply(env);
-            }
+            engine.apply_run(&records);
             engine.take_pushes()
         };
         applied += records.len() as u64;

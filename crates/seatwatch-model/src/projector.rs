@@ -16,6 +16,11 @@ use crate::{Envelope, EventKind, Ts};
 ///   projector has not seen, in strictly increasing `seq` order, with no gaps, whether
 ///   the record is a producer's event, a heartbeat or a server tick. Records of every
 ///   tenant arrive interleaved; a projector keeps its state per tenant.
+/// * [`Projector::apply_run`] may be called instead of `apply` with a run of such
+///   records (consecutive, in `seq` order); it must leave exactly the state that
+///   calling `apply` on each of them in order would. The default does just that; a
+///   projector made of independent parts may fold each part over the whole run in
+///   turn (the engine does, so each part's working set stays in the cache).
 /// * [`Projector::position`] may be called at any time; it returns the `seq` of the last
 ///   record applied, `0` before the first.
 ///
@@ -38,6 +43,13 @@ use crate::{Envelope, EventKind, Ts};
 pub trait Projector {
     /// Fold one record into the state. See the trait documentation for the contract.
     fn apply(&mut self, env: &Envelope);
+
+    /// Fold a run of records, as `apply` on each in order would.
+    fn apply_run(&mut self, records: &[Envelope]) {
+        for env in records {
+            self.apply(env);
+        }
+    }
 
     /// The `seq` of the last record applied (`0` before the first).
     fn position(&self) -> u64;
