@@ -276,6 +276,19 @@ mod tests {
         out
     }
 
+    /// `got` holds the same state as `want`: position, every projection, every view,
+    /// the snapshot bytes.
+    fn same_state(got: &Engine, want: &Engine) -> Result<(), TestCaseError> {
+        prop_assert_eq!(got.position(), want.position());
+        prop_assert_eq!(got.records(), want.records());
+        prop_assert!(got.occupancy == want.occupancy, "occupancy differs");
+        prop_assert!(got.compliance == want.compliance, "compliance differs");
+        prop_assert!(got.histograms == want.histograms, "histograms differ");
+        prop_assert_eq!(views(got), views(want));
+        prop_assert_eq!(got.snapshot(), want.snapshot());
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(seatwatch_testkit::proptest_config("engine-snapshot", 32))]
 
@@ -297,13 +310,7 @@ mod tests {
             prop_assert_eq!(restored.snapshot(), bytes, "a restored engine snapshots to the same bytes");
             fold(&mut restored, &log[cut..]);
 
-            prop_assert_eq!(restored.position(), whole.position());
-            prop_assert_eq!(restored.records(), whole.records());
-            prop_assert!(restored.occupancy == whole.occupancy, "occupancy differs");
-            prop_assert!(restored.compliance == whole.compliance, "compliance differs");
-            prop_assert!(restored.histograms == whole.histograms, "histograms differ");
-            prop_assert_eq!(views(&restored), views(&whole));
-            prop_assert_eq!(restored.snapshot(), whole.snapshot());
+            same_state(&restored, &whole)?;
         }
 
         /// Folding in runs (`apply_run`, each projection over the whole run in turn)
@@ -336,13 +343,7 @@ mod tests {
                 ran.apply_run(&log[from..to]);
                 at = to;
             }
-            prop_assert_eq!(ran.position(), one.position());
-            prop_assert_eq!(ran.records(), one.records());
-            prop_assert!(ran.occupancy == one.occupancy, "occupancy differs");
-            prop_assert!(ran.compliance == one.compliance, "compliance differs");
-            prop_assert!(ran.histograms == one.histograms, "histograms differ");
-            prop_assert_eq!(views(&ran), views(&one));
-            prop_assert_eq!(ran.snapshot(), one.snapshot());
+            same_state(&ran, &one)?;
             let ran_pushes = ran.take_pushes();
             prop_assert_eq!(ran_pushes.len(), one_pushes.len());
             for (a, b) in ran_pushes.iter().zip(&one_pushes) {

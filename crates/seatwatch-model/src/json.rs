@@ -184,41 +184,12 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         // An event has about eight fields: one allocation for most objects.
         let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
-        while let Some(Key(k)) = map.next_key()? {
+        // A key reaches the same visitor as a string value (borrowed unless escaped).
+        while let Some(key) = map.next_key()? {
+            let Json::String(k) = key else { return Err(de::Error::custom("an object key must be a string")) };
             fields.push((k, map.next_value()?));
         }
         Ok(Json::Object(Object { fields }))
-    }
-}
-
-/// An object key, borrowed when it holds no escape.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(s)))
     }
 }
 
