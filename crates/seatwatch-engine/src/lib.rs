@@ -167,16 +167,16 @@ impl Projector for Engine {
     /// evicting each other at every record. Their change logs are kept per projection
     /// already, so the pushes come out in the same order too.
     fn apply_run(&mut self, records: &[Envelope]) {
-        // The records `apply` would skip: those at or below the position, and any that
-        // do not increase (never, from the log; then fold one by one).
-        let start = records.partition_point(|e| e.seq <= self.position);
-        let run = &records[start..];
-        if !run.windows(2).all(|w| w[0].seq < w[1].seq) {
-            for env in run {
+        // Records not in increasing `seq` order (never from the log): one by one, as
+        // `apply` decides for each. Otherwise skip those at or below the position.
+        if !records.windows(2).all(|w| w[0].seq < w[1].seq) {
+            for env in records {
                 self.apply(env);
             }
             return;
         }
+        let start = records.partition_point(|e| e.seq <= self.position);
+        let run = &records[start..];
         let Some(last) = run.last() else { return };
         for env in run {
             self.occupancy.apply(env);
