@@ -219,18 +219,10 @@ pub mod fail;
 #[cfg(feature = "docs")]
 pub mod doc;
 
-#[cfg(any(
-    miri,
-    not(any(
-        windows,
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-    ))
-))]
+// Seatwatch patch (docs/adr/0006-sled-threadpool-patch.md): sled's own inline "thread
+// pool" (upstream: under miri and on platforms without threads) on every platform, so an
+// I/O buffer is written by the thread that seals it or completes its last reservation
+// (the log's writer thread), not handed to seven `sled-io` threads and waited for.
 mod threadpool {
     use super::{OneShot, Result};
 
@@ -246,19 +238,6 @@ mod threadpool {
     }
 }
 
-#[cfg(all(
-    not(miri),
-    any(
-        windows,
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-    )
-))]
-mod threadpool;
 
 #[cfg(all(
     not(miri),
