@@ -5,7 +5,7 @@ use crate::auth::{self, Denied};
 use crate::server::AppState;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -164,13 +164,20 @@ pub async fn stream(
     };
     let rx = state.pushes.subscribe();
     let tracker = state.tracker.clone();
-    ws.on_upgrade(move |socket| {
+    let limit = STREAM_MAX_CLIENT_MESSAGE_BYTES;
+    let read_buffer = limit.min(crate::connection::READ_BUFFER_BYTES);
+    ws.max_message_size(limit).max_frame_size(limit).read_buffer_size(read_buffer).on_upgrade(move |socket| {
         tracker.track_future(async move {
             push_loop(socket, rx, tenant, state).await;
             drop(permit);
         })
     })
 }
+
+/// The largest message a `/v1/stream` client may send. The stream takes no messages
+/// (what a client sends is read and dropped, so that pings are answered and a close is
+/// seen); without a limit tungstenite would buffer one of up to 64 MiB per subscriber.
+const STREAM_MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
 
 async fn push_loop(
     socket: WebSocket,
@@ -193,6 +200,13 @@ async fn push_loop(
                 Err(_) => return,
             },
             m = incoming.next() => match m {
+                Some(Err(e)) if crate::connection::is_too_big(&e) => {
+                    tracing::warn!(tenant = %tenant, "message over the size limit on /v1/stream; closing with 1009");
+                    let reason = "message too big: /v1/stream takes no messages";
+                    let close = CloseFrame { code: close_code::SIZE, reason: reason.into() };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                }
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(_)) => {}
             },

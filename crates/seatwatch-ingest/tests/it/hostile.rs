@@ -394,3 +394,40 @@ async fn a_flood_of_connections_is_shed_memory_stays_bounded_and_good_clients_ar
     assert!(v["last_seq"].as_u64().unwrap() >= 22, "{v}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_subscriber_sending_a_huge_message_is_closed_with_1009_and_others_keep_their_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let url = srv.ws_url(&format!("/v1/stream?access_token={ACME_READER}"));
+    let mut hostile = connect(&url, None).await.unwrap();
+    let mut quiet = connect(&url, None).await.unwrap();
+    // Small messages (and pings) are read and dropped; the subscription goes on.
+    hostile.send(Message::text("hello")).await.unwrap();
+    // Well under tungstenite's default limit (64 MiB), far over the stream's.
+    hostile.send(Message::text("x".repeat(1_000_000))).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match hostile.next().await {
+                Some(Ok(Message::Close(frame))) => break frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    });
+    let close = closed.await.expect("the server closes the stream").expect("a close frame with a code");
+    assert_eq!(close.code, CloseCode::Size);
+    assert!(close.reason.contains("takes no messages"), "{}", close.reason);
+    // The other subscriber still gets the tenant's pushes.
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let login = ev("s-1", "login", TS, Some("a1"), r#","station":"S1""#);
+    assert_eq!(roundtrip(&mut ws, &login).await["accepted"], 1);
+    let push = loop {
+        if let Message::Text(t) = quiet.next().await.unwrap().unwrap() {
+            break serde_json::from_str::<Value>(t.as_str()).unwrap();
+        }
+    };
+    assert_eq!(push["type"], "agent_state", "{push}");
+    still_served(&srv, "s-end").await;
+    srv.stop().await;
+}
