@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p seatwatch-benches --example foldprof -- WHAT AGENTS RECORDS`
 //!
-//! WHAT is `occupancy`, `compliance`, `pair`, `engine` or `bare`; the day is folded up to
+//! WHAT is `occupancy`, `compliance`, `pair`, `engine`, `pushes` (the engine with its
+//! `/v1/stream` pushes built every 4,096 records) or `bare`; the day is folded up to
 //! 09:00 first (untimed), then RECORDS records are folded and timed. `mem` streams
 //! RECORDS records into an engine and reports the resident memory per agent.
 //!
@@ -70,6 +71,21 @@ fn main() {
             let t = Instant::now();
             measured_fold(&mut p, &measured);
             report(what, n, t);
+        }
+        "pushes" => {
+            // As the server's follower while someone listens on /v1/stream: change logs
+            // on, the pushes taken (JSON built) after every 4,096 records.
+            let mut p = Engine::new(&config);
+            fold_all(&mut p, &prefix);
+            p.take_pushes();
+            eprintln!("prefix folded in {:?}", t.elapsed());
+            for _ in 0..std::env::var("FOLDPROF_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(0) {
+                measured_pushes(&mut p.clone(), &measured);
+            }
+            let t = Instant::now();
+            let pushes = measured_pushes(&mut p, &measured);
+            report(what, n, t);
+            println!("{pushes} pushes");
         }
         _ => {
             let all: Vec<_> = prefix.iter().chain(measured.iter()).cloned().collect();
@@ -154,6 +170,18 @@ fn measured_fold<P: seatwatch_model::Projector>(p: &mut P, records: &[seatwatch_
         Some(n) => records.chunks(n).for_each(|run| p.apply_run(run)),
         None => fold_all(p, records),
     }
+}
+
+/// The engine's fold with its pushes taken every 4,096 records; how many there were.
+#[inline(never)]
+fn measured_pushes(p: &mut Engine, records: &[seatwatch_model::Envelope]) -> usize {
+    records
+        .chunks(4096)
+        .map(|chunk| {
+            fold_all(p, chunk);
+            std::hint::black_box(p.take_pushes()).len()
+        })
+        .sum()
 }
 
 /// With `FOLDPROF_REPEAT=N`, fold the records N times into clones of the projector first
