@@ -78,7 +78,55 @@ impl Ts {
     /// RFC 3339 in UTC (`Z`), with as many fractional digits as needed. This is the
     /// form every Seatwatch output uses, so reports are byte-stable.
     pub fn to_rfc3339(self) -> String {
+        match self.rfc3339() {
+            Some(text) => text.as_str().to_owned(),
+            None => self.chrono_rfc3339(),
+        }
+    }
+
+    /// What [`Ts::to_rfc3339`] gives, as chrono writes it.
+    fn chrono_rfc3339(self) -> String {
         self.to_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// [`Ts::to_rfc3339`]'s text written into a buffer on the stack, digit by digit:
+    /// every JSON output writes timestamps, and chrono's formatter (`fmt::write`, one
+    /// `Display` per field, then a `String`) cost ~900 instructions each. `None` for a
+    /// year outside 0000–9999 or a leap second (neither comes out of an `i64` of
+    /// nanoseconds), which chrono writes instead.
+    fn rfc3339(self) -> Option<Rfc3339> {
+        let t = self.to_utc();
+        let (year, nano) = (t.year(), t.nanosecond());
+        if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
+            return None;
+        }
+        let mut out = Rfc3339 { buf: *b"0000-00-00T00:00:00.000000000Z", len: 20 };
+        let mut put = |at: usize, digits: usize, mut v: u32| {
+            for i in (0..digits).rev() {
+                out.buf[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        // chrono's `SecondsFormat::AutoSi`: none, or 3, 6 or 9 digits, the fewest exact.
+        let (digits, value) = match nano {
+            0 => (0, 0),
+            n if n % 1_000_000 == 0 => (3, n / 1_000_000),
+            n if n % 1_000 == 0 => (6, n / 1_000),
+            n => (9, n),
+        };
+        if digits > 0 {
+            put(20, digits, value);
+        }
+        let end = if digits > 0 { 20 + digits } else { 19 };
+        out.buf[end] = b'Z';
+        out.len = end + 1;
+        Some(out)
     }
 
     /// Whole seconds since the epoch, rounded down.
@@ -102,15 +150,34 @@ impl Ts {
     }
 }
 
+/// [`Ts::to_rfc3339`]'s text on the stack: `YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z`.
+struct Rfc3339 {
+    buf: [u8; 30],
+    len: usize,
+}
+
+impl Rfc3339 {
+    fn as_str(&self) -> &str {
+        // ASCII digits and separators only.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Ts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        match self.rfc3339() {
+            Some(text) => f.write_str(text.as_str()),
+            None => f.write_str(&self.chrono_rfc3339()),
+        }
     }
 }
 
 impl serde::Serialize for Ts {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        match self.rfc3339() {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => s.serialize_str(&self.chrono_rfc3339()),
+        }
     }
 }
 

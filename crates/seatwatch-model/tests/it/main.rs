@@ -204,3 +204,34 @@ fn export_keeps_extras_and_never_shows_a_number() {
     assert!(out.contains("hmac-sha256:"));
     assert!(!out.contains("13800138000"));
 }
+
+/// Nanoseconds whose fractional part is whole seconds, milliseconds, microseconds or
+/// anything, across `i64`'s whole range (years 1677 to 2262).
+fn arb_nanos() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        any::<i64>(),
+        any::<i64>().prop_map(|n| n - n % 1_000_000_000),
+        any::<i64>().prop_map(|n| n - n % 1_000_000),
+        any::<i64>().prop_map(|n| n - n % 1_000),
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(0),
+        Just(-1),
+    ]
+}
+
+proptest! {
+    #![proptest_config(seatwatch_testkit::proptest_config("model-rfc3339", 4096))]
+
+    /// The hand-written timestamp text is chrono's, to the byte, for every instant:
+    /// JSON output, reports and alarm views all write it.
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them(nanos in arb_nanos(), offset in -86_399i32..86_400) {
+        let chrono = chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(nanos)
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        let ts = Ts { nanos, offset_secs: offset };
+        prop_assert_eq!(ts.to_rfc3339(), chrono.clone());
+        prop_assert_eq!(ts.to_string(), chrono.clone());
+        prop_assert_eq!(serde_json::to_string(&ts).unwrap(), format!("\"{chrono}\""));
+    }
+}
