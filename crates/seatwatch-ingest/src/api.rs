@@ -165,8 +165,7 @@ pub async fn stream(
     let rx = state.pushes.subscribe();
     let tracker = state.tracker.clone();
     let limit = STREAM_MAX_CLIENT_MESSAGE_BYTES;
-    let read_buffer = limit.min(crate::connection::READ_BUFFER_BYTES);
-    ws.max_message_size(limit).max_frame_size(limit).read_buffer_size(read_buffer).on_upgrade(move |socket| {
+    ws.max_message_size(limit).max_frame_size(limit).read_buffer_size(limit).on_upgrade(move |socket| {
         tracker.track_future(async move {
             push_loop(socket, rx, tenant, state).await;
             drop(permit);

@@ -87,7 +87,7 @@ pub async fn ingest(
 /// buffer up to this size before every read (128 KiB by default): at 20,000 single-event
 /// frames per second that `memset` was 2.3 % of the server's CPU. A frame larger than this
 /// is read in several reads into a buffer that grows as needed (up to `max_frame_bytes`).
-pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<AppendOutcome>, LogError>> + Send>>;
 

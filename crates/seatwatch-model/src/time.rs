@@ -78,32 +78,24 @@ impl Ts {
     /// RFC 3339 in UTC (`Z`), with as many fractional digits as needed. This is the
     /// form every Seatwatch output uses, so reports are byte-stable.
     pub fn to_rfc3339(self) -> String {
-        match self.rfc3339() {
-            Some(text) => text.as_str().to_owned(),
-            None => self.chrono_rfc3339(),
-        }
+        self.rfc3339().as_str().to_owned()
     }
 
-    /// What [`Ts::to_rfc3339`] gives, as chrono writes it.
-    fn chrono_rfc3339(self) -> String {
-        self.to_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)
-    }
-
-    /// [`Ts::to_rfc3339`]'s text written into a buffer on the stack, digit by digit:
+    /// [`Ts::to_rfc3339`]'s text, written into a buffer on the stack digit by digit:
     /// every JSON output writes timestamps, and chrono's formatter (`fmt::write`, one
-    /// `Display` per field, then a `String`) cost ~900 instructions each. `None` for a
-    /// year outside 0000–9999 or a leap second (neither comes out of an `i64` of
-    /// nanoseconds), which chrono writes instead.
-    fn rfc3339(self) -> Option<Rfc3339> {
+    /// `Display` per field, then a `String`) cost ~900 instructions each. chrono writes
+    /// it only for a year outside 0000–9999 or a leap second (neither comes out of an
+    /// `i64` of nanoseconds).
+    fn rfc3339(self) -> Rfc3339 {
         let t = self.to_utc();
         let (year, nano) = (t.year(), t.nanosecond());
         if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
-            return None;
+            return Rfc3339::Chrono(t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         }
-        let mut out = Rfc3339 { buf: *b"0000-00-00T00:00:00.000000000Z", len: 20 };
+        let mut buf = *b"0000-00-00T00:00:00.000000000Z";
         let mut put = |at: usize, digits: usize, mut v: u32| {
             for i in (0..digits).rev() {
-                out.buf[at + i] = b'0' + (v % 10) as u8;
+                buf[at + i] = b'0' + (v % 10) as u8;
                 v /= 10;
             }
         };
@@ -124,9 +116,8 @@ impl Ts {
             put(20, digits, value);
         }
         let end = if digits > 0 { 20 + digits } else { 19 };
-        out.buf[end] = b'Z';
-        out.len = end + 1;
-        Some(out)
+        buf[end] = b'Z';
+        Rfc3339::Stack { buf, len: end + 1 }
     }
 
     /// Whole seconds since the epoch, rounded down.
@@ -150,34 +141,33 @@ impl Ts {
     }
 }
 
-/// [`Ts::to_rfc3339`]'s text on the stack: `YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z`.
-struct Rfc3339 {
-    buf: [u8; 30],
-    len: usize,
+/// [`Ts::to_rfc3339`]'s text: `YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z`.
+enum Rfc3339 {
+    /// Written digit by digit.
+    Stack { buf: [u8; 30], len: usize },
+    /// Written by chrono (see [`Ts::rfc3339`]).
+    Chrono(String),
 }
 
 impl Rfc3339 {
     fn as_str(&self) -> &str {
-        // ASCII digits and separators only.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        match self {
+            // ASCII digits and separators only.
+            Rfc3339::Stack { buf, len } => std::str::from_utf8(&buf[..*len]).unwrap_or_default(),
+            Rfc3339::Chrono(s) => s,
+        }
     }
 }
 
 impl fmt::Display for Ts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.rfc3339() {
-            Some(text) => f.write_str(text.as_str()),
-            None => f.write_str(&self.chrono_rfc3339()),
-        }
+        f.write_str(self.rfc3339().as_str())
     }
 }
 
 impl serde::Serialize for Ts {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.rfc3339() {
-            Some(text) => s.serialize_str(text.as_str()),
-            None => s.serialize_str(&self.chrono_rfc3339()),
-        }
+        s.serialize_str(self.rfc3339().as_str())
     }
 }
 
