@@ -17,7 +17,7 @@
 use chrono::NaiveDate;
 use hashbrown::HashTable;
 use seatwatch_model::idmap::Key;
-use seatwatch_model::{AgentId, IdHash};
+use seatwatch_model::{AgentId, Chunked, IdHash};
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
@@ -482,65 +482,6 @@ impl<D> CallSlot<D> {
     }
 }
 
-/// A vector in chunks of fixed capacity: growing never moves (or copies) what it holds,
-/// and it never holds more than one chunk of spare capacity (a `Vec` of call slots
-/// doubles: tens of MB copied and up to half of it unused at a busy centre). Used for
-/// the call slab and the agents' slots (at 100,000 agents a `Vec` of them held 31,072
-/// unused slots of ~380 bytes). The first chunk grows as a `Vec` does, so a small
-/// tenant does not reserve a whole chunk.
-#[derive(Clone, Debug)]
-struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
-}
-
-const CHUNK: usize = 4096;
-
-impl<T> Default for Chunked<T> {
-    fn default() -> Self {
-        Chunked { chunks: Vec::new() }
-    }
-}
-
-impl<T> Chunked<T> {
-    fn len(&self) -> usize {
-        self.chunks.last().map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flatten()
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.chunks.iter_mut().flatten()
-    }
-
-    fn push(&mut self, x: T) {
-        match self.chunks.last_mut() {
-            Some(c) if c.len() < CHUNK => c.push(x),
-            _ => {
-                let mut c = if self.chunks.is_empty() { Vec::new() } else { Vec::with_capacity(CHUNK) };
-                c.push(x);
-                self.chunks.push(c);
-            }
-        }
-    }
-}
-
-impl<T> std::ops::Index<usize> for Chunked<T> {
-    type Output = T;
-    #[inline]
-    fn index(&self, i: usize) -> &T {
-        &self.chunks[i / CHUNK][i % CHUNK]
-    }
-}
-
-impl<T> std::ops::IndexMut<usize> for Chunked<T> {
-    #[inline]
-    fn index_mut(&mut self, i: usize) -> &mut T {
-        &mut self.chunks[i / CHUNK][i % CHUNK]
-    }
-}
-
 /// Every call the tenant keeps bookkeeping for, by call id.
 #[derive(Clone, Debug)]
 pub(crate) struct CallBook<D> {
@@ -724,23 +665,6 @@ mod tests {
         assert_eq!(b.slots.len(), 2, "slots are reused");
         assert!(b.info("c9").is_some_and(|i| i.survey));
         assert!(b.info("c1").is_none() && b.leg("c1", 5).is_none());
-    }
-
-    #[test]
-    fn chunked_indexes_across_chunks() {
-        let mut c: Chunked<usize> = Chunked::default();
-        assert_eq!(c.len(), 0);
-        for i in 0..CHUNK * 2 + 3 {
-            c.push(i);
-        }
-        assert_eq!(c.len(), CHUNK * 2 + 3);
-        assert_eq!(c.chunks.len(), 3);
-        assert!((0..c.len()).all(|i| c[i] == i));
-        assert!(c.iter().copied().eq(0..c.len()));
-        c.iter_mut().for_each(|x| *x += 1);
-        assert_eq!(c[CHUNK * 2 + 2], CHUNK * 2 + 3);
-        c[CHUNK] = 7;
-        assert_eq!(c[CHUNK], 7);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! later compute the same thing.
 
 mod caller;
+pub mod chunked;
 mod duration;
 mod event;
 mod export;
@@ -21,6 +22,7 @@ mod time;
 mod validate;
 
 pub use caller::{CallerKey, CallerPolicy, CallerRef};
+pub use chunked::Chunked;
 pub use compact_str::CompactString;
 pub use duration::Dur;
 pub use event::{AgentId, CallId, Envelope, Event, EventKind, QueueId, RecordKind, ShiftHours, Text};

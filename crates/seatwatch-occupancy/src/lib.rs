@@ -43,7 +43,8 @@ use book::{Book, Share, Stats};
 use ids::{IdMap, Key};
 use localtime::DayCache;
 use seatwatch_model::{
-    AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Text, Ts, rings_heard,
+    AgentId, CallId, Chunked, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Text, Ts,
+    rings_heard,
 };
 use settings::{MINUTE_NS, Resolved, Sl};
 use snapshot::{Calls, ClockState, Derived};
@@ -455,7 +456,7 @@ struct Span {
 pub(crate) struct Tenant {
     name: String,
     clock: ClockState,
-    agents: Vec<Agent>,
+    agents: Chunked<Agent>,
     agent_index: Derived<IdMap<u32>>,
     queues: Vec<QueueId>,
     queue_index: Derived<IdMap<u32>>,
@@ -497,7 +498,7 @@ impl Tenant {
         Tenant {
             name: name.to_owned(),
             clock: ClockState(Clock::new(cfg.lateness_ns)),
-            agents: Vec::new(),
+            agents: Chunked::new(),
             agent_index: Derived::default(),
             queues: Vec::new(),
             queue_index: Derived::default(),

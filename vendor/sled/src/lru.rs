@@ -22,8 +22,14 @@ const MAX_QUEUE_ITEMS: usize = 64;
 #[cfg(any(test, feature = "lock_free_delays"))]
 const N_SHARDS: usize = 2;
 
+// Seatwatch patch (docs/adr/0008-sled-cache-shards.md): upstream has 256 shards. A
+// shard only processes its accesses, and so only evicts, once 64 of them have queued
+// up in it; with 256 shards the pages the log's follower reads back were spread so thin
+// that most shards never got there, and sled's cache grew past `cache_capacity`
+// (66 MiB of pulled pages with a 4 MiB cap at 100,000 agents). Eight shards process
+// their queues every ~512 accesses, so the cap holds.
 #[cfg(not(any(test, feature = "lock_free_delays")))]
-const N_SHARDS: usize = 256;
+const N_SHARDS: usize = 8;
 
 struct AccessBlock {
     len: AtomicUsize,

@@ -84,3 +84,17 @@ fn verify_a_clean_log_and_a_second_opener_is_refused_with_the_directory_named() 
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok: 0 records, last seq 0, head "), "{}", text(&o));
 }
+
+/// The binary's jemalloc returns freed pages to the OS about a second after they are
+/// freed (docs/adr/0004-allocator.md): built in through `.cargo/config.toml`, so a build
+/// that lost it (the file gone, the variable renamed) fails here, not in the memory
+/// figures. jemalloc prints its options at exit when asked to.
+#[test]
+fn the_allocator_returns_freed_memory_within_a_second() {
+    let o = bin().arg("--version").env("_RJEM_MALLOC_CONF", "stats_print:true").output().expect("run seatwatch");
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    for opt in ["opt.background_thread: true", "opt.dirty_decay_ms: 1000", "opt.muzzy_decay_ms: 0"] {
+        assert!(t.contains(opt), "jemalloc's options lack {opt:?}:\n{}", &t[..t.len().min(4000)]);
+    }
+}
