@@ -219,6 +219,11 @@ struct WeekSt {
 /// What a pending deadline is for. The derived order breaks ties between deadlines due
 /// at the same instant; [`AgentRef`] orders by the agent id, so this is exactly the order
 /// of the snapshot's [`snap::DKey`] (which holds the ids).
+///
+/// Every pending deadline is kept twice (in the tenant's heap and in its agent's `own`
+/// list), and most are an agent's no-show check or wrap-up limit: the rare call-back and
+/// escalation deadlines box their call id, so a deadline is 56 bytes instead of 72 (at
+/// 100,000 agents ~7 MiB, docs/performance.md). A box orders as what it holds.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum DKey {
     Roster { month: Month },
@@ -226,8 +231,8 @@ pub(crate) enum DKey {
     Absent { agent: AgentRef, date: Date },
     NotReady { agent: AgentRef },
     WrapUp { agent: AgentRef },
-    Callback { agent: AgentRef, call: CallId, seq: u64 },
-    Emergency { agent: AgentRef, call: CallId, seq: u64 },
+    Callback { agent: AgentRef, call: Box<CallId>, seq: u64 },
+    Emergency { agent: AgentRef, call: Box<CallId>, seq: u64 },
 }
 
 impl DKey {
@@ -750,7 +755,7 @@ impl TenantState {
             }
             EventKind::CallbackPromised { call, due } => {
                 let agent = self.agents.slot(ix).aref.clone();
-                let key = DKey::Callback { agent, call: call.clone(), seq };
+                let key = DKey::Callback { agent, call: Box::new(call.clone()), seq };
                 let info = self.calls.info_entry(call.as_str());
                 info.last = info.last.max(t);
                 let old: Vec<Deadline> = info.pending.take_if(|(_, k)| matches!(k, DKey::Callback { .. }));
@@ -1326,7 +1331,7 @@ impl TenantState {
         if info.emergency.is_some() && !info.escalated && !info.armed {
             info.armed = true;
             let due = t.saturating_add(cx.s.rules.escalate_within.as_nanos());
-            let key = DKey::Emergency { agent, call: call.clone(), seq };
+            let key = DKey::Emergency { agent, call: Box::new(call.clone()), seq };
             info.pending.push((due, key.clone()));
             self.add_deadline(due, key);
         }
@@ -1439,4 +1444,16 @@ impl TenantState {
 /// between `login_by` and `late_after` (5 min), applied to shift overrides too.
 fn default_lead(s: &TenantSettings) -> i64 {
     i64::from(s.rules.late_after.0.saturating_sub(s.rules.login_by.0)) * 1_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_stays_small() {
+        // Kept twice per pending deadline, ~200,000 of them at 100,000 agents: a call id
+        // inline in the key made each 72 bytes.
+        assert!(std::mem::size_of::<Deadline>() <= 56, "{}", std::mem::size_of::<Deadline>());
+    }
 }

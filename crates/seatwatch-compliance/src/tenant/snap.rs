@@ -64,10 +64,10 @@ fn old_key(agents: &Agents<super::AgentSt, Deadline>, k: &super::DKey) -> DKey {
         super::DKey::NotReady { agent } => DKey::NotReady { agent: id(agent) },
         super::DKey::WrapUp { agent } => DKey::WrapUp { agent: id(agent) },
         super::DKey::Callback { agent, call, seq } => {
-            DKey::Callback { agent: id(agent), call: call.clone(), seq: *seq }
+            DKey::Callback { agent: id(agent), call: (**call).clone(), seq: *seq }
         }
         super::DKey::Emergency { agent, call, seq } => {
-            DKey::Emergency { agent: id(agent), call: call.clone(), seq: *seq }
+            DKey::Emergency { agent: id(agent), call: (**call).clone(), seq: *seq }
         }
     }
 }
@@ -85,8 +85,12 @@ fn new_key(agents: &Agents<super::AgentSt, Deadline>, k: DKey) -> Result<super::
         DKey::Absent { agent, date } => super::DKey::Absent { agent: aref(&agent)?, date },
         DKey::NotReady { agent } => super::DKey::NotReady { agent: aref(&agent)? },
         DKey::WrapUp { agent } => super::DKey::WrapUp { agent: aref(&agent)? },
-        DKey::Callback { agent, call, seq } => super::DKey::Callback { agent: aref(&agent)?, call, seq },
-        DKey::Emergency { agent, call, seq } => super::DKey::Emergency { agent: aref(&agent)?, call, seq },
+        DKey::Callback { agent, call, seq } => {
+            super::DKey::Callback { agent: aref(&agent)?, call: Box::new(call), seq }
+        }
+        DKey::Emergency { agent, call, seq } => {
+            super::DKey::Emergency { agent: aref(&agent)?, call: Box::new(call), seq }
+        }
     })
 }
 
