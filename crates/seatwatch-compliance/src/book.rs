@@ -16,7 +16,6 @@
 
 use chrono::NaiveDate;
 use hashbrown::HashTable;
-use seatwatch_model::idmap::Key;
 use seatwatch_model::{AgentId, Chunked, IdHash};
 use std::cmp::Ordering;
 use std::fmt;
@@ -65,10 +64,10 @@ impl fmt::Debug for AgentRef {
 /// One agent's slot.
 #[derive(Clone, Debug)]
 pub(crate) struct AgentSlot<S, D> {
-    /// The id as the table compares it: inline when short, so a look-up does not reach
-    /// the id's heap copy (that cache miss was `Agents::intern`'s `memcmp` at 100,000
-    /// agents, docs/performance.md).
-    key: Key,
+    /// The id, which the table compares: inline up to 24 bytes (`AgentId` is a
+    /// `CompactString`), so a look-up does not reach a heap copy (that cache miss was
+    /// `Agents::intern`'s `memcmp` at 100,000 agents before ids were inline,
+    /// docs/performance.md).
     pub(crate) id: AgentId,
     pub(crate) aref: AgentRef,
     pub(crate) st: S,
@@ -107,7 +106,7 @@ impl<S: Default, D> Agents<S, D> {
     #[inline]
     pub(crate) fn find(&self, a: &AgentId) -> Option<u32> {
         let slots = &self.slots;
-        self.table.find(hash_str(a.as_str()), |&ix| slots[ix as usize].key.is(a.as_str())).copied()
+        self.table.find(hash_str(a.as_str()), |&ix| slots[ix as usize].id == *a).copied()
     }
 
     /// The index of agent `a`, giving it a slot (default state) when it has none.
@@ -115,19 +114,18 @@ impl<S: Default, D> Agents<S, D> {
     pub(crate) fn intern(&mut self, a: &AgentId) -> u32 {
         let hash = hash_str(a.as_str());
         let slots = &mut self.slots;
-        if let Some(&ix) = self.table.find(hash, |&ix| slots[ix as usize].key.is(a.as_str())) {
+        if let Some(&ix) = self.table.find(hash, |&ix| slots[ix as usize].id == *a) {
             return ix;
         }
         let ix = u32::try_from(slots.len()).unwrap_or(u32::MAX);
         slots.push(AgentSlot {
-            key: Key::new(a.as_str()),
             id: a.clone(),
             aref: AgentRef { name: Arc::from(a.as_str()), ix },
             st: S::default(),
             own: Vec::new(),
             worked_week: None,
         });
-        self.table.insert_unique(hash, ix, |&x| hash_bytes(slots[x as usize].key.bytes()));
+        self.table.insert_unique(hash, ix, |&x| hash_str(slots[x as usize].id.as_str()));
         ix
     }
 

@@ -14,6 +14,9 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Up to this many entries a map grows by one entry at a time (then as a `Vec` does).
+const EXACT_UP_TO: usize = 16;
+
 /// A map with few entries, sorted by key.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct VecMap<K, V>(Vec<(K, V)>);
@@ -51,10 +54,11 @@ impl<K: Ord, V> VecMap<K, V> {
         match self.search(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
             Err(i) => {
-                // Most of these maps hold one entry for good (an agent's station, a
-                // station's agent): room for exactly one instead of a `Vec`'s first
-                // four. At 100,000 agents that is ~10 MiB (docs/performance.md).
-                if self.0.capacity() == 0 {
+                // These maps hold a few entries for good (an agent's station, a
+                // station's agent, a week of shifts): while small they grow by exactly
+                // one, not to a `Vec`'s first four and then by doubling. At 100,000
+                // agents that is ~13 MiB (docs/performance.md).
+                if self.0.len() == self.0.capacity() && self.0.len() < EXACT_UP_TO {
                     self.0.reserve_exact(1);
                 }
                 self.0.insert(i, (k, v));
@@ -151,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn a_single_entry_takes_room_for_one_and_more_grow_as_a_vec() {
+    fn a_small_map_grows_by_one_entry_and_a_large_one_as_a_vec() {
         let mut v: VecMap<u32, u64> = VecMap::default();
         assert_eq!(v.0.capacity(), 0);
         v.insert(7, 1);
@@ -161,8 +165,13 @@ mod tests {
         for k in 0..7 {
             v.insert(k, 0);
         }
+        assert_eq!(v.0.capacity(), 8, "a week of shifts and one more, exactly");
         assert_eq!(v.iter().map(|(k, _)| *k).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
         assert_eq!(v.get(&7), Some(&2));
+        for k in 8..17 {
+            v.insert(k, 0);
+        }
+        assert_eq!(v.0.capacity(), 32, "past 16 entries, by doubling");
     }
 
     #[test]
