@@ -327,9 +327,6 @@ struct Agent {
     reason_ver: u32,
     /// Queue indexes, sorted.
     members: Vec<u32>,
-    /// The queues the agent joined while the current event was folded (not in its share
-    /// before the event).
-    joined: Derived<Vec<u32>>,
     today: Counters,
 }
 
@@ -350,7 +347,6 @@ impl Agent {
             station_ver: 0,
             reason_ver: 0,
             members: Vec::new(),
-            joined: Derived::default(),
             today: Counters::default(),
         }
     }
@@ -376,7 +372,15 @@ impl Agent {
         self.act == act && self.call.is(&call.0)
     }
 
-    fn set_call(&mut self, act: Act, call: Option<&CallId>, queue: Option<u32>, answered_at: Option<Ts>) {
+    /// A queue the agent was not a member of is added to its members and to `joined`.
+    fn set_call(
+        &mut self,
+        act: Act,
+        call: Option<&CallId>,
+        queue: Option<u32>,
+        answered_at: Option<Ts>,
+        joined: &mut Vec<u32>,
+    ) {
         self.act = act;
         self.call = call.map_or_else(Key::default, |c| Key::new(&c.0));
         self.call_queue = queue;
@@ -385,7 +389,7 @@ impl Agent {
             && let Err(i) = self.members.binary_search(&q)
         {
             self.members.insert(i, q);
-            self.joined.0.push(q);
+            joined.push(q);
         }
     }
 
@@ -466,6 +470,10 @@ pub(crate) struct Tenant {
     timeline: Vec<Span>,
     next_prune: i64,
     days: Derived<DayCache>,
+    /// The queues the agent of the event being folded joined during it (not in its share
+    /// before the event). One vector for the tenant rather than one per agent: ~4 MiB at
+    /// 100,000 agents (docs/performance.md).
+    joined: Derived<Vec<u32>>,
 }
 
 /// Pending changes for [`Occupancy::take_changes`].
@@ -508,6 +516,7 @@ impl Tenant {
             timeline: Vec::new(),
             next_prune: i64::MIN,
             days: Derived::default(),
+            joined: Derived::default(),
         }
     }
 
@@ -593,7 +602,7 @@ impl Tenant {
             }
         }
         ag.last = ag.last.max(eff);
-        ag.joined.0.clear();
+        self.joined.0.clear();
     }
 
     /// From `eff` on, agent `a` adds its new state to the book instead of what it added
@@ -604,11 +613,11 @@ impl Tenant {
             return;
         }
         let now = self.now();
-        let Tenant { agents, book, days, .. } = self;
+        let Tenant { agents, book, days, joined, .. } = self;
         let ag = &mut agents[a];
         ag.interval_from = eff.nanos.max(now.saturating_sub(cfg.retention_ns));
         let old = Share { state: before.state, call_queue: before.call_queue, members: &ag.members };
-        book.transition(cfg, &mut days.0, now, eff.nanos, &old, &ag.joined.0, &ag.share());
+        book.transition(cfg, &mut days.0, now, eff.nanos, &old, &joined.0, &ag.share());
     }
 
     /// Start handling agent `a` at `ts`: book its time up to the effective time and return
@@ -804,9 +813,11 @@ impl Tenant {
                     Act::Talking => {}
                     Act::WrapUp => {
                         self.finish_call(cfg, a, eff);
-                        self.agents[a].set_call(Act::Ringing, Some(call), q, None);
+                        self.agents[a].set_call(Act::Ringing, Some(call), q, None, &mut self.joined.0);
                     }
-                    Act::Idle | Act::Ringing => self.agents[a].set_call(Act::Ringing, Some(call), q, None),
+                    Act::Idle | Act::Ringing => {
+                        self.agents[a].set_call(Act::Ringing, Some(call), q, None, &mut self.joined.0)
+                    }
                 }
             }
             EventKind::Answered { call, rings } => {
@@ -840,7 +851,7 @@ impl Tenant {
                         self.finish_call(cfg, a, eff);
                     }
                     let ag = &mut self.agents[a];
-                    ag.set_call(Act::Talking, Some(call), q, Some(eff));
+                    ag.set_call(Act::Talking, Some(call), q, Some(eff), &mut self.joined.0);
                     let day = self.days.0.get(cfg.tz, eff.nanos).date;
                     if ag.today.roll(day) {
                         ag.today.handled += 1;
@@ -885,7 +896,7 @@ impl Tenant {
                         Act::Ringing if ag.call.is(&call.0) => ag.clear_call(),
                         // `ended` implies wrap-up even when the talk was not seen, unless
                         // the call went on elsewhere (the agent transferred it).
-                        Act::Idle if !elsewhere => ag.set_call(Act::WrapUp, Some(call), q, None),
+                        Act::Idle if !elsewhere => ag.set_call(Act::WrapUp, Some(call), q, None, &mut self.joined.0),
                         _ => {}
                     }
                 }
@@ -897,7 +908,9 @@ impl Tenant {
                     match ag.act {
                         Act::Talking => ag.act = Act::WrapUp,
                         Act::WrapUp => {}
-                        Act::Idle | Act::Ringing => ag.set_call(Act::WrapUp, call.as_ref(), q, None),
+                        Act::Idle | Act::Ringing => {
+                            ag.set_call(Act::WrapUp, call.as_ref(), q, None, &mut self.joined.0)
+                        }
                     }
                 }
             }
