@@ -30,7 +30,7 @@ pub use idhash::IdHash;
 pub use idmap::IdMap;
 pub use json::Json;
 pub use projector::{Clock, Projector, fold};
-pub use time::{Date, NANOS_PER_SEC, TimeOfDay, Ts, rings_heard};
+pub use time::{Date, NANOS_PER_SEC, OptTs, TimeOfDay, Ts, rings_heard};
 pub use validate::{
     Frame, FrameError, IngestOptions, MAX_AGENT_BYTES, MAX_EVENTS_PER_FRAME, MAX_ID_BYTES, RejectCode, Rejection,
     TYPES, parse_frame, validate_event,

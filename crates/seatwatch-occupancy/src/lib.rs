@@ -43,7 +43,7 @@ use book::{Book, Share, Stats};
 use ids::{IdMap, Key};
 use localtime::DayCache;
 use seatwatch_model::{
-    AgentId, CallId, Chunked, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Projector, QueueId, Text, Ts,
+    AgentId, CallId, Chunked, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, OptTs, Projector, QueueId, Text, Ts,
     rings_heard,
 };
 use settings::{MINUTE_NS, Resolved, Sl};
@@ -314,7 +314,7 @@ struct Agent {
     call: Key,
     call_queue: Option<u32>,
     /// When the agent answered the call of `act` (talking, wrap-up after a talk).
-    answered_at: Option<Ts>,
+    answered_at: OptTs,
     since: Ts,
     /// The effective time of the agent's last event: its state holds from here.
     last: Ts,
@@ -340,7 +340,7 @@ impl Agent {
             act: Act::Idle,
             call: Key::default(),
             call_queue: None,
-            answered_at: None,
+            answered_at: OptTs::NONE,
             since: ts,
             last: ts,
             interval_from: ts.nanos,
@@ -384,7 +384,7 @@ impl Agent {
         self.act = act;
         self.call = call.map_or_else(Key::default, |c| Key::new(&c.0));
         self.call_queue = queue;
-        self.answered_at = answered_at;
+        self.answered_at = answered_at.into();
         if let Some(q) = queue
             && let Err(i) = self.members.binary_search(&q)
         {
@@ -397,7 +397,7 @@ impl Agent {
         self.act = Act::Idle;
         self.call = Key::default();
         self.call_queue = None;
-        self.answered_at = None;
+        self.answered_at = OptTs::NONE;
     }
 
     fn set_station(&mut self, station: Option<&str>) {
@@ -422,10 +422,10 @@ impl Agent {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub(crate) struct Call {
     queue: Option<u32>,
-    queued_at: Option<Ts>,
+    queued_at: OptTs,
     waiting: bool,
-    first_offered_at: Option<Ts>,
-    offered_at: Option<Ts>,
+    first_offered_at: OptTs,
+    offered_at: OptTs,
     answered: bool,
     transferred: bool,
     agent: Option<u32>,
@@ -436,10 +436,10 @@ impl Call {
     fn new(ts: Ts) -> Self {
         Call {
             queue: None,
-            queued_at: None,
+            queued_at: OptTs::NONE,
             waiting: false,
-            first_offered_at: None,
-            offered_at: None,
+            first_offered_at: OptTs::NONE,
+            offered_at: OptTs::NONE,
             answered: false,
             transferred: false,
             agent: None,
@@ -677,7 +677,7 @@ impl Tenant {
     fn finish_call(&mut self, cfg: &Resolved, a: usize, eff: Ts) {
         let ag = &self.agents[a];
         if matches!(ag.act, Act::Talking | Act::WrapUp)
-            && let Some(answered) = ag.answered_at
+            && let Some(answered) = ag.answered_at.get()
         {
             let handle = i128::from(eff.nanos_since(answered).max(0));
             let q = ag.call_queue;
@@ -710,7 +710,7 @@ impl Tenant {
                 let q = self.queue(cfg, queue);
                 self.with_call(call, ts, |c| {
                     c.queue = q.or(c.queue);
-                    c.queued_at = Some(ts);
+                    c.queued_at = OptTs::some(ts);
                     c.waiting = true;
                 });
                 self.count(cfg, ts, q, |s, _| s.queued += 1);
@@ -719,7 +719,7 @@ impl Tenant {
             EventKind::Abandoned { call, queue } => {
                 let q = self.queue(cfg, queue);
                 let removed = self.calls.0.remove(call.as_str());
-                let wait = removed.as_ref().and_then(|c| c.queued_at).map(|t| ts.nanos_since(t));
+                let wait = removed.as_ref().and_then(|c| c.queued_at.get()).map(|t| ts.nanos_since(t));
                 let short = wait.is_some_and(|w| w < cfg.short_abandon_ns);
                 self.count(cfg, ts, q, |s, _| {
                     s.abandoned += 1;
@@ -798,9 +798,9 @@ impl Tenant {
                     }
                     let first = c.first_offered_at.is_none();
                     if first {
-                        c.first_offered_at = Some(ts);
+                        c.first_offered_at = OptTs::some(ts);
                     }
-                    c.offered_at = Some(ts);
+                    c.offered_at = OptTs::some(ts);
                     c.agent = Some(a as u32);
                     (eq.or(c.queue), first)
                 });
@@ -827,8 +827,8 @@ impl Tenant {
                     c.answered = true;
                     c.waiting = false;
                     c.agent = Some(a as u32);
-                    let delay = c.queued_at.or(c.first_offered_at).map_or(0, |t| ts.nanos_since(t).max(0));
-                    let ring_ns = c.offered_at.map_or(0, |t| ts.nanos_since(t));
+                    let delay = c.queued_at.get().or(c.first_offered_at.get()).map_or(0, |t| ts.nanos_since(t).max(0));
+                    let ring_ns = c.offered_at.get().map_or(0, |t| ts.nanos_since(t));
                     (c.queue, first, delay, ring_ns)
                 });
                 if first {
@@ -862,7 +862,7 @@ impl Tenant {
                 let q = match self.calls.0.get_mut(call.as_str()) {
                     Some(c) => {
                         c.agent = None;
-                        c.offered_at = None;
+                        c.offered_at = OptTs::NONE;
                         c.last = c.last.max(ts);
                         c.queue
                     }
@@ -1239,7 +1239,7 @@ impl Occupancy {
                 && let Some(v) = views.get_mut(q as usize)
             {
                 v.waiting += 1;
-                if let Some(at) = c.queued_at
+                if let Some(at) = c.queued_at.get()
                     && v.oldest_waiting_since.is_none_or(|o| at < o)
                 {
                     v.oldest_waiting_since = Some(at);

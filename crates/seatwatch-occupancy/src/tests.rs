@@ -756,3 +756,12 @@ fn agent_state_counts_match_the_views() {
     assert_eq!(none.len(), AgentState::ALL.len());
     assert!(none.values().all(|n| *n == 0));
 }
+
+#[test]
+fn a_call_and_an_agent_stay_small() {
+    // A record per call in progress and per agent: with `Option<Ts>` fields (24 bytes
+    // each) a call was 112 bytes and an agent 280 (docs/performance.md, "Memory at
+    // 100,000 agents").
+    assert!(std::mem::size_of::<Call>() <= 88, "{}", std::mem::size_of::<Call>());
+    assert!(std::mem::size_of::<Agent>() <= 272, "{}", std::mem::size_of::<Agent>());
+}
