@@ -157,7 +157,8 @@ fn remove_incomplete_sled_snapshots(log_dir: &Path) {
 /// RSS of 2 M appended events from 336 MB to 165 MB; 4 MiB (with the vendored sled's
 /// LRU patch that makes the cap hold, ADR 0008) took another ~60 MiB off the server at
 /// 100,000 agents at the same append and read speed; a full scan (open with a full
-/// check, verify) is ~18 % slower, as it now frees what it read (docs/performance.md).
+/// check, verify) now frees what it read as it goes, 0–18 % slower in the benches
+/// (docs/performance.md).
 pub const SLED_CACHE_BYTES: u64 = 4 << 20;
 
 fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
