@@ -96,11 +96,6 @@ fn hash_str(s: &str) -> u64 {
     IdHash::of(s.as_bytes())
 }
 
-#[inline]
-fn hash_bytes(s: &[u8]) -> u64 {
-    IdHash::of(s)
-}
-
 impl<S: Default, D> Agents<S, D> {
     /// The index of agent `a`, if it has a slot.
     #[inline]
@@ -524,7 +519,7 @@ impl<D> CallBook<D> {
                     }
                 };
                 let slots = &self.slots;
-                self.table.insert_unique(hash_str(call), ix, |&x| hash_bytes(slots[x as usize].id.as_bytes()));
+                self.table.insert_unique(hash_str(call), ix, |&x| hash_str(slots[x as usize].id.as_str()));
                 ix
             }
         }
