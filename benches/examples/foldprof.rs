@@ -28,6 +28,9 @@ fn main() {
     if what == "mem" {
         return memory(agents, records);
     }
+    if let Some(days) = what.strip_prefix("backlog") {
+        return backlog(days.trim_start_matches('-').parse().unwrap_or(1), agents, records);
+    }
     let t0 = Instant::now();
     let (prefix, measured) = envelopes(&sim_config(agents, 1), split, records);
     eprintln!("generated {} + {} records in {:?}", prefix.len(), measured.len(), t0.elapsed());
@@ -148,6 +151,46 @@ fn memory(agents: u32, records: usize) {
         snap / 1024,
         snap as f64 / 1024.0 / f64::from(agents)
     );
+}
+
+/// `backlog-DAYS`: a wall-clock tenant whose clock (a server tick) is DAYS days ahead of
+/// the simulated day when the day's records arrive, as when a producer resends a backlog
+/// after an outage: every record is late by about DAYS days. Folds the whole day (from
+/// midnight, RECORDS records) through occupancy, then through the engine.
+fn backlog(days: i64, agents: u32, records: usize) {
+    use seatwatch_model::{Event, EventKind, Projector, Ts};
+    let (_, day) = envelopes(&sim_config(agents, 1), NaiveTime::MIN, records);
+    let Some(first) = day.first() else { return };
+    let ahead = Ts { nanos: first.event.ts.nanos + days * 86_400_000_000_000, ..first.event.ts };
+    let mut tick = first.clone();
+    tick.source = "server".into();
+    tick.received = ahead;
+    tick.event = Event { id: Default::default(), ts: ahead, agent: None, kind: EventKind::Tick, extra: None };
+    let records: Vec<_> = std::iter::once(tick)
+        .chain(day)
+        .enumerate()
+        .map(|(i, mut e)| {
+            e.seq = i as u64 + 1;
+            e
+        })
+        .collect();
+    let config = Config::default();
+    let n = records.len() as f64;
+    let mut occ = Occupancy::new(config.default_tenant.occupancy(), Default::default()).with_changes(false);
+    let t = Instant::now();
+    measured_fold(&mut occ, &records);
+    report(&format!("occupancy, {days} days late"), n, t);
+    // What the fold made, to compare builds: the snapshot's and the intervals' digests.
+    let digest =
+        |b: &[u8]| b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3));
+    let json = serde_json::to_vec(&occ.intervals(seatwatch_benches::TENANT, None, None, None)).unwrap_or_default();
+    println!("occupancy snapshot {:016x}, intervals {:016x}", digest(&occ.snapshot()), digest(&json));
+    let mut engine = Engine::new(&config);
+    engine.set_change_log(false);
+    let t = Instant::now();
+    measured_fold(&mut engine, &records);
+    report(&format!("engine, {days} days late"), n, t);
+    std::hint::black_box(engine.position());
 }
 
 fn rss_kib() -> i64 {

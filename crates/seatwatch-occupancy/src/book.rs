@@ -395,6 +395,169 @@ impl LateRamps {
     }
 }
 
+/// Late agent time that the intervals have not booked yet ([`Book::add_intervals`]).
+///
+/// A late event books its span `[eff, cursor)` into every interval it reaches, twice (the
+/// agent's old share out, its new one in). A producer resending a backlog after an outage
+/// sends events days late under `clock = "wall"`: up to `retention` (7 days, 672
+/// intervals of 15 minutes) per span, ~120 µs per event (docs/performance.md, "Late
+/// backlogs"). So a span only notes what it books, at most four marks: its first and last
+/// (partial) intervals as amounts, and its whole intervals in between as a *ramp* ("from
+/// this interval on, per interval: these agents × the interval's length", and the
+/// opposite where it ends). [`IntervalRamps::settle`] walks the intervals once and books
+/// the sums: exactly what booking span by span gave, including which intervals and which
+/// queues of an interval have an entry (a bucket is made when a span that may create it
+/// covers it; a key gets an entry when a span books into it).
+///
+/// Booking later is exact because the amounts only add up and because the booking never
+/// crosses a prune: [`Book::advance`] settles when the open segment moves on and
+/// [`Book::prune`] settles first. A span may create every interval it reaches (it starts
+/// at `now − retention` at the earliest), and a span that may not create (taking an
+/// agent's time out) only reaches intervals its own earlier booking made.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IntervalRamps {
+    /// By interval start.
+    marks: BTreeMap<i64, IvMark>,
+    /// The tenant's zone and interval length (the same for every span), to walk the
+    /// intervals without the settings.
+    zone: Option<(chrono_tz::Tz, i64)>,
+}
+
+/// What changes at one interval.
+#[derive(Clone, Debug, Default)]
+struct IvMark {
+    /// Change of the spans that may create intervals, covering whole intervals from here.
+    ramp_creates: i32,
+    /// Bookings into this interval alone that may create it.
+    once_creates: i32,
+    /// Per key (0: the total, `q + 1`: queue `q`).
+    keys: Vec<IvKey>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct IvKey {
+    /// Change of the (key, field) spans covering whole intervals from here on.
+    cover: i32,
+    /// Change of the agents (signed) per field from here on: a whole interval gets this
+    /// × its length.
+    rate: Row,
+    /// (key, field) bookings into this interval alone, and their amounts.
+    once_cover: i32,
+    once: Row,
+}
+
+impl IntervalRamps {
+    fn mark(&mut self, start: i64, keys: usize) -> &mut IvMark {
+        let m = self.marks.entry(start).or_default();
+        if m.keys.len() < keys {
+            m.keys.resize(keys, IvKey::default());
+        }
+        m
+    }
+
+    /// `amount` (signed) of `share` into the interval starting at `start` alone.
+    fn once(&mut self, start: i64, share: &Share<'_>, amount: i64, create: bool) {
+        let m = self.mark(start, share.keys());
+        m.once_creates += i32::from(create);
+        let keys = &mut m.keys;
+        share.each(|k, f| {
+            let e = &mut keys[k];
+            e.once_cover += 1;
+            e.once[f] = e.once[f].saturating_add(amount);
+        });
+    }
+
+    /// `sign × share` over the whole intervals starting at `first` and up to (not
+    /// including) the one starting at `end`.
+    fn ramp(&mut self, first: i64, end: i64, share: &Share<'_>, sign: i64, create: bool) {
+        for (at, d) in [(first, 1), (end, -1)] {
+            let m = self.mark(at, share.keys());
+            m.ramp_creates += d * i32::from(create);
+            let keys = &mut m.keys;
+            share.each(|k, f| {
+                let e = &mut keys[k];
+                e.cover += d;
+                e.rate[f] += i64::from(d) * sign;
+            });
+        }
+    }
+
+    /// Whether anything is waiting to be booked.
+    fn pending(&self) -> bool {
+        !self.marks.is_empty()
+    }
+
+    /// Book everything noted into `intervals` (only those starting in `range`; the
+    /// others are left as they are) and forget it.
+    fn settle(&mut self, intervals: &mut BTreeMap<i64, Bucket>, days: &mut DayCache, range: std::ops::Range<i64>) {
+        let marks = std::mem::take(&mut self.marks);
+        let Some((tz, interval_ns)) = self.zone else { return };
+        let mut marks = marks.into_iter().peekable();
+        let Some(&(mut a, _)) = marks.peek() else { return };
+        // Running sums of the ramps: creating spans, and per key the (key, field) spans
+        // and the agents per field.
+        let mut creates = 0i32;
+        let mut running: Vec<(i32, Row)> = Vec::new();
+        loop {
+            let (start, end) = days.interval(tz, interval_ns, a);
+            let mark = marks.next_if(|(s, _)| *s == a).map(|(_, m)| m);
+            let mut once_creates = 0;
+            if let Some(m) = &mark {
+                creates += m.ramp_creates;
+                once_creates = m.once_creates;
+                if running.len() < m.keys.len() {
+                    running.resize(m.keys.len(), (0, [0; FIELDS]));
+                }
+                for (r, e) in running.iter_mut().zip(&m.keys) {
+                    r.0 += e.cover;
+                    for (x, y) in r.1.iter_mut().zip(e.rate) {
+                        *x += y;
+                    }
+                }
+            }
+            if range.contains(&start) {
+                let len = end - start;
+                let once = mark.as_ref().map_or(&[][..], |m| &m.keys[..]);
+                let covered =
+                    |k: usize| running.get(k).is_some_and(|r| r.0 > 0) || once.get(k).is_some_and(|e| e.once_cover > 0);
+                let keys = running.len().max(once.len());
+                let bucket = if creates > 0 || once_creates > 0 {
+                    Some(intervals.entry(start).or_insert_with(|| Bucket { start, end, ..Bucket::default() }))
+                } else if (0..keys).any(covered) {
+                    intervals.get_mut(&start)
+                } else {
+                    None
+                };
+                if let Some(b) = bucket {
+                    for k in (0..keys).filter(|&k| covered(k)) {
+                        let mut row = running.get(k).map_or([0; FIELDS], |r| r.1.map(|n| n.saturating_mul(len)));
+                        if let Some(e) = once.get(k) {
+                            for (x, y) in row.iter_mut().zip(e.once) {
+                                *x = x.saturating_add(y);
+                            }
+                        }
+                        b.key_mut(k).add_row(&row);
+                    }
+                }
+            }
+            // The marks left all lie after `a`.
+            let Some(&(next, _)) = marks.peek() else { break };
+            a = if end <= a || end >= next {
+                next
+            } else if creates > 0 {
+                // Spans that make every interval they reach: each one in turn.
+                end
+            } else if running.iter().any(|r| r.0 != 0) {
+                // Spans that only book into intervals kept (an agent's time older than
+                // the retention taken out, which may reach back years): the next kept one.
+                intervals.range(end..next).next().map_or(next, |(k, _)| *k)
+            } else {
+                next
+            };
+        }
+    }
+}
+
 /// The ring's bucket of `minute`, reset when it held an older minute; `None` for a minute
 /// the ring no longer keeps at `now`.
 fn minute_slot(minutes: &mut [Bucket], minute: i64, now: i64) -> Option<&mut Bucket> {
@@ -445,6 +608,8 @@ pub(crate) struct Book {
     /// Late spans' full minutes not yet booked into `minutes` (never encoded: see
     /// [`Book`]).
     pub late: Derived<LateRamps>,
+    /// Late spans not yet booked into `intervals` (never encoded: see [`Book`]).
+    pub late_intervals: Derived<IntervalRamps>,
 }
 
 impl Book {
@@ -463,11 +628,46 @@ impl Book {
         let last = minute_of(self.cursor);
         self.late.0.settle(&mut self.minutes, last);
     }
+
+    /// The intervals starting in `range`, with late spans booked: the intervals
+    /// themselves when none are waiting, else a copy of those in `range`.
+    pub fn settled_intervals(
+        &self,
+        range: impl std::ops::RangeBounds<i64>,
+    ) -> std::borrow::Cow<'_, BTreeMap<i64, Bucket>> {
+        if !self.late_intervals.0.pending() {
+            return std::borrow::Cow::Borrowed(&self.intervals);
+        }
+        let lo = match range.start_bound() {
+            std::ops::Bound::Included(&x) => x,
+            std::ops::Bound::Excluded(&x) => x.saturating_add(1),
+            std::ops::Bound::Unbounded => i64::MIN,
+        };
+        let hi = match range.end_bound() {
+            std::ops::Bound::Included(&x) => x.saturating_add(1),
+            std::ops::Bound::Excluded(&x) => x,
+            std::ops::Bound::Unbounded => i64::MAX,
+        };
+        let mut copy: BTreeMap<i64, Bucket> = if lo < hi {
+            self.intervals.range(lo..hi).map(|(k, v)| (*k, v.clone())).collect()
+        } else {
+            BTreeMap::new()
+        };
+        self.late_intervals.0.clone().settle(&mut copy, &mut DayCache::default(), lo..hi);
+        std::borrow::Cow::Owned(copy)
+    }
+
+    /// Book the late spans into the intervals.
+    fn settle_intervals(&mut self, days: &mut DayCache) {
+        if self.late_intervals.0.pending() {
+            self.late_intervals.0.settle(&mut self.intervals, days, i64::MIN..i64::MAX);
+        }
+    }
 }
 
 impl PartialEq for Book {
     fn eq(&self, o: &Self) -> bool {
-        self.intervals == o.intervals
+        self.settled_intervals(..) == o.settled_intervals(..)
             && self.settled_minutes() == o.settled_minutes()
             && self.totals == o.totals
             && self.cursor == o.cursor
@@ -483,7 +683,7 @@ impl Encode for Book {
     fn encode<E: bincode::enc::Encoder>(&self, e: &mut E) -> Result<(), bincode::error::EncodeError> {
         // The fields in declaration order, as the derive wrote them (`gauge` and `late`
         // encode as nothing); the ring as a sequence, as a `Vec` encodes.
-        self.intervals.encode(e)?;
+        self.settled_intervals(..).encode(e)?;
         let minutes = self.settled_minutes();
         (minutes.len() as u64).encode(e)?;
         for b in minutes.iter() {
@@ -495,7 +695,8 @@ impl Encode for Book {
         self.acc.encode(e)?;
         self.counts.encode(e)?;
         self.gauge.encode(e)?;
-        self.late.encode(e)
+        self.late.encode(e)?;
+        self.late_intervals.encode(e)
     }
 }
 
@@ -512,6 +713,7 @@ impl Default for Book {
             counts: Vec::new(),
             gauge: Derived::default(),
             late: Derived::default(),
+            late_intervals: Derived::default(),
         }
     }
 }
@@ -597,6 +799,7 @@ impl Book {
         }
         // Before the ring turns: ramps are kept relative to the open segment's minute.
         self.settle();
+        self.settle_intervals(days);
         let (c, e) = (self.cursor, self.segment_end);
         let expired = now.saturating_sub(cfg.retention_ns);
         // The first segment: gauge × length + corrections.
@@ -686,7 +889,7 @@ impl Book {
         });
         if late {
             let from = eff.max(now.saturating_sub(cfg.retention_ns));
-            self.add_intervals(cfg, days, from, c, now, share, sign, sign > 0);
+            self.add_intervals(cfg, days, from, c, share, sign, sign > 0);
             self.late_minutes(now, eff, share, sign);
         }
     }
@@ -816,7 +1019,8 @@ impl Book {
     }
 
     /// Book `sign × [from, to)` of one agent's time into the intervals, creating them when
-    /// `create` (else only into intervals kept).
+    /// `create` (else only into intervals kept): noted in [`IntervalRamps`], booked when
+    /// the open segment moves on, at a prune, or for a read.
     #[allow(clippy::too_many_arguments)]
     pub fn add_intervals(
         &mut self,
@@ -824,20 +1028,32 @@ impl Book {
         days: &mut DayCache,
         from: i64,
         to: i64,
-        now: i64,
         share: &Share<'_>,
         sign: i64,
         create: bool,
     ) {
+        if from >= to {
+            return;
+        }
+        let ramps = &mut self.late_intervals.0;
+        ramps.zone = Some((cfg.tz, cfg.interval_ns));
         let mut a = from;
-        while a < to {
-            let (start, end) = days.interval(cfg.tz, cfg.interval_ns, a);
+        let (start, end) = days.interval(cfg.tz, cfg.interval_ns, a);
+        if a > start || end > to {
             let b = end.min(to);
-            let bucket = if create { self.interval_mut(cfg, days, a, now) } else { self.intervals.get_mut(&start) };
-            if let Some(bucket) = bucket {
-                bucket.add_share(share, sign * (b - a));
-            }
+            ramps.once(start, share, sign * (b - a), create);
             a = b;
+        }
+        if a >= to {
+            return;
+        }
+        // `a` starts an interval: whole intervals up to the one holding `to`.
+        let (last, _) = days.interval(cfg.tz, cfg.interval_ns, to);
+        if a < last {
+            ramps.ramp(a, last, share, sign, create);
+        }
+        if last < to {
+            ramps.once(last, share, sign * (to - last), create);
         }
     }
 
@@ -911,8 +1127,10 @@ impl Book {
         }
     }
 
-    /// Drop intervals that ended `retention` before `now`.
-    pub fn prune(&mut self, cfg: &Resolved, now: i64) {
+    /// Drop intervals that ended `retention` before `now` (late spans booked first: a
+    /// span noted before the prune books as it would have then).
+    pub fn prune(&mut self, cfg: &Resolved, days: &mut DayCache, now: i64) {
+        self.settle_intervals(days);
         let cutoff = now.saturating_sub(cfg.retention_ns);
         while let Some(e) = self.intervals.first_entry() {
             if e.get().end <= cutoff {
@@ -947,7 +1165,7 @@ impl Book {
     #[cfg(test)]
     pub fn overlay(&self, from: i64) -> Book {
         Book {
-            intervals: self.intervals.range(from..).map(|(k, v)| (*k, v.clone())).collect(),
+            intervals: self.settled_intervals(from..).range(from..).map(|(k, v)| (*k, v.clone())).collect(),
             minutes: self.settled_minutes().into_owned(),
             ..Book::default()
         }

@@ -597,7 +597,7 @@ impl Tenant {
             // booking: take it out of the intervals still kept.
             let expired = now.saturating_sub(cfg.retention_ns);
             if ag.interval_from < expired {
-                book.add_intervals(cfg, &mut days.0, ag.interval_from, expired, now, &ag.share(), -1, false);
+                book.add_intervals(cfg, &mut days.0, ag.interval_from, expired, &ag.share(), -1, false);
                 ag.interval_from = expired;
             }
         }
@@ -939,7 +939,7 @@ impl Tenant {
     }
 
     fn prune(&mut self, cfg: &Resolved, now: i64) {
-        self.book.prune(cfg, now);
+        self.book.prune(cfg, &mut self.days.0, now);
         let cutoff = now.saturating_sub(cfg.call_timeout_ns);
         self.calls.0.retain(|c| c.last.nanos >= cutoff);
     }
@@ -1298,7 +1298,11 @@ impl Occupancy {
         // The open segment's interval, with its agent time so far; it may not be kept yet.
         let mut days = t.days.0;
         let pending = t.book.pending(now).map(|rows| (days.interval(cfg.tz, cfg.interval_ns, t.book.cursor), rows));
-        let fresh = pending.as_ref().filter(|p| !t.book.intervals.contains_key(&p.0.0)).map(|p| book::Bucket {
+        // Intervals are at most `interval` long: those overlapping [from, to) start after
+        // `from − interval`.
+        let lo = from.saturating_sub(cfg.interval_ns);
+        let intervals = t.book.settled_intervals(lo.min(pending.as_ref().map_or(lo, |p| p.0.0))..);
+        let fresh = pending.as_ref().filter(|p| !intervals.contains_key(&p.0.0)).map(|p| book::Bucket {
             start: p.0.0,
             end: p.0.1,
             ..book::Bucket::default()
@@ -1306,11 +1310,8 @@ impl Occupancy {
         let pending = pending.map(|((start, _), rows)| (start, rows));
         let stale = t.stale(cfg, now);
         let mut out = Vec::new();
-        // Intervals are at most `interval` long: those overlapping [from, to) start after
-        // `from − interval`.
-        let lo = from.saturating_sub(cfg.interval_ns);
         let mut list: Vec<&book::Bucket> =
-            if lo < to { t.book.intervals.range(lo..to).map(|e| e.1).collect() } else { Vec::new() };
+            if lo < to { intervals.range(lo..to).map(|e| e.1).collect() } else { Vec::new() };
         if let Some(f) = &fresh {
             list.insert(list.partition_point(|b| b.start < f.start), f);
         }
