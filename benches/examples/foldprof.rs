@@ -190,6 +190,8 @@ fn backlog(days: i64, agents: u32, records: usize) {
     let t = Instant::now();
     measured_fold(&mut engine, &records);
     report(&format!("engine, {days} days late"), n, t);
+    let alarms = engine.compliance.all_alarms().count();
+    println!("resident {} MiB with both; {alarms} alarms", rss_kib() / 1024);
     std::hint::black_box(engine.position());
 }
 
