@@ -519,7 +519,9 @@ impl<D> CallBook<D> {
                     }
                 };
                 let slots = &self.slots;
-                self.table.insert_unique(hash_str(call), ix, |&x| hash_str(slots[x as usize].id.as_str()));
+                // Rehashing reads the ids' bytes (no UTF-8 check: `as_str` of an inline id
+                // validates).
+                self.table.insert_unique(hash_str(call), ix, |&x| IdHash::of(slots[x as usize].id.as_bytes()));
                 ix
             }
         }
