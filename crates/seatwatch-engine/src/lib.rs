@@ -178,6 +178,46 @@ fn to_json<T: Serialize>(value: &T, capacity: usize) -> String {
     }
 }
 
+/// The three projections of an [`Engine`], lent to [`Engine::apply_run_with`]'s fold.
+#[derive(Debug)]
+pub struct Parts<'a> {
+    /// Live agent and queue state, intervals.
+    pub occupancy: &'a mut Occupancy,
+    /// Alarms.
+    pub compliance: &'a mut Compliance,
+    /// Answer-delay and handle-time histograms.
+    pub histograms: &'a mut CallHistograms,
+}
+
+impl Engine {
+    /// Fold a run of records as [`Projector::apply_run`] does, with `fold` folding the
+    /// run into each projection: `fold(run, parts)` must fold every record of `run`, in
+    /// order, into each of the three (it may fold them one after the other or at the
+    /// same time, e.g. on threads of their own: they share no state, so the result is
+    /// the same). `run` is `records` without those at or below the engine's position;
+    /// records not in increasing `seq` order are applied one by one and `fold` is not
+    /// called.
+    pub fn apply_run_with(&mut self, records: &[Envelope], fold: impl FnOnce(&[Envelope], Parts<'_>)) {
+        if !records.windows(2).all(|w| w[0].seq < w[1].seq) {
+            for env in records {
+                self.apply(env);
+            }
+            return;
+        }
+        let start = records.partition_point(|e| e.seq <= self.position);
+        let run = &records[start..];
+        let Some(last) = run.last() else { return };
+        let parts = Parts {
+            occupancy: &mut self.occupancy,
+            compliance: &mut self.compliance,
+            histograms: &mut self.histograms,
+        };
+        fold(run, parts);
+        self.position = last.seq;
+        self.records += run.len() as u64;
+    }
+}
+
 impl Projector for Engine {
     fn apply(&mut self, env: &Envelope) {
         if env.seq <= self.position {
@@ -196,28 +236,17 @@ impl Projector for Engine {
     /// evicting each other at every record. Their change logs are kept per projection
     /// already, so the pushes come out in the same order too.
     fn apply_run(&mut self, records: &[Envelope]) {
-        // Records not in increasing `seq` order (never from the log): one by one, as
-        // `apply` decides for each. Otherwise skip those at or below the position.
-        if !records.windows(2).all(|w| w[0].seq < w[1].seq) {
-            for env in records {
-                self.apply(env);
+        self.apply_run_with(records, |run, parts| {
+            for env in run {
+                parts.occupancy.apply(env);
             }
-            return;
-        }
-        let start = records.partition_point(|e| e.seq <= self.position);
-        let run = &records[start..];
-        let Some(last) = run.last() else { return };
-        for env in run {
-            self.occupancy.apply(env);
-        }
-        for env in run {
-            self.compliance.apply(env);
-        }
-        for env in run {
-            self.histograms.apply(env);
-        }
-        self.position = last.seq;
-        self.records += run.len() as u64;
+            for env in run {
+                parts.compliance.apply(env);
+            }
+            for env in run {
+                parts.histograms.apply(env);
+            }
+        });
     }
 
     fn position(&self) -> u64 {

@@ -7,8 +7,8 @@
 use crate::support::{build_log, replay};
 use chrono::{NaiveDate, NaiveTime};
 use seatwatch_config::Config;
-use seatwatch_model::Ts;
-use seatwatch_reports::{Filter, Format, ReportKind};
+use seatwatch_model::{Projector, Ts};
+use seatwatch_reports::{Filter, Format, Replay, ReportKind};
 use seatwatch_sim::SimConfig;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,6 +158,18 @@ fn run(case: &Case) {
         let narrow = r.report(kind, &filter).unwrap();
         assert!(narrow.rows.len() < report.rows.len(), "{}: the filter narrows the {kind} report", case.name);
         check(&dir.join(format!("expected/filtered-{kind}.jsonl")), &narrow.render(Format::Jsonl), &mut failures);
+    }
+    // As `seatwatch replay` folds: a replay for one report, in runs (occupancy on a
+    // thread of its own where the report allows), gives the same report.
+    let records: Vec<_> = log.read_from(1).map(Result::unwrap).collect();
+    for kind in ReportKind::ALL {
+        let mut runs = Replay::new(&config, &[kind]);
+        for run in records.chunks(97) {
+            runs.apply_run(run);
+        }
+        assert_eq!(runs.position(), head.last_seq);
+        let report = runs.report(kind, &Filter::default()).unwrap();
+        check(&dir.join(format!("expected/{kind}.jsonl")), &report.render(Format::Jsonl), &mut failures);
     }
     log.close().unwrap();
     assert!(failures.is_empty(), "{} golden file(s) differ:\n{}", failures.len(), failures.join("\n"));
