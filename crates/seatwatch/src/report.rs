@@ -139,18 +139,34 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
     let log = open_existing(&a.data)?;
     let mut replay = Replay::new(&config, &[kind]);
     let bar = progress(a.upto_seq.unwrap_or(log.head().last_seq), "replaying");
-    // Folded in runs (`Replay::apply_run`: occupancy on a thread of its own when the
-    // report allows), the same result as record by record.
-    let mut run = Vec::with_capacity(REPLAY_RUN);
-    let head = each_record(&log, 1, a.upto_seq, &bar, |env, _| {
-        run.push(env);
-        if run.len() == REPLAY_RUN {
+    // A reader thread reads, checks and decodes the next run while this one folds the
+    // last (`Replay::apply_run`: occupancy on a thread of its own when the report
+    // allows): the same result as record by record.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(2);
+    let (log_ref, bar_ref, upto) = (&log, &bar, a.upto_seq);
+    let read = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut run = Vec::with_capacity(REPLAY_RUN);
+            let head = each_record(log_ref, 1, upto, bar_ref, |env, _| {
+                run.push(env);
+                if run.len() == REPLAY_RUN {
+                    // A send fails only if the fold panicked (the scope raises that).
+                    let _ = tx.send(std::mem::replace(&mut run, Vec::with_capacity(REPLAY_RUN)));
+                }
+                Ok(())
+            });
+            let _ = tx.send(run);
+            head
+        });
+        for run in rx {
             replay.apply_run(&run);
-            run.clear();
         }
-        Ok(())
-    })?;
-    replay.apply_run(&run);
+        reader.join()
+    });
+    let head = match read {
+        Ok(head) => head?,
+        Err(_) => bail!("the thread reading the log panicked"),
+    };
     log.close().context("cannot close the log")?;
     let report = replay.report(kind, &filter)?;
     print(&report.render(format_of(a.format)))?;

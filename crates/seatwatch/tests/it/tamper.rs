@@ -1,4 +1,5 @@
-//! `seatwatch verify` on a tampered data directory: exit 1 and the first bad seq.
+//! `seatwatch verify` on a tampered data directory: exit 1 and the first bad seq; and
+//! `seatwatch replay` refuses it.
 
 use crate::proc::*;
 use seatwatch_log::format::{join_segment, segment_key, split_segment};
@@ -55,6 +56,8 @@ fn case(tamper: impl FnOnce(&sled::Db) -> u64) {
     let (code, out) = verify_cli(dir.path());
     assert_eq!(code, Some(0), "{out}");
     assert!(out.starts_with("ok: 40 records, last seq 40, head "), "{out}");
+    let (ok, out) = replay_cli(dir.path());
+    assert!(ok, "{out}");
     let bad = {
         let db = sled::open(dir.path().join("log")).unwrap();
         let bad = tamper(&db);
@@ -64,6 +67,15 @@ fn case(tamper: impl FnOnce(&sled::Db) -> u64) {
     let (code, out) = verify_cli(dir.path());
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains(&format!("seq {bad}")), "expected seq {bad} named: {out}");
+    // A replay refuses the log too (here its open finds the damage) and says why.
+    let (ok, out) = replay_cli(dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.to_lowercase().contains("run `seatwatch verify"), "{out}");
+}
+
+fn replay_cli(dir: &Path) -> (bool, String) {
+    let o = run(&["replay", "--data", dir.to_str().unwrap(), "--report", "alarms"]);
+    (o.status.success(), text(&o))
 }
 
 #[test]
