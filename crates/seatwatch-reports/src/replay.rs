@@ -69,24 +69,32 @@ impl Projector for Replay {
         }
     }
 
-    /// Without the per-agent books (every report but attendance and the scorecard, which
-    /// take occupancy's changes record by record), occupancy folds the run on a thread
-    /// of its own while compliance and the histograms fold it on this one: they share
-    /// no state, so the result is that of `apply` per record (the projections'
-    /// `apply_run` contract), in about the time of the slower one.
+    /// Compliance and the histograms fold the run on a thread of their own while
+    /// occupancy folds it on this one (with the per-agent books of attendance and the
+    /// scorecard, which take occupancy's changes record by record, as `apply` does):
+    /// the projections share no state, so the result is that of `apply` per record (the
+    /// `apply_run` contract), in about the time of the slower side.
     fn apply_run(&mut self, records: &[Envelope]) {
-        if self.people.is_some() {
-            for env in records {
-                self.apply(env);
-            }
-            return;
-        }
+        let people = &mut self.people;
         self.engine.apply_run_with(records, |run, parts| {
             let (occupancy, compliance, histograms) = (parts.occupancy, parts.compliance, parts.histograms);
             std::thread::scope(|s| {
-                s.spawn(|| occupancy.apply_run(run));
-                compliance.apply_run(run);
-                histograms.apply_run(run);
+                s.spawn(|| {
+                    compliance.apply_run(run);
+                    histograms.apply_run(run);
+                });
+                match people.as_mut() {
+                    None => occupancy.apply_run(run),
+                    Some(p) => {
+                        for env in run {
+                            occupancy.apply(env);
+                            p.apply(env);
+                            for c in occupancy.take_changes() {
+                                p.change(&c);
+                            }
+                        }
+                    }
+                }
             });
         });
     }
