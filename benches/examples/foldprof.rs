@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p seatwatch-benches --example foldprof -- WHAT AGENTS RECORDS`
 //!
-//! WHAT is `occupancy`, `compliance`, `pair`, `engine`, `pushes` (the engine with its
+//! WHAT is `occupancy`, `compliance`, `pair`, `engine`, `engine-parallel` (runs of 16,384
+//! records, `Engine::apply_runs_parallel`), `pushes` (the engine with its
 //! `/v1/stream` pushes built every 4,096 records) or `bare`; the day is folded up to
 //! 09:00 first (untimed), then RECORDS records are folded and timed. `mem` streams
 //! RECORDS records into an engine and reports the resident memory per agent.
@@ -73,6 +74,17 @@ fn main() {
             repeated_fold(&p, &measured);
             let t = Instant::now();
             measured_fold(&mut p, &measured);
+            report(what, n, t);
+        }
+        "engine-parallel" => {
+            // As `seatwatch replay` folds: runs of 16,384 records, compliance and the
+            // histograms on a helper thread beside occupancy.
+            let mut p = Engine::new(&config);
+            p.set_change_log(false);
+            fold_all(&mut p, &prefix);
+            let runs: Vec<Vec<_>> = measured.chunks(16_384).map(<[_]>::to_vec).collect();
+            let t = Instant::now();
+            p.apply_runs_parallel(runs, |run, occupancy| seatwatch_model::Projector::apply_run(occupancy, run));
             report(what, n, t);
         }
         "pushes" => {

@@ -49,6 +49,26 @@ impl Replay {
         Replay::new(config, &ReportKind::ALL)
     }
 
+    /// Fold `runs` in order, as `apply` on each record would, on two threads
+    /// ([`Engine::apply_runs_parallel`]): compliance and the histograms on a helper
+    /// thread, occupancy (with the per-agent books of attendance and the scorecard, which
+    /// take occupancy's changes record by record) on this one.
+    pub fn apply_runs(&mut self, runs: impl IntoIterator<Item = Vec<Envelope>>) {
+        let people = &mut self.people;
+        self.engine.apply_runs_parallel(runs, |run, occupancy| match people.as_mut() {
+            None => occupancy.apply_run(run),
+            Some(p) => {
+                for env in run {
+                    occupancy.apply(env);
+                    p.apply(env);
+                    for c in occupancy.take_changes() {
+                        p.change(&c);
+                    }
+                }
+            }
+        });
+    }
+
     /// The projections (as the server has them, with every interval kept).
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -67,36 +87,6 @@ impl Projector for Replay {
                 p.change(&c);
             }
         }
-    }
-
-    /// Compliance and the histograms fold the run on a thread of their own while
-    /// occupancy folds it on this one (with the per-agent books of attendance and the
-    /// scorecard, which take occupancy's changes record by record, as `apply` does):
-    /// the projections share no state, so the result is that of `apply` per record (the
-    /// `apply_run` contract), in about the time of the slower side.
-    fn apply_run(&mut self, records: &[Envelope]) {
-        let people = &mut self.people;
-        self.engine.apply_run_with(records, |run, parts| {
-            let (occupancy, compliance, histograms) = (parts.occupancy, parts.compliance, parts.histograms);
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    compliance.apply_run(run);
-                    histograms.apply_run(run);
-                });
-                match people.as_mut() {
-                    None => occupancy.apply_run(run),
-                    Some(p) => {
-                        for env in run {
-                            occupancy.apply(env);
-                            p.apply(env);
-                            for c in occupancy.take_changes() {
-                                p.change(&c);
-                            }
-                        }
-                    }
-                }
-            });
-        });
     }
 
     fn position(&self) -> u64 {

@@ -4,7 +4,7 @@ use crate::cli::{Format, ReplayArgs, ReportKind};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seatwatch_log::{Head, Log, format};
-use seatwatch_model::{Envelope, Projector, Ts};
+use seatwatch_model::{Envelope, Ts};
 use seatwatch_reports::{Filter, Replay};
 use std::io::Write;
 use std::path::Path;
@@ -139,9 +139,9 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
     let log = open_existing(&a.data)?;
     let mut replay = Replay::new(&config, &[kind]);
     let bar = progress(a.upto_seq.unwrap_or(log.head().last_seq), "replaying");
-    // A reader thread reads, checks and decodes the next run while this one folds the
-    // last (`Replay::apply_run`: occupancy on a thread of its own when the report
-    // allows): the same result as record by record.
+    // A reader thread reads, checks and decodes the next run while the last one folds
+    // (`Replay::apply_runs`: compliance on a helper thread beside occupancy): the same
+    // result as record by record.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(2);
     let (log_ref, bar_ref, upto) = (&log, &bar, a.upto_seq);
     let read = std::thread::scope(|s| {
@@ -158,9 +158,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
             let _ = tx.send(run);
             head
         });
-        for run in rx {
-            replay.apply_run(&run);
-        }
+        replay.apply_runs(rx);
         reader.join()
     });
     let head = match read {

@@ -159,14 +159,12 @@ fn run(case: &Case) {
         assert!(narrow.rows.len() < report.rows.len(), "{}: the filter narrows the {kind} report", case.name);
         check(&dir.join(format!("expected/filtered-{kind}.jsonl")), &narrow.render(Format::Jsonl), &mut failures);
     }
-    // As `seatwatch replay` folds: a replay for one report, in runs (occupancy on a
-    // thread of its own where the report allows), gives the same report.
+    // As `seatwatch replay` folds: a replay for one report, in runs on two threads,
+    // gives the same report.
     let records: Vec<_> = log.read_from(1).map(Result::unwrap).collect();
     for kind in ReportKind::ALL {
         let mut runs = Replay::new(&config, &[kind]);
-        for run in records.chunks(97) {
-            runs.apply_run(run);
-        }
+        runs.apply_runs(records.chunks(97).map(<[_]>::to_vec));
         assert_eq!(runs.position(), head.last_seq);
         let report = runs.report(kind, &Filter::default()).unwrap();
         check(&dir.join(format!("expected/{kind}.jsonl")), &report.render(Format::Jsonl), &mut failures);
