@@ -16,6 +16,7 @@
 
 use chrono::NaiveDate;
 use hashbrown::HashTable;
+use seatwatch_model::idmap::Key;
 use seatwatch_model::{AgentId, Chunked, IdHash};
 use std::cmp::Ordering;
 use std::fmt;
@@ -165,51 +166,6 @@ impl<S: Default, D> Agents<S, D> {
 
     pub(crate) fn slots_mut(&mut self) -> impl Iterator<Item = &mut AgentSlot<S, D>> {
         self.slots.iter_mut()
-    }
-}
-
-// ----- call ids -----------------------------------------------------------------------------
-
-const INLINE: usize = 22;
-
-/// A call id stored inline when it is at most 22 bytes long (24 bytes either way).
-#[derive(Clone)]
-pub(crate) enum CompactStr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
-}
-
-impl CompactStr {
-    pub(crate) fn new(s: &str) -> Self {
-        if s.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            CompactStr::Inline { len: s.len() as u8, bytes }
-        } else {
-            CompactStr::Heap(Box::from(s))
-        }
-    }
-
-    #[inline]
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        match self {
-            CompactStr::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            CompactStr::Heap(s) => s.as_bytes(),
-        }
-    }
-
-    /// The id (always valid UTF-8: it was made from a `&str`).
-    pub(crate) fn as_str(&self) -> &str {
-        match self {
-            CompactStr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
-            CompactStr::Heap(s) => s,
-        }
-    }
-}
-
-impl fmt::Debug for CompactStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -377,7 +333,8 @@ impl<D> FromIterator<D> for Pending<D> {
 /// One call: its id once, its flags (if it has an entry) and its legs.
 #[derive(Clone, Debug)]
 pub(crate) struct CallSlot<D> {
-    id: CompactStr,
+    /// Inline up to 22 bytes (24 bytes either way), as the model's id tables keep ids.
+    id: Key,
     /// `None`: the call has no entry of its own (only legs).
     info: Option<CallInfo<D>>,
     /// Almost every call has one leg (`L_PRESENT` set when there is one); more go to
@@ -396,7 +353,7 @@ impl<D> Default for CallInfo<D> {
 
 impl<D> CallSlot<D> {
     fn new(call: &str) -> Self {
-        CallSlot { id: CompactStr::new(call), info: None, first: Leg::default(), more: None }
+        CallSlot { id: Key::new(call), info: None, first: Leg::default(), more: None }
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -494,7 +451,7 @@ impl<D> CallBook<D> {
     #[inline]
     pub(crate) fn find(&self, call: &str) -> Option<u32> {
         let slots = &self.slots;
-        self.table.find(hash_str(call), |&ix| slots[ix as usize].id.as_bytes() == call.as_bytes()).copied()
+        self.table.find(hash_str(call), |&ix| slots[ix as usize].id.is(call)).copied()
     }
 
     fn slot_entry(&mut self, call: &str) -> &mut CallSlot<D> {
@@ -521,7 +478,7 @@ impl<D> CallBook<D> {
                 let slots = &self.slots;
                 // Rehashing reads the ids' bytes (no UTF-8 check: `as_str` of an inline id
                 // validates).
-                self.table.insert_unique(hash_str(call), ix, |&x| IdHash::of(slots[x as usize].id.as_bytes()));
+                self.table.insert_unique(hash_str(call), ix, |&x| IdHash::of(slots[x as usize].id.bytes()));
                 ix
             }
         }
@@ -623,14 +580,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compact_str_round_trips_short_and_long_ids() {
-        for s in ["", "c1", "sim-call-1234567890123", "sim-call-12345678901234", &"x".repeat(128), "é-call-ü"] {
-            let c = CompactStr::new(s);
-            assert_eq!(c.as_str(), s);
-            assert_eq!(c.as_bytes(), s.as_bytes());
-            assert_eq!(matches!(c, CompactStr::Inline { .. }), s.len() <= INLINE, "{s}");
-        }
-        assert_eq!(std::mem::size_of::<CompactStr>(), 24);
+    fn a_call_id_and_a_leg_stay_small() {
+        assert_eq!(std::mem::size_of::<Key>(), 24);
         assert!(std::mem::size_of::<Leg>() <= 40, "{}", std::mem::size_of::<Leg>());
     }
 

@@ -1,5 +1,6 @@
 //! Id-keyed hash tables for the folds' per-event look-ups (agent, call and queue ids):
-//! occupancy's tables and the metrics histograms' use them.
+//! occupancy's tables and the metrics histograms' use them; compliance's call book keeps
+//! its call ids as [`Key`]s.
 //!
 //! A `HashMap<String, _>` keeps each key on the heap: every look-up that finds its entry
 //! compares the id against that heap copy, a cache miss per look-up at 10,000 agents.
@@ -239,5 +240,18 @@ mod tests {
         assert_eq!(bytes, bincode::encode_to_vec("call-7", crate::BINCODE_CONFIG).unwrap());
         let (back, _): (Key, usize) = bincode::decode_from_slice(&bytes, crate::BINCODE_CONFIG).unwrap();
         assert_eq!(back, k);
+    }
+
+    /// Compliance keeps its call ids as keys too (one per call it books).
+    #[test]
+    fn a_key_round_trips_any_id_in_24_bytes() {
+        for s in ["", "c1", "sim-call-1234567890123", "sim-call-12345678901234", &"x".repeat(128), "é-call-ü"] {
+            let k = Key::new(s);
+            assert_eq!(k.as_str(), s);
+            assert_eq!(k.bytes(), s.as_bytes());
+            assert!(k.is(s));
+            assert_eq!(matches!(k, Key::Inline(..)), s.len() <= INLINE, "{s}");
+        }
+        assert_eq!(std::mem::size_of::<Key>(), 24);
     }
 }
