@@ -28,9 +28,9 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
 }
 
 /// Feed every record of `log` from `from_seq` up to `upto` (default: the head) to `f`
-/// with its chain link, in order (the envelope is `f`'s to keep), checking the hash chain on the way (from seq 1 only: a
-/// later start has no link to check against). Returns the last record's seq and link:
-/// the head of the log as it was at `upto`.
+/// with its chain link, in order (the envelope is `f`'s to keep), checking the hash
+/// chain on the way (from seq 1 only: a later start has no link to check against).
+/// Returns the last record's seq and link: the head of the log as it was at `upto`.
 pub fn each_record(
     log: &Log,
     from_seq: u64,
