@@ -193,8 +193,13 @@ fn backlog(days: i64, agents: u32, records: usize) {
     measured_fold(&mut occ, &records);
     report(&format!("occupancy, {days} days late"), n, t);
     // What the fold made, to compare builds: the snapshot's and the intervals' digests.
-    let digest =
-        |b: &[u8]| b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ u64::from(*x)).wrapping_mul(0x100_0000_01b3));
+    // (std's SipHash with its fixed keys, as `folddigest` digests.)
+    let digest = |b: &[u8]| {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut h = DefaultHasher::new();
+        h.write(b);
+        h.finish()
+    };
     let json = serde_json::to_vec(&occ.intervals(seatwatch_benches::TENANT, None, None, None)).unwrap_or_default();
     println!("occupancy snapshot {:016x}, intervals {:016x}", digest(&occ.snapshot()), digest(&json));
     let mut engine = Engine::new(&config);
