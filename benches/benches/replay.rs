@@ -6,8 +6,13 @@
 //! * `read_decode`: records decoded into envelopes;
 //! * `read_decode_fold`: decoded and folded through the engine, as `seatwatch replay`
 //!   and a restart without a snapshot do;
+//! * `read_decode_fold_threads`: what `seatwatch replay` does: a reader thread reads and
+//!   decodes runs of 16,384 records (two runs queued) while the engine folds the last
+//!   run with occupancy on this thread and compliance beside it
+//!   (`Engine::apply_runs_parallel`);
 //! * `baseline_fold_in_memory`: the same fold over the same envelopes already in memory,
-//!   the same-run baseline: `read_decode_fold` minus this is what the log costs.
+//!   one record at a time on one thread, the same-run baseline: `read_decode_fold` minus
+//!   this is what the log costs.
 //!
 //! Run: `cargo bench -p seatwatch-benches --bench replay`.
 
@@ -17,9 +22,12 @@ use seatwatch_benches::{envelopes, fold_all, sim_config, smoke_test};
 use seatwatch_config::Config;
 use seatwatch_engine::Engine;
 use seatwatch_log::{Log, OpenOptions, Pending};
-use seatwatch_model::Projector;
+use seatwatch_model::{Envelope, Projector};
 use std::hint::black_box;
 use std::time::Duration;
+
+/// Records per run in `read_decode_fold_threads`, as `seatwatch replay` reads them.
+const RUN: usize = 16_384;
 
 fn replay(c: &mut Criterion) {
     let smoke = smoke_test();
@@ -89,6 +97,31 @@ fn replay(c: &mut Criterion) {
                 for env in log.read_from(1).flatten() {
                     engine.apply(&env);
                 }
+                black_box(engine.position())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("read_decode_fold_threads", |b| {
+        b.iter_batched_ref(
+            fresh,
+            |engine| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(2);
+                let log = &log;
+                std::thread::scope(|s| {
+                    // `move`: the channel closes when the reader is done.
+                    s.spawn(move || {
+                        let mut run = Vec::with_capacity(RUN);
+                        for env in log.read_from(1).flatten() {
+                            run.push(env);
+                            if run.len() == RUN {
+                                let _ = tx.send(std::mem::replace(&mut run, Vec::with_capacity(RUN)));
+                            }
+                        }
+                        let _ = tx.send(run);
+                    });
+                    engine.apply_runs_parallel(rx, |run, occupancy| occupancy.apply_run(run));
+                });
                 black_box(engine.position())
             },
             BatchSize::LargeInput,
