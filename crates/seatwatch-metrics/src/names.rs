@@ -146,7 +146,7 @@ pub fn describe() {
     );
     describe_gauge!(
         SERVICE_LEVEL,
-        "Service level over `window` (interval: the current calendar interval; 15m, 60m: sliding): answered_in_threshold / the queue's formula denominator (default offered); NaN when the denominator is 0."
+        "Service level over `window` (interval: the current calendar interval; 15m, 60m: sliding): calls answered within the threshold, counted where the denominator counted them (the first offer for the offered formula), / the queue's formula denominator (default offered); within [0, 1]; NaN when the denominator is 0."
     );
     describe_gauge!(
         ASA,

@@ -29,6 +29,9 @@ pub(crate) struct Stats {
     pub answered: u64,
     pub answered_in_time: u64,
     pub answered_in_threshold: u64,
+    /// The service level's numerator: calls answered within the threshold, booked where
+    /// the formula's denominator booked them (see [`crate::Tenant`]'s `sl_cohort`).
+    pub sl_calls: u64,
     pub abandoned: u64,
     pub short_abandoned: u64,
     pub missed: u64,
@@ -145,6 +148,7 @@ impl Stats {
         self.answered += o.answered;
         self.answered_in_time += o.answered_in_time;
         self.answered_in_threshold += o.answered_in_threshold;
+        self.sl_calls += o.sl_calls;
         self.abandoned += o.abandoned;
         self.short_abandoned += o.short_abandoned;
         self.missed += o.missed;
@@ -1191,7 +1195,7 @@ fn service_level(s: &Stats, formula: SlFormula) -> Option<f64> {
         SlFormula::AnsweredLongAbandoned => (s.answered + s.abandoned).saturating_sub(s.short_abandoned),
         SlFormula::Queued => s.queued,
     };
-    ratio(s.answered_in_threshold as f64, den as f64)
+    ratio(s.sl_calls as f64, den as f64)
 }
 
 /// The figures of one queue (or the total) over one interval or window.
@@ -1217,7 +1221,13 @@ pub struct Figures {
     pub transferred: u64,
     /// Calls whose after-call work ended (the AHT denominator).
     pub handled: u64,
-    /// Service level by the queue's formula; `null` with a zero denominator.
+    /// The service level's numerator: calls answered within the threshold, counted in
+    /// the interval (and queue) where the formula's denominator counted them — for
+    /// `offered` the call's first offer, for `queued` its last `queued` event, else its
+    /// answer — so that `service_level` never exceeds 1.
+    pub service_level_calls: u64,
+    /// Service level by the queue's formula: `service_level_calls` ÷ the formula's
+    /// denominator; `null` with a zero denominator.
     pub service_level: Option<f64>,
     /// The formula `service_level` used.
     pub service_level_formula: &'static str,
@@ -1257,6 +1267,7 @@ impl Figures {
             missed: s.missed,
             transferred: s.transferred,
             handled: s.handled,
+            service_level_calls: s.sl_calls,
             service_level: service_level(s, sl.formula),
             service_level_formula: sl.formula.as_str(),
             asa_seconds: ratio(secs_wide(s.answer_delay_ns), s.answered as f64),
@@ -1493,7 +1504,8 @@ mod tests {
             queued: 10,
             offered: 8,
             answered: 6,
-            answered_in_threshold: 3,
+            answered_in_threshold: 5,
+            sl_calls: 3,
             abandoned: 4,
             short_abandoned: 1,
             ..Stats::default()

@@ -419,12 +419,38 @@ impl Agent {
     }
 }
 
+/// [`Call::offer_queue`] of a call offered with no queue known.
+const NO_QUEUE: u32 = u32::MAX;
+
+/// Where an answered call's service-level cohort was counted: its first offer and its
+/// last `queued` event (time and queue), when seen.
+struct Cohorts {
+    offered: Option<(Ts, Option<u32>)>,
+    queued: Option<(Ts, Option<u32>)>,
+}
+
+impl Cohorts {
+    /// Where `formula`'s denominator counted the call answered at `ts` in queue `q`;
+    /// `None` when it never counted it (an answer whose offer was not seen, under
+    /// `offered`), so the numerator cannot outgrow the denominator.
+    fn of(&self, formula: SlFormula, ts: Ts, q: Option<u32>) -> Option<(Ts, Option<u32>)> {
+        match formula {
+            SlFormula::Offered => self.offered,
+            SlFormula::Queued => self.queued,
+            SlFormula::AnsweredAbandoned | SlFormula::AnsweredLongAbandoned => Some((ts, q)),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub(crate) struct Call {
     queue: Option<u32>,
     queued_at: OptTs,
     waiting: bool,
     first_offered_at: OptTs,
+    /// The queue the first offer was counted in (the `offered` service level's cohort),
+    /// [`NO_QUEUE`] for none: a plain `u32` keeps a call at 88 bytes.
+    offer_queue: u32,
     offered_at: OptTs,
     answered: bool,
     transferred: bool,
@@ -439,6 +465,7 @@ impl Call {
             queued_at: OptTs::NONE,
             waiting: false,
             first_offered_at: OptTs::NONE,
+            offer_queue: NO_QUEUE,
             offered_at: OptTs::NONE,
             answered: false,
             transferred: false,
@@ -799,6 +826,7 @@ impl Tenant {
                     let first = c.first_offered_at.is_none();
                     if first {
                         c.first_offered_at = OptTs::some(ts);
+                        c.offer_queue = eq.or(c.queue).unwrap_or(NO_QUEUE);
                     }
                     c.offered_at = OptTs::some(ts);
                     c.agent = Some(a as u32);
@@ -822,20 +850,28 @@ impl Tenant {
             }
             EventKind::Answered { call, rings } => {
                 let (max_rings, cadence) = (cfg.max_rings, cfg.cadence_ns);
-                let (q, first, delay, ring_ns) = self.with_call(call, ts, |c| {
+                let (q, first, delay, ring_ns, cohorts) = self.with_call(call, ts, |c| {
                     let first = !c.answered;
                     c.answered = true;
                     c.waiting = false;
                     c.agent = Some(a as u32);
                     let delay = c.queued_at.get().or(c.first_offered_at.get()).map_or(0, |t| ts.nanos_since(t).max(0));
                     let ring_ns = c.offered_at.get().map_or(0, |t| ts.nanos_since(t));
-                    (c.queue, first, delay, ring_ns)
+                    let cohorts = Cohorts {
+                        offered: c
+                            .first_offered_at
+                            .get()
+                            .map(|t| (t, (c.offer_queue != NO_QUEUE).then_some(c.offer_queue))),
+                        queued: c.queued_at.get().map(|t| (t, c.queue)),
+                    };
+                    (c.queue, first, delay, ring_ns, cohorts)
                 });
                 if first {
                     let rings = rings.unwrap_or_else(|| rings_heard(ring_ns, cadence));
                     let in_time = rings <= max_rings;
                     let within = |sl: Sl| sl.threshold_ns.map_or(in_time, |th| delay <= th);
-                    let q_in = q.and_then(|q| self.queue_sl.0.get(q as usize).copied()).is_some_and(within);
+                    let q_sl = q.and_then(|q| self.queue_sl.0.get(q as usize).copied());
+                    let q_in = q_sl.is_some_and(within);
                     let total_in = within(cfg.default_sl);
                     self.count(cfg, ts, q, |s, total| {
                         s.answered += 1;
@@ -843,6 +879,18 @@ impl Tenant {
                         s.answered_in_time += u64::from(in_time);
                         s.answered_in_threshold += u64::from(if total { total_in } else { q_in });
                     });
+                    // The service level's numerator goes where its denominator counted
+                    // the call, for the total by the tenant's formula and for the queue
+                    // by the queue's.
+                    if total_in && let Some((at, _)) = cohorts.of(cfg.default_sl.formula, ts, q) {
+                        self.count(cfg, at, None, |s, total| s.sl_calls += u64::from(total));
+                    }
+                    if q_in
+                        && let Some(sl) = q_sl
+                        && let Some((at, Some(cq))) = cohorts.of(sl.formula, ts, q)
+                    {
+                        self.count(cfg, at, Some(cq), |s, total| s.sl_calls += u64::from(!total));
+                    }
                 }
                 self.implicit_login(a);
                 let ag = &self.agents[a];

@@ -6,20 +6,22 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Which denominator a service level divides by. The numerator is always
-/// `answered_in_threshold`: calls answered within the [`ServiceLevelSettings::threshold`]
-/// (or, without a threshold, within `max_rings` rings). See docs/metrics-definitions.md.
+/// `service_level_calls`: calls answered within the [`ServiceLevelSettings::threshold`]
+/// (or, without a threshold, within `max_rings` rings), each counted in the interval and
+/// queue where this denominator counted it, so a service level stays within [0, 1]. See
+/// docs/metrics-definitions.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlFormula {
-    /// `answered_in_threshold ÷ offered`.
+    /// `service_level_calls ÷ offered` (the numerator counted at each call's first offer).
     #[default]
     Offered,
-    /// `answered_in_threshold ÷ (answered + abandoned)`.
+    /// `service_level_calls ÷ (answered + abandoned)` (the numerator counted at the answer).
     AnsweredAbandoned,
-    /// `answered_in_threshold ÷ (answered + abandoned − short_abandoned)`: short abandons
+    /// `service_level_calls ÷ (answered + abandoned − short_abandoned)`: short abandons
     /// (callers who hung up within `short_abandon`) are left out.
     AnsweredLongAbandoned,
-    /// `answered_in_threshold ÷ queued`.
+    /// `service_level_calls ÷ queued` (the numerator counted at each call's last `queued`).
     Queued,
 }
 

@@ -434,6 +434,44 @@ fn each_service_level_variant() {
 }
 
 #[test]
+fn a_call_answered_after_an_interval_boundary_counts_its_service_level_where_it_was_offered() {
+    // Calls queued and offered just before 08:15 and answered just after it: the counts
+    // land by their own events, the service level's numerator where its denominator
+    // counted the call, so neither interval shows a service level above 1 (it showed
+    // 0 and 3 before, issue 8's black-box run).
+    let mut settings = TenantSettings::default();
+    let sl = |formula| ServiceLevelSettings { formula, threshold: None };
+    settings.settings.service_level = sl(SlFormula::Offered);
+    settings.settings.queues.insert("qu".into(), sl(SlFormula::Queued));
+    settings.settings.queues.insert("aa".into(), sl(SlFormula::AnsweredAbandoned));
+    let mut s = Sim::with(settings);
+    for (i, qn) in ["qu", "aa", "of"].iter().enumerate() {
+        let (a, b, c) = (format!("{qn}-a"), format!("{qn}-b"), format!("{qn}-c"));
+        s.login("08:10:00", &a, &format!("s{i}a")).login("08:10:00", &b, &format!("s{i}b"));
+        s.login("08:10:00", &c, &format!("s{i}c"));
+        let (m1, m2, m3) = (format!("{qn}1"), format!("{qn}2"), format!("{qn}3"));
+        s.queued("08:14:56", &m1, qn).offered("08:14:57", &a, &m1, Some(qn)).answered("08:15:01", &a, &m1);
+        s.queued("08:14:57", &m2, qn).offered("08:14:58", &b, &m2, Some(qn)).answered("08:15:02", &b, &m2);
+        s.queued("08:16:00", &m3, qn).offered("08:16:01", &c, &m3, Some(qn)).answered("08:16:03", &c, &m3);
+    }
+    s.sys("08:31:00", EventKind::Heartbeat);
+    let (early, late) = (s.row("08:00:00", None).figures, s.row("08:15:00", None).figures);
+    // Total, `offered`: 2 offered and 2 in time before 08:15, 1 and 1 after.
+    assert_eq!((early.offered, early.answered, early.service_level_calls, early.service_level), (6, 0, 6, Some(1.0)));
+    assert_eq!((late.offered, late.answered, late.service_level_calls, late.service_level), (3, 9, 3, Some(1.0)));
+    let fig = |hms: &str, qn: &str| s.row(hms, Some(qn)).figures;
+    for (hms, want) in [("08:00:00", (2, 2, Some(1.0))), ("08:15:00", (1, 1, Some(1.0)))] {
+        let (f, g) = (fig(hms, "qu"), fig(hms, "of"));
+        assert_eq!((f.queued, f.service_level_calls, f.service_level), want, "queued at {hms}");
+        assert_eq!((g.offered, g.service_level_calls, g.service_level), want, "offered at {hms}");
+    }
+    // `answered_abandoned` counts both by the answer: nothing before 08:15, 3 of 3 after.
+    let (f, g) = (fig("08:00:00", "aa"), fig("08:15:00", "aa"));
+    assert_eq!((f.service_level_calls, f.service_level), (0, None));
+    assert_eq!((g.answered, g.service_level_calls, g.service_level), (3, 3, Some(1.0)));
+}
+
+#[test]
 fn a_service_level_threshold_counts_answer_delay_not_rings() {
     let mut settings = TenantSettings::default();
     settings.settings.service_level =

@@ -2,8 +2,8 @@
 
 use crate::at;
 use proptest::prelude::*;
-use seatwatch_model::{AgentId, CallId, Envelope, Event, EventKind, Projector, QueueId, Ts, fold};
-use seatwatch_occupancy::{Occupancy, TenantSettings};
+use seatwatch_model::{AgentId, CallId, Dur, Envelope, Event, EventKind, Projector, QueueId, Ts, fold};
+use seatwatch_occupancy::{Occupancy, ServiceLevelSettings, SlFormula, TenantSettings};
 use seatwatch_testkit::proptest_config;
 use std::collections::BTreeMap;
 
@@ -181,17 +181,26 @@ proptest! {
     }
 
     #[test]
-    fn occupancy_and_utilization_stay_within_bounds(records in log(true)) {
-        let occ = folded(&records);
+    fn ratios_stay_within_bounds(records in log(true), formulas in (0usize..4, 0usize..4, 0usize..4), threshold in prop::option::of(1u64..40)) {
+        // Service levels too, under every formula (the total's and each queue's), with and
+        // without a threshold: numerator and denominator count a call in the same row.
+        let all = [SlFormula::Offered, SlFormula::AnsweredAbandoned, SlFormula::AnsweredLongAbandoned, SlFormula::Queued];
+        let mut settings = TenantSettings::default();
+        let sl = |i: usize, threshold: Option<u64>| ServiceLevelSettings { formula: all[i], threshold: threshold.map(Dur::secs) };
+        settings.settings.service_level = sl(formulas.0, None);
+        settings.settings.queues.insert(QUEUES[0].into(), sl(formulas.1, threshold));
+        settings.settings.queues.insert(QUEUES[1].into(), sl(formulas.2, None));
+        let mut occ = Occupancy::new(settings, BTreeMap::new());
+        fold(&mut occ, &records);
         for r in occ.intervals(TENANT, None, None, None) {
-            for v in [r.figures.occupancy, r.figures.utilization].into_iter().flatten() {
+            for v in [r.figures.occupancy, r.figures.utilization, r.figures.service_level].into_iter().flatten() {
                 prop_assert!((0.0..=1.0).contains(&v), "{:?}", r);
             }
             prop_assert!(r.figures.answered_in_time <= r.figures.answered);
             prop_assert!(r.figures.short_abandoned <= r.figures.abandoned);
         }
         for r in occ.windows(TENANT) {
-            for v in [r.figures.occupancy, r.figures.utilization].into_iter().flatten() {
+            for v in [r.figures.occupancy, r.figures.utilization, r.figures.service_level].into_iter().flatten() {
                 prop_assert!((0.0..=1.0).contains(&v), "{:?}", r);
             }
         }
