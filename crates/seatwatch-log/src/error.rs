@@ -126,7 +126,17 @@ impl LogError {
     }
 
     pub(crate) fn sled(what: &'static str, e: &sled::Error) -> Self {
-        LogError::Sled { what, message: e.to_string() }
+        let message = match e {
+            // sled's own text ends in an empty backtrace ("... backtrace ()").
+            sled::Error::Corruption { at: Some(at), .. } => {
+                format!("the database file is damaged: sled found corrupted data at {at:?}")
+            }
+            sled::Error::Corruption { at: None, .. } => {
+                "the database file is damaged: sled found corrupted data it cannot read past".to_owned()
+            }
+            other => other.to_string(),
+        };
+        LogError::Sled { what, message }
     }
 }
 

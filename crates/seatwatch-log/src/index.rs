@@ -109,6 +109,94 @@ pub struct Loaded {
     pub keys: Vec<u128>,
 }
 
+/// Read the checkpoint alone (not its keys). `Ok(None)`: there is none.
+pub fn load_meta(data_dir: &Path) -> Result<Option<Meta>, String> {
+    let meta_path = data_dir.join(META_FILE);
+    match std::fs::read(&meta_path) {
+        Ok(b) => Meta::decode(&b).map(Some).map_err(|r| format!("{}: {r}", meta_path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", meta_path.display())),
+    }
+}
+
+/// The acknowledged high-water mark's file name inside the data directory.
+pub const HWM_FILE: &str = "log.hwm";
+const HWM_MAGIC: &[u8; 8] = b"SWHWM\0\0\x01";
+const HWM_LEN: usize = 8 + 8 + 32 + 32;
+
+/// The last seq acknowledged and its link, with a checksum: rewritten in place after
+/// every commit, before its acknowledgements go out, so that it survives the process
+/// (not the machine: it is synced only on close) and a database that later comes back
+/// shorter is caught ([`missing_records`]).
+pub fn encode_hwm(seq: u64, link: &[u8; 32]) -> [u8; HWM_LEN] {
+    let mut b = [0u8; HWM_LEN];
+    b[..8].copy_from_slice(HWM_MAGIC);
+    b[8..16].copy_from_slice(&seq.to_be_bytes());
+    b[16..48].copy_from_slice(link);
+    let check = blake3::hash(&b[..48]);
+    b[48..].copy_from_slice(check.as_bytes());
+    b
+}
+
+/// The high-water mark's seq, when its file is there and whole.
+pub fn load_hwm(data_dir: &Path) -> Option<u64> {
+    let b = std::fs::read(data_dir.join(HWM_FILE)).ok()?;
+    if b.len() != HWM_LEN || &b[..8] != HWM_MAGIC || blake3::hash(&b[..48]).as_bytes() != &b[48..] {
+        return None;
+    }
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[8..16]);
+    Some(u64::from_be_bytes(a))
+}
+
+/// Remove the high-water mark (after a repair that accepted a loss).
+pub fn remove_hwm(dir: &Path) -> Result<(), String> {
+    let path = dir.join(HWM_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+    }
+}
+
+/// The last seq the database holds (0 when empty), from its last segment's header.
+pub fn last_seq(db: &sled::Db) -> Option<u64> {
+    match db.last() {
+        Ok(None) => Some(0),
+        Ok(Some((k, v))) => {
+            let first = key_seq(&k)?;
+            let n = u64::from(SegmentReader::count(&v)?);
+            Some(first + n.saturating_sub(1))
+        }
+        Err(_) => None,
+    }
+}
+
+/// Records the log lost: the acknowledged high-water mark ([`HWM_FILE`], rewritten
+/// after every commit) or the duplicate index's checkpoint (written every
+/// [`CHECKPOINT_EVERY`] and on close), files beside the database, say that records up to
+/// their seq were written and acknowledged, but the database now ends before that seq —
+/// as when the database's own recovery, opening a damaged file, keeps only what it can
+/// read. Returns `(first missing seq, last seq acknowledged)`; `None` when nothing is
+/// known to be missing.
+pub fn missing_records(data_dir: &Path, db: &sled::Db) -> Option<(u64, u64)> {
+    let meta = load_meta(data_dir).ok().flatten().map_or(0, |m| m.seq);
+    let acked = meta.max(load_hwm(data_dir).unwrap_or(0));
+    let last = last_seq(db)?;
+    (acked > last).then_some((last + 1, acked))
+}
+
+/// Why [`missing_records`] matters, in words.
+pub fn missing_reason(first: u64, upto: u64) -> String {
+    format!(
+        "the log ends at seq {}, but records up to seq {upto} were written and acknowledged (the files \
+         log.hwm and dedup.meta beside the database say so): records {first} to {upto} are missing (the database lost them: \
+         its file was damaged or replaced). Restore the data directory from a backup (docs/operations.md), \
+         or run `seatwatch repair --data DIR` to record the loss and continue without them",
+        first - 1
+    )
+}
+
 /// Read the checkpoint and its keys. `Ok(None)`: there is none (a new or older data
 /// directory); `Err`: there is one but it cannot be trusted (the reason, for a warning).
 pub fn load(data_dir: &Path) -> Result<Option<Loaded>, String> {

@@ -54,7 +54,7 @@ mod verify;
 mod writer;
 
 pub use error::{LogError, VerifyError};
-pub use index::{CHECKPOINT_EVERY, KEYS_FILE as INDEX_KEYS_FILE, META_FILE as INDEX_META_FILE};
+pub use index::{CHECKPOINT_EVERY, HWM_FILE, KEYS_FILE as INDEX_KEYS_FILE, META_FILE as INDEX_META_FILE, load_hwm};
 pub use read::{RawIter, ReadIter};
 pub use repair::{QUARANTINE_DIR, QuarantinedSegment, RepairReport, read_quarantine, repair};
 pub use verify::verify;
@@ -497,6 +497,9 @@ fn open_index(
     db: &sled::Db,
     check: OpenCheck,
 ) -> Result<(dir::Tail, Option<index::IndexWriter>, Option<u64>), LogError> {
+    if let Some((first, upto)) = index::missing_records(dir, db) {
+        return Err(LogError::Corrupt { seq: first, reason: index::missing_reason(first, upto) });
+    }
     let loaded = match index::load(dir) {
         Ok(Some(l)) if l.meta.seq == 0 || index::link_at(db, l.meta.seq) == Some(l.meta.link) => Some(l),
         Ok(Some(l)) => {

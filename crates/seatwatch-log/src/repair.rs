@@ -41,7 +41,9 @@ pub struct RepairReport {
     /// Segments moved to the quarantine file.
     pub quarantined_segments: u64,
     /// Records in them from the first bad one on, as their segment headers count them
-    /// (a header may itself be damaged: the bytes in the file are what counts).
+    /// (a header may itself be damaged: the bytes in the file are what counts). With no
+    /// segments moved: the records already missing from the database, which the
+    /// quarantine file then records (its header, no segments).
     pub quarantined_records: u64,
     /// Bytes of segment values moved.
     pub quarantined_bytes: u64,
@@ -76,6 +78,36 @@ pub fn repair(dir: &Path) -> Result<RepairReport, LogError> {
     dir::check_database_present(dir)?;
     let db = dir::open_sled(dir)?;
     let (seq, reason) = match verify_db(&db, &mut |_| {}) {
+        Ok(now) if let Some((first, upto)) = crate::index::missing_records(dir, &db) => {
+            // Every record left verifies, but records were lost from the end: nothing is
+            // left to move. Record the loss in a quarantine file (a header, no segments)
+            // and drop the checkpoint that remembers them, so the log opens again.
+            let reason = crate::index::missing_reason(first, upto);
+            tracing::warn!(
+                first_missing_seq = first,
+                last_missing_seq = upto,
+                "repairing the log: records are missing"
+            );
+            let qdir = dir.join(QUARANTINE_DIR);
+            std::fs::create_dir_all(&qdir).map_err(|e| LogError::io("cannot create", &qdir, e))?;
+            let made_at =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let path = qdir.join(format!("from-seq-{first}-at-{made_at}.swq"));
+            let header = serde_json_line(dir, first, &reason, 0, upto + 1 - first, made_at);
+            write_quarantine(&path, &header, &[])?;
+            dir::sync_dir(&qdir)?;
+            crate::index::remove_meta(dir).map_err(|reason| LogError::Corrupt { seq: first, reason })?;
+            crate::index::remove_hwm(dir).map_err(|reason| LogError::Corrupt { seq: first, reason })?;
+            dir::sync_dir(dir)?;
+            return Ok(RepairReport {
+                first_bad: Some((first, reason)),
+                quarantined_segments: 0,
+                quarantined_records: upto + 1 - first,
+                quarantined_bytes: 0,
+                quarantine_file: Some(path),
+                now,
+            });
+        }
         Ok(now) => {
             return Ok(RepairReport {
                 first_bad: None,
@@ -160,6 +192,11 @@ pub fn repair(dir: &Path) -> Result<RepairReport, LogError> {
         seq,
         reason: format!("the repaired log still does not verify ({e}); the quarantine file {} is kept", path.display()),
     })?;
+    // The duplicate index's checkpoint may remember records now quarantined: the next
+    // open scans the log and writes it anew.
+    crate::index::remove_meta(dir).map_err(|reason| LogError::Corrupt { seq, reason })?;
+    crate::index::remove_hwm(dir).map_err(|reason| LogError::Corrupt { seq, reason })?;
+    dir::sync_dir(dir)?;
     tracing::warn!(
         quarantined_segments = moved.len(),
         quarantined_records = records,

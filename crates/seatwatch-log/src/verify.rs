@@ -21,7 +21,16 @@ pub fn verify(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport,
     let _lock = dir::acquire_lock(dir).map_err(VerifyError::Open)?;
     dir::check_database_present(dir).map_err(VerifyError::Open)?;
     let db = dir::open_sled(dir).map_err(VerifyError::Open)?;
-    verify_db(&db, progress)
+    let report = verify_db(&db, progress)?;
+    // Every record verifies; were some lost from the end?
+    if let Some((first, upto)) = crate::index::missing_records(dir, &db) {
+        return Err(VerifyError::BadRecord {
+            seq: first,
+            reason: crate::index::missing_reason(first, upto),
+            good: first - 1,
+        });
+    }
+    Ok(report)
 }
 
 /// The check itself, on an open database.

@@ -157,6 +157,10 @@ pub struct Writer {
     poisoned: Option<String>,
     journal: Vec<u128>,
     index: Option<IndexWriter>,
+    /// The acknowledged high-water mark's file (`index::HWM_FILE`), once opened; `None`
+    /// after it could not be written (warned once: the log works without it).
+    hwm: Option<File>,
+    hwm_failed: bool,
 }
 
 impl std::fmt::Debug for Writer {
@@ -189,6 +193,37 @@ impl Writer {
             poisoned: None,
             journal: Vec::new(),
             index,
+            hwm: None,
+            hwm_failed: false,
+        }
+    }
+
+    /// Record the last seq acknowledged ([`crate::index::missing_records`]) before the
+    /// acknowledgements go out: one write into the page cache, synced with `sync`.
+    fn write_hwm(&mut self, sync: bool) {
+        use std::os::unix::fs::FileExt;
+        if self.hwm_failed {
+            return;
+        }
+        let path = self.data_dir.join(crate::index::HWM_FILE);
+        if self.hwm.is_none() {
+            match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+                Ok(f) => self.hwm = Some(f),
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "cannot keep the acknowledged high-water mark");
+                    self.hwm_failed = true;
+                    return;
+                }
+            }
+        }
+        let bytes = crate::index::encode_hwm(self.next_seq - 1, &self.head);
+        let Some(f) = &self.hwm else { return };
+        let r = f.write_all_at(&bytes, 0).and_then(|()| if sync { f.sync_data() } else { Ok(()) });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, path = %path.display(), "cannot keep the acknowledged high-water mark");
+            self.hwm = None;
+            self.hwm_failed = true;
+            let _ = crate::index::remove_hwm(&self.data_dir);
         }
     }
 
@@ -242,6 +277,7 @@ impl Writer {
             tracing::warn!(%reason, "cannot write the duplicate index checkpoint; the next open scans the whole log");
             let _ = crate::index::remove_meta(&self.data_dir);
         }
+        self.write_hwm(true);
         tracing::debug!(last_seq = self.next_seq - 1, "log writer stopped");
         Ok(())
     }
@@ -296,6 +332,7 @@ impl Writer {
                         }
                     }
                     self.index_committed();
+                    self.write_hwm(false);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, first_seq = seq0, "log commit failed; nothing of it is acknowledged");

@@ -26,6 +26,16 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             println!("FAILED: {e}");
+            if let seatwatch_log::VerifyError::Open(seatwatch_log::LogError::Sled { .. }) = &e {
+                // The database itself cannot be read: no record can be vouched for.
+                let acked = seatwatch_log::load_hwm(&a.data)
+                    .map(|n| format!("; records up to seq {n} were acknowledged (log.hwm)"))
+                    .unwrap_or_default();
+                println!(
+                    "first bad seq: 1 (the database cannot be opened, so no record could be checked{acked}); \
+                     restore the data directory from a backup (docs/operations.md)"
+                );
+            }
             Ok(ExitCode::from(1))
         }
     }

@@ -86,6 +86,11 @@ fn acknowledged_batches_survive_sigkill() {
     child.kill().unwrap(); // SIGKILL, mid-stream
     child.wait().unwrap();
     assert_eq!(acked.len(), 40, "the child reported too few batches before ending");
+    // The acknowledged high-water mark outlived the process and covers every batch
+    // acknowledged (it is written before the acknowledgements go out).
+    let max_acked = acked.values().map(|(_, last)| *last).max().unwrap();
+    let hwm = seatwatch_log::load_hwm(dir.path()).unwrap();
+    assert!(hwm >= max_acked, "high-water mark {hwm} below the last acknowledged seq {max_acked}");
 
     let report = verify(dir.path(), &mut |_| {}).unwrap();
     let log = Log::open(dir.path()).unwrap();

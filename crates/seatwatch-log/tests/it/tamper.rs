@@ -279,3 +279,41 @@ fn open_refuses_a_log_with_a_gap() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+#[test]
+fn records_lost_from_the_end_are_found_by_the_high_water_mark_alone() {
+    // As when the database's recovery keeps only what it can read of a damaged file,
+    // after a crash that left no duplicate index checkpoint: the log chains, but ends early.
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    assert_eq!(seatwatch_log::load_hwm(dir.path()), Some(RECORDS));
+    std::fs::remove_file(dir.path().join(seatwatch_log::INDEX_META_FILE)).unwrap();
+    let cut = {
+        let db = sled::open(dir.path().join("log")).unwrap();
+        let (key, _) = *segments(&db).last().unwrap();
+        db.remove(segment_key(key)).unwrap();
+        db.flush().unwrap();
+        key
+    };
+    match verify(dir.path(), &mut |_| {}) {
+        Err(VerifyError::BadRecord { seq, reason, good }) => {
+            assert_eq!((seq, good), (cut, cut - 1), "{reason}");
+            assert!(reason.contains(&format!("records {cut} to {RECORDS} are missing")), "{reason}");
+        }
+        other => panic!("verify: {other:?}"),
+    }
+    match Log::open(dir.path()) {
+        Err(LogError::Corrupt { seq, .. }) => assert_eq!(seq, cut),
+        Err(e) => panic!("open: {e}"),
+        Ok(_) => panic!("a log that lost acknowledged records opened"),
+    }
+    // A repair records the loss; the log opens and goes on from the seq it has.
+    let r = seatwatch_log::repair(dir.path()).unwrap();
+    assert_eq!(
+        (r.first_bad.map(|b| b.0), r.quarantined_records, r.now.last_seq),
+        (Some(cut), RECORDS + 1 - cut, cut - 1)
+    );
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.head().last_seq, cut - 1);
+    log.close().unwrap();
+}

@@ -114,3 +114,53 @@ fn a_reordered_record_is_reported_with_its_seq() {
         *key
     });
 }
+
+#[test]
+fn a_lost_tail_is_reported_with_its_seq() {
+    // The database's own recovery, opening a damaged file, keeps what it can read and
+    // drops the rest: the log then chains and verifies, only shorter. The duplicate
+    // index's checkpoint (written on close) remembers the records it lost.
+    case(|db| {
+        let segs = segments(db);
+        let (key, _) = &segs[segs.len() - 2];
+        for (k, _) in &segs[segs.len() - 2..] {
+            db.remove(segment_key(*k)).unwrap();
+        }
+        *key
+    });
+}
+
+#[test]
+fn a_lost_tail_stops_the_server_and_repair_records_the_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    let cut = {
+        let db = sled::open(dir.path().join("log")).unwrap();
+        let segs = segments(&db);
+        let (key, _) = segs[segs.len() - 1];
+        db.remove(segment_key(key)).unwrap();
+        db.flush().unwrap();
+        key
+    };
+    // The log refuses to open (a server would not start), naming the first missing seq.
+    match Log::open(dir.path()) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("records {cut} to 40 are missing")), "{msg}");
+            assert!(msg.contains("seatwatch repair"), "{msg}");
+        }
+        Ok(_) => panic!("a log that lost acknowledged records opened"),
+    }
+    // `repair` records the loss (nothing left to move) and the log opens again.
+    let o = run(&["repair", "--data", dir.path().to_str().unwrap()]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains(&format!("the log was bad at seq {cut}")), "{out}");
+    assert!(out.contains("already gone from the database; the loss is recorded in"), "{out}");
+    let (code, out) = verify_cli(dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with(&format!("ok: {} records, last seq {}", cut - 1, cut - 1)), "{out}");
+    let log = Log::open(dir.path()).unwrap();
+    assert_eq!(log.head().last_seq, cut - 1);
+    log.close().unwrap();
+}
