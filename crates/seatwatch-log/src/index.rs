@@ -151,8 +151,12 @@ pub fn load_hwm(data_dir: &Path) -> Option<u64> {
 
 /// Remove the high-water mark (after a repair that accepted a loss).
 pub fn remove_hwm(dir: &Path) -> Result<(), String> {
-    let path = dir.join(HWM_FILE);
-    match std::fs::remove_file(&path) {
+    remove_if_there(&dir.join(HWM_FILE))
+}
+
+/// Remove a file; one that is not there is fine.
+fn remove_if_there(path: &Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
@@ -424,12 +428,7 @@ impl IndexWriter {
 
 /// Remove the checkpoint (the keys file then is never trusted).
 pub fn remove_meta(dir: &Path) -> Result<(), String> {
-    let path = dir.join(META_FILE);
-    match std::fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
-    }
+    remove_if_there(&dir.join(META_FILE))
 }
 
 #[cfg(test)]
