@@ -63,7 +63,7 @@ pub enum SnapshotError {
 }
 
 /// The snapshot format version written as the first byte of [`Compliance::snapshot`].
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct SnapshotBody {

@@ -509,9 +509,9 @@ fn leaving_not_ready_by_a_call_or_logout() {
 fn slow_answer_by_ring_time_and_by_reported_rings() {
     let mut l = Log::new();
     l.offered(&at("10:00:00"), "a", "c1", false);
-    l.answered(&at("10:00:14.999"), "a", "c1", None); // 3rd ring
+    l.answered(&at("10:00:15"), "a", "c1", None); // 15 s ÷ 5 s: the 3rd ring
     l.offered(&at("10:10:00"), "a", "c2", false);
-    l.answered(&at("10:10:15"), "a", "c2", None); // 4th ring
+    l.answered(&at("10:10:15.001"), "a", "c2", None); // the 4th ring
     l.offered(&at("10:20:00"), "a", "c3", false);
     l.answered(&at("10:20:30"), "a", "c3", Some(3)); // the ACD says 3
     l.offered(&at("10:30:00"), "a", "c4", false);
@@ -675,6 +675,26 @@ fn roster_not_published_by_the_25th_and_cleared() {
 }
 
 #[test]
+fn a_roster_stamped_just_after_the_deadline_is_late_even_when_folded_before_it_fires() {
+    // The next month's first shift stamped 5 s after the end of the 24th arrives before
+    // anything moves the watermark past the deadline (allowed lateness 5 s): at the
+    // deadline no such shift had arrived, so the alarm is raised, and cleared by it
+    // (session 12's black-box run found no alarm at all).
+    let mut l = Log::new();
+    l.shift("2026-03-10T09:00:00", "a", "2026-03-11", Some(("09:00", "18:00")));
+    let late = l.shift("2026-03-25T00:00:05", "a", "2026-04-01", Some(("09:00", "18:00")));
+    l.hb("2026-03-25T12:00:00");
+    assert_eq!(l.summary(), vec![(Rule::RosterNotPublished, s(""), s("03-25 00:00:00"), Some(s("03-25 00:00:05")))]);
+    assert_eq!(l.all()[0].evidence, vec![late], "the late shift is the evidence that cleared it");
+    // Stamped at the deadline itself: in time.
+    let mut l = Log::new();
+    l.shift("2026-03-10T09:00:00", "a", "2026-03-11", Some(("09:00", "18:00")));
+    l.shift("2026-03-25T00:00:00", "a", "2026-04-01", Some(("09:00", "18:00")));
+    l.hb("2026-03-25T12:00:00");
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+}
+
+#[test]
 fn roster_check_crosses_the_year() {
     let mut l = Log::new();
     l.shift("2026-12-01T09:00:00", "a", "2026-12-10", Some(("08:30", "17:35")));
@@ -764,8 +784,13 @@ fn snapshot_restores_the_same_state() {
         Err(SnapshotError::Version(None))
     ));
     assert!(matches!(
-        Compliance::restore(&[1, 255, 255], TenantSettings::default(), BTreeMap::new()),
+        Compliance::restore(&[crate::SNAPSHOT_VERSION, 255, 255], TenantSettings::default(), BTreeMap::new()),
         Err(SnapshotError::Decode(_))
+    ));
+    // A snapshot of the version before (its months of shifts were a set) is refused.
+    assert!(matches!(
+        Compliance::restore(&[1, 0, 0], TenantSettings::default(), BTreeMap::new()),
+        Err(SnapshotError::Version(Some(1)))
     ));
 }
 
@@ -812,6 +837,29 @@ fn a_missed_ring_returns_to_not_ready_and_starts_a_new_period() {
     l.hb(&at("10:25:21"));
     assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:25:20"), None)]);
     assert_eq!(l.all()[0].id, format!("not_ready_overlong-{missed}"));
+}
+
+#[test]
+fn a_missed_ring_at_an_agent_never_logged_in_returns_it_to_ready() {
+    // As the occupancy projection shows it: the ring logged the agent in, ready. Before,
+    // compliance sent it into a not-ready period no one set and raised not_ready_overlong
+    // while /v1/agents showed it ready (session 12's black-box run).
+    let mut l = Log::new();
+    l.offered(&at("10:00:00"), "x1", "c1", false);
+    l.ev(&at("10:00:20"), Some("x1"), EventKind::Missed { call: CallId::from("c1") });
+    l.hb(&at("11:00:00"));
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+    // Logged out first: the same.
+    l.ev(&at("11:00:00"), Some("x2"), EventKind::Login { station: "s2".into() });
+    l.ev(&at("11:05:00"), Some("x2"), EventKind::Logout);
+    l.offered(&at("11:10:00"), "x2", "c2", false);
+    l.ev(&at("11:10:20"), Some("x2"), EventKind::Missed { call: CallId::from("c2") });
+    l.hb(&at("12:00:00"));
+    assert!(
+        l.all().iter().all(|a| a.rule != Rule::NotReadyOverlong && a.rule != Rule::MissedCall),
+        "{:?}",
+        l.summary()
+    );
 }
 
 #[test]

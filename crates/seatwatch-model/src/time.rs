@@ -364,14 +364,15 @@ mod tests {
 }
 
 /// How many rings a caller has heard after `elapsed_nanos` of ringing, with one ring
-/// every `cadence_nanos` (China: 1 s on, 4 s off, so 5 s). The first ring starts at 0,
-/// the n-th at `(n - 1) × cadence`: answered after 14.9 s is the 3rd ring, after exactly
-/// 15 s the 4th. Every projector counts rings with this one function.
+/// every `cadence_nanos` (China: 1 s on, 4 s off, so 5 s): the seed's "ring time ÷ ring
+/// cadence", rounded up, and at least one. Answered after exactly 15 s is 3 rings
+/// (within the seed's three), after 15.001 s the 4th; after 0 s (or 5 s) the 1st. Every
+/// projector counts rings with this one function.
 pub fn rings_heard(elapsed_nanos: i64, cadence_nanos: i64) -> u32 {
     if cadence_nanos <= 0 {
         return 1;
     }
-    let n = elapsed_nanos.max(0) / cadence_nanos + 1;
+    let n = elapsed_nanos.max(0).unsigned_abs().div_ceil(cadence_nanos.unsigned_abs()).max(1);
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -383,8 +384,12 @@ mod ring_tests {
     fn ring_boundaries() {
         let s = NANOS_PER_SEC;
         assert_eq!(rings_heard(0, 5 * s), 1);
+        assert_eq!(rings_heard(5 * s, 5 * s), 1);
+        assert_eq!(rings_heard(5 * s + 1, 5 * s), 2);
         assert_eq!(rings_heard(14 * s + 999_999_999, 5 * s), 3);
-        assert_eq!(rings_heard(15 * s, 5 * s), 4);
+        assert_eq!(rings_heard(15 * s, 5 * s), 3, "15 s ÷ 5 s: within three rings");
+        assert_eq!(rings_heard(15 * s + 1, 5 * s), 4);
         assert_eq!(rings_heard(-3, 5 * s), 1);
+        assert_eq!(rings_heard(i64::MAX, 1), u32::MAX);
     }
 }

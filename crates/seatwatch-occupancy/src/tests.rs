@@ -390,8 +390,8 @@ fn ring_count_comes_from_the_event_or_from_ring_time() {
         s.seq += 1;
         s.occ.apply(&mk(s.seq, start.plus_secs(40), EventKind::Ready));
     };
-    answer(&mut s, 14_900, None); // 3rd ring: in time
-    answer(&mut s, 15_000, None); // 4th ring: late
+    answer(&mut s, 15_000, None); // 15 s ÷ 5 s = 3 rings: in time
+    answer(&mut s, 15_001, None); // 4th ring: late
     answer(&mut s, 2_000, Some(5)); // the ACD says 5 rings: late
     answer(&mut s, 20_000, Some(3)); // the ACD says 3 rings: in time
     let t = s.total(None);

@@ -78,7 +78,7 @@ impl Reference {
 
     pub(crate) fn snapshot(&self) -> Vec<u8> {
         let body = SnapshotBody { position: self.position, tenants: self.tenants.clone() };
-        let mut out = vec![1u8];
+        let mut out = vec![crate::SNAPSHOT_VERSION];
         if let Ok(bytes) = bincode::encode_to_vec(&body, BINCODE_CONFIG) {
             out.extend(bytes);
         }

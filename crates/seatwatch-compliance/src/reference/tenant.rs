@@ -272,7 +272,10 @@ pub(crate) struct TenantState {
     roster: BTreeMap<AgentId, (bool, bool)>,
     has_roster: bool,
     has_shift: bool,
-    shift_months: BTreeSet<Month>,
+    /// Months some `shift` event was dated in: the earliest such event's time and seq
+    /// (whether it had arrived by a roster deadline is a matter of its time, not of
+    /// when it was folded).
+    shift_months: BTreeMap<Month, (i64, u64)>,
     roster_active: BTreeMap<Month, String>,
     stations: BTreeMap<String, BTreeSet<AgentId>>,
     /// Active duplicate_login alarms and the agents whose logout ends them.
@@ -306,7 +309,7 @@ impl TenantState {
             roster: BTreeMap::new(),
             has_roster: false,
             has_shift: false,
-            shift_months: BTreeSet::new(),
+            shift_months: BTreeMap::new(),
             roster_active: BTreeMap::new(),
             stations: BTreeMap::new(),
             duplicates: HMap::default(),
@@ -539,6 +542,10 @@ impl TenantState {
                 self.end_wrap(cx, a, t, seq);
                 let st = self.agents.entry_or_default(a);
                 let ready = st.status_ready && !matches!(st.state, AState::Talking | AState::LoggedOut);
+                if matches!(st.state, AState::Unknown | AState::LoggedOut) {
+                    // A ring logs the agent in, ready (as occupancy shows it).
+                    st.status_ready = true;
+                }
                 if st.state != AState::Talking {
                     st.state = AState::Ringing;
                 }
@@ -1013,7 +1020,10 @@ impl TenantState {
         self.agents.entry_or_default(a).shifts.insert(date, (hours, seq));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());
-        self.shift_months.insert(month);
+        let first = self.shift_months.entry(month).or_insert((t, seq));
+        if t < first.0 {
+            *first = (t, seq);
+        }
         if !self.has_shift {
             self.has_shift = true;
             let day = local_date(cx.s.timezone, t);
@@ -1033,7 +1043,8 @@ impl TenantState {
 
     fn fire_roster(&mut self, cx: &mut Cx<'_>, month: Month, due: i64) {
         let next = next_month(month);
-        if !self.shift_months.contains(&next) {
+        let arrived = self.shift_months.get(&next).copied();
+        if arrived.is_none_or(|(t, _)| t > due) {
             let msg = format!(
                 "no shift dated in {} had arrived by the end of {}-24: next month's duty roster is due before the 25th (seed art. 15)",
                 month_label(next),
@@ -1041,7 +1052,14 @@ impl TenantState {
             );
             let id = format!("roster_not_published-{}", month_label(next));
             if let Some(id) = self.raise(cx, Rule::RosterNotPublished, id, None, None, due, msg, vec![]) {
-                self.roster_active.insert(next, id);
+                match arrived {
+                    // A shift stamped after the deadline was folded before it fired
+                    // (within the allowed lateness): the roster was late, and came.
+                    Some((t, seq)) => self.clear(cx, &id, t, seq),
+                    None => {
+                        self.roster_active.insert(next, id);
+                    }
+                }
             }
         }
         if let Some(d) = end_of_24th(cx.s.timezone, next) {

@@ -43,7 +43,7 @@ fn day() -> Vec<Value> {
     e(mon, "08:22:00", "login", Some("a05"), login("s04")); // a04's station
     e(mon, "08:31:00", "login", Some("a03"), login("s03")); // late
     e(mon, "09:00:00", "offered", Some("a09"), json!({"call": "c1", "queue": "billing"}));
-    e(mon, "09:00:15", "answered", Some("a09"), json!({"call": "c1"})); // 4th ring
+    e(mon, "09:00:16", "answered", Some("a09"), json!({"call": "c1"})); // 16 s ÷ 5 s: the 4th ring
     e(mon, "09:03:00", "survey_offered", Some("a09"), json!({"call": "c1"}));
     e(mon, "09:04:00", "ended", Some("a09"), json!({"call": "c1"}));
     e(mon, "09:05:00", "ready", Some("a09"), none.clone());
@@ -122,7 +122,7 @@ async fn a_working_day_of_a_dozen_agents_gives_exactly_the_expected_alarms() {
         exp("uncertified_login", "a12", "2026-03-02T00:20:00Z", Some("2026-03-02T09:40:00Z")),
         exp("duplicate_login", "a05", "2026-03-02T00:22:00Z", Some("2026-03-02T09:00:00Z")),
         exp("late_login", "a03", "2026-03-02T00:31:00Z", None),
-        exp("slow_answer", "a09", "2026-03-02T01:00:15Z", None),
+        exp("slow_answer", "a09", "2026-03-02T01:00:16Z", None),
         exp("survey_not_offered", "a10", "2026-03-02T01:12:00Z", None),
         exp("wrap_up_overlong", "a10", "2026-03-02T01:14:00Z", Some("2026-03-02T01:15:00Z")),
         exp("missed_call", "a11", "2026-03-02T01:20:30Z", None),
