@@ -237,7 +237,7 @@ impl Reader {
         telemetry::frame();
         self.state.frames_read.fetch_add(1, Ordering::Relaxed);
         let Message::Text(text) = msg else {
-            group.parts.push(Part::Now(frame::unsupported("binary")));
+            group.parts.push(Part::Now(frame::unsupported("binary", self.state.log.head().last_seq)));
             return;
         };
         let state = &self.state;
@@ -440,7 +440,11 @@ fn replies(parts: Vec<Part>, outcome: Result<Vec<AppendOutcome>, LogError>, head
         .into_iter()
         .map(|part| {
             let reply = match part {
-                Part::Now(reply) => reply,
+                // Stored nothing: its `last_seq` is the log's at the time of the reply.
+                Part::Now(mut reply) => {
+                    reply.last_seq = reply.last_seq.max(head_seq);
+                    reply
+                }
                 Part::Pending { positions, rejected, count, started } => {
                     let mine = match &mut outcomes {
                         Ok(all) => Ok(all.by_ref().take(count).collect()),

@@ -310,3 +310,31 @@ async fn shutdown_answers_every_frame_it_read_and_loses_nothing_acknowledged() {
     assert!(stored >= acked, "acknowledged {acked}, stored {stored}");
     assert!(acked >= 1);
 }
+
+/// A binary frame stores nothing; its reply, like every other whole-frame rejection,
+/// reports the log's last sequence number, not 0.
+#[tokio::test]
+async fn an_unsupported_frame_reports_the_logs_last_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let two = format!("[{},{}]", ev("b-1", "heartbeat", TS, None, ""), ev("b-2", "heartbeat", TS, None, ""));
+    assert_eq!(roundtrip(&mut ws, &two).await["last_seq"], 2);
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    let r = next_json(&mut ws).await;
+    assert_eq!(r["rejected"][0]["code"], "unsupported_frame", "{r}");
+    assert_eq!((r["accepted"].as_u64(), r["last_seq"].as_u64()), (Some(0), Some(2)), "{r}");
+    // Sent back to back with a storing frame, it reports the log as of its reply.
+    ws.feed(Message::text(ev("b-3", "heartbeat", TS, None, ""))).await.unwrap();
+    ws.feed(Message::binary(vec![4u8])).await.unwrap();
+    ws.flush().await.unwrap();
+    assert_eq!(next_json(&mut ws).await["last_seq"], 3);
+    let r = next_json(&mut ws).await;
+    assert_eq!(
+        (r["rejected"][0]["code"].as_str(), r["last_seq"].as_u64()),
+        (Some("unsupported_frame"), Some(3)),
+        "{r}"
+    );
+    drop(ws);
+    srv.stop().await;
+}
