@@ -6,6 +6,14 @@
 //! them, a per-connection budget of in-flight bytes: when a client sends faster than the
 //! disk commits, or never reads its replies, the reader stops reading and TCP pushes
 //! back — nothing is buffered without bound.
+//!
+//! Closing: once the server has sent its Close frame on a sound stream (shutdown, idle
+//! timeout; after a protocol error the stream cannot be read on), it performs the
+//! WebSocket closing handshake: it keeps reading, and discards unanswered, whatever the
+//! client still sends until the client's Close frame arrives or
+//! [`CLOSE_HANDSHAKE_TIMEOUT`] passes, and only then closes the TCP connection. Closing
+//! a socket that still has unread data makes the kernel send a RST, and a RST can
+//! destroy replies that the client has not read yet.
 
 use crate::auth;
 use crate::frame::{self, Reply};
@@ -82,6 +90,18 @@ pub async fn ingest(
         })
     })
 }
+
+/// How long the server waits, after sending its Close frame, for the client's Close
+/// frame before it closes the TCP connection anyway. Frames that arrive meanwhile are
+/// read and discarded: not stored, not answered (the client sends them again).
+pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// On shutdown, how long a connection may take, from the moment shutdown begins, to
+/// answer the frames it already read (their appends, then the replies and the Close
+/// frame). Only a client that stops reading its replies makes this run out; then the
+/// connection is dropped unanswered (what was stored is counted as `duplicate` when the
+/// client sends it again), so that shutdown does not wait for it forever.
+pub const SHUTDOWN_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much one socket read may take. tungstenite zero-fills the free part of its read
 /// buffer up to this size before every read (128 KiB by default): at 20,000 single-event
@@ -172,13 +192,16 @@ impl Reader {
                 },
             };
             // Backpressure: wait for budget before doing any work on the frame.
+            // Once shutdown has begun, a frame still waiting for budget is not stored
+            // (nor answered): the client sends it again.
             let want = self.want(&msg);
             return tokio::select! {
+                biased;
+                _ = self.state.shutdown.cancelled() => Read::Stop,
                 p = self.budget.clone().acquire_many_owned(want) => match p {
                     Ok(p) => Read::Frame(msg, p),
                     Err(_) => Read::Stop,
                 },
-                _ = self.state.shutdown.cancelled() => Read::Stop,
             };
         }
     }
@@ -237,7 +260,7 @@ impl Reader {
         telemetry::frame();
         self.state.frames_read.fetch_add(1, Ordering::Relaxed);
         let Message::Text(text) = msg else {
-            group.parts.push(Part::Now(frame::unsupported("binary")));
+            group.parts.push(Part::Now(frame::unsupported("binary", self.state.log.head().last_seq)));
             return;
         };
         let state = &self.state;
@@ -293,7 +316,7 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
     let budget_bytes = state.config.server.max_in_flight_bytes;
     let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
     let idle = Duration::from_millis(state.config.server.idle_timeout.0.max(1000));
-    let writer = tokio::spawn(write_replies(sink, rx, state.clone()));
+    let mut writer = tokio::spawn(write_replies(sink, rx, state.clone()));
 
     let mut reader = Reader {
         stream,
@@ -313,8 +336,9 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
             Some(msg) => {
                 let want = reader.want(&msg);
                 let permit = tokio::select! {
-                    p = reader.budget.clone().acquire_many_owned(want) => match p { Ok(p) => p, Err(_) => break },
+                    biased;
                     _ = state.shutdown.cancelled() => break,
+                    p = reader.budget.clone().acquire_many_owned(want) => match p { Ok(p) => p, Err(_) => break },
                 };
                 (msg, permit)
             }
@@ -326,8 +350,9 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
         let mut group = Group::default();
         reader.decode(&first.0, &mut group);
         group.permits.push(first.1);
-        // Take the frames that are already waiting, up to a bound, into the same append.
-        while group.parts.len() < MAX_GROUP_FRAMES {
+        // Take the frames that are already waiting, up to a bound, into the same append;
+        // none once shutdown has begun (what was read is answered, nothing more is stored).
+        while group.parts.len() < MAX_GROUP_FRAMES && !state.shutdown.is_cancelled() {
             match reader.ready() {
                 Ok(Some((msg, permit))) => {
                     reader.decode(&msg, &mut group);
@@ -359,10 +384,60 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, who: Identity) {
             let _ = reader.tx.send(Outgoing::Close(code, reason));
         }
     }
-    let source = reader.who.name.clone();
-    drop(reader);
-    let _ = writer.await;
-    tracing::debug!(%source, "ingest connection closed");
+    let Reader { stream, who, tx, .. } = reader;
+    drop(tx);
+    // The writer answers everything sent to it, then sends the Close frame. On shutdown
+    // it gets a bounded time to do so (a client that does not read would hold it forever).
+    let answered = tokio::select! {
+        biased;
+        done = &mut writer => done.is_ok(),
+        () = async {
+            state.shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_REPLY_TIMEOUT).await;
+        } => {
+            writer.abort();
+            tracing::warn!(
+                source = %who.name,
+                timeout_s = SHUTDOWN_REPLY_TIMEOUT.as_secs(),
+                "shutdown: the client did not take its replies in time; dropping the connection"
+            );
+            false
+        }
+    };
+    if answered {
+        close_handshake(stream, &who.name).await;
+    }
+    tracing::debug!(source = %who.name, "ingest connection closed");
+}
+
+/// The rest of the closing handshake, after the writer sent (or tried to send) our Close
+/// frame: read until the client's Close frame arrives or the stream ends, discarding data
+/// frames (after our Close nothing more is stored or answered), for at most
+/// [`CLOSE_HANDSHAKE_TIMEOUT`]. Then the caller drops the socket; with everything the
+/// client sent read, that is an orderly FIN rather than a RST that could destroy replies
+/// still in flight. Also flushes tungstenite's reply to a Close the client sent first.
+async fn close_handshake(mut stream: futures_util::stream::SplitStream<WebSocket>, source: &str) {
+    let mut discarded = 0u64;
+    let drained = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(Message::Close(_)) | Err(_) => return,
+                Ok(Message::Text(_) | Message::Binary(_)) => discarded += 1,
+                Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::debug!(
+            %source,
+            discarded,
+            timeout_s = CLOSE_HANDSHAKE_TIMEOUT.as_secs(),
+            "no Close frame from the client in time; closing the connection"
+        );
+    } else if discarded > 0 {
+        tracing::debug!(%source, discarded, "frames sent after our Close frame were discarded unanswered");
+    }
 }
 
 /// Answer every frame in order. Replies that are ready together are written together
@@ -440,7 +515,11 @@ fn replies(parts: Vec<Part>, outcome: Result<Vec<AppendOutcome>, LogError>, head
         .into_iter()
         .map(|part| {
             let reply = match part {
-                Part::Now(reply) => reply,
+                // Stored nothing: its `last_seq` is the log's at the time of the reply.
+                Part::Now(mut reply) => {
+                    reply.last_seq = reply.last_seq.max(head_seq);
+                    reply
+                }
                 Part::Pending { positions, rejected, count, started } => {
                     let mine = match &mut outcomes {
                         Ok(all) => Ok(all.by_ref().take(count).collect()),

@@ -76,13 +76,15 @@ pub fn decode(text: &str, who: &Identity, tenant: &TenantConfig, key: &CallerKey
     work
 }
 
-/// A reply for a frame that is not text.
-pub fn unsupported(what: &str) -> Reply {
+/// A reply for a frame that is not text; `head_seq` is the log's last sequence number
+/// (the frame stored nothing).
+pub fn unsupported(what: &str, head_seq: u64) -> Reply {
     Reply {
         rejected: vec![Rejection::frame(
             RejectCode::UnsupportedFrame,
             format!("{what} frames are not accepted: send events as JSON in text frames"),
         )],
+        last_seq: head_seq,
         ..Reply::default()
     }
 }

@@ -300,7 +300,8 @@ async fn shutdown_answers_every_frame_it_read_and_loses_nothing_acknowledged() {
                 let r: Value = serde_json::from_str(t.as_str()).unwrap();
                 acked += r["accepted"].as_u64().unwrap();
             }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            // Reading on after the Close sends our reply: the closing handshake ends.
+            None | Some(Err(_)) => break,
             Some(Ok(_)) => {}
         }
     }
@@ -309,4 +310,110 @@ async fn shutdown_answers_every_frame_it_read_and_loses_nothing_acknowledged() {
     let stored = log.read_from(1).count() as u64;
     assert!(stored >= acked, "acknowledged {acked}, stored {stored}");
     assert!(acked >= 1);
+}
+
+/// SIGTERM while a client pipelines frames without reading its replies, and goes on
+/// sending after the server decided to stop: every frame the log stored is answered, then
+/// the Close frame (1001) comes, and the server completes the closing handshake (it reads,
+/// and discards, what the client sent after, until the client's Close) before it closes
+/// TCP. Closing with the client's frames still unread made the kernel send a RST, which
+/// destroys replies in flight and ends the client's stream with "connection reset".
+#[tokio::test]
+async fn shutdown_mid_stream_answers_every_stored_frame_then_closes_without_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let frame = |i: usize| {
+        let events: Vec<String> = (0..5).map(|j| ev(&format!("m-{i}-{j}"), "heartbeat", TS, None, "")).collect();
+        Message::text(format!("[{}]", events.join(",")))
+    };
+    let (before, after) = (300usize, 20usize);
+    for i in 0..before {
+        ws.feed(frame(i)).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    // The server is storing the stream: its first reply has gone out.
+    let guard = Duration::from_secs(20);
+    let first = tokio::time::timeout(guard, next_json(&mut ws)).await.expect("the first reply");
+    assert_eq!((first["accepted"].as_u64(), first["last_seq"].as_u64()), (Some(5), Some(5)), "{first}");
+    srv.shutdown.cancel();
+    // The client does not know yet and goes on sending.
+    for i in before..before + after {
+        ws.feed(frame(i)).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    let mut replies = vec![first];
+    let close = loop {
+        match tokio::time::timeout(guard, ws.next()).await.expect("replies, then the Close frame") {
+            Some(Ok(Message::Text(t))) => replies.push(serde_json::from_str::<Value>(t.as_str()).unwrap()),
+            Some(Ok(Message::Close(close))) => break close,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("after {} replies: expected a reply or the Close frame, got {other:?}", replies.len()),
+        }
+    };
+    assert_eq!(close.map(|c| c.code), Some(CloseCode::Away));
+    // Reading on sends our Close reply; the server then closes TCP in order (FIN): the
+    // stream ends without an error.
+    match tokio::time::timeout(guard, ws.next()).await.expect("the end of the connection") {
+        None => {}
+        other => panic!("expected the connection to end cleanly after the closing handshake, got {other:?}"),
+    }
+    tokio::time::timeout(guard, srv.task).await.expect("the server stops").unwrap().unwrap();
+    // One reply per stored frame, in order; nothing stored that was not answered.
+    for (i, r) in replies.iter().enumerate() {
+        let i = i as u64;
+        assert_eq!((r["accepted"].as_u64(), r["duplicate"].as_u64()), (Some(5), Some(0)), "reply {i}: {r}");
+        assert_eq!(r["last_seq"].as_u64(), Some(5 * (i + 1)), "reply {i}: {r}");
+    }
+    let answered = replies.len();
+    let stored = srv.state.log.head().last_seq;
+    assert_eq!(stored, 5 * answered as u64, "{answered} frames answered, {stored} events stored");
+    // Frames sent after the server decided to stop are not stored (the client resends them).
+    assert!(answered <= before, "{answered} frames stored of {before} sent before the shutdown");
+}
+
+/// A client that takes its replies but never answers the server's Close frame (nor closes
+/// TCP) does not hold up shutdown beyond the closing handshake's timeout.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_client_that_never_completes_the_close() {
+    use seatwatch_ingest::connection::CLOSE_HANDSHAKE_TIMEOUT;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    assert_eq!(roundtrip(&mut ws, &ev("n-1", "heartbeat", TS, None, "")).await["accepted"], 1);
+    let started = std::time::Instant::now();
+    // `ws` stays open and is never read again: no Close reply ever goes out.
+    tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT + Duration::from_secs(20), srv.stop())
+        .await
+        .expect("the server stops without the client's Close");
+    assert!(started.elapsed() >= CLOSE_HANDSHAKE_TIMEOUT, "the server waited for the client's Close first");
+    drop(ws);
+}
+
+/// A binary frame stores nothing; its reply, like every other whole-frame rejection,
+/// reports the log's last sequence number, not 0.
+#[tokio::test]
+async fn an_unsupported_frame_reports_the_logs_last_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let two = format!("[{},{}]", ev("b-1", "heartbeat", TS, None, ""), ev("b-2", "heartbeat", TS, None, ""));
+    assert_eq!(roundtrip(&mut ws, &two).await["last_seq"], 2);
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    let r = next_json(&mut ws).await;
+    assert_eq!(r["rejected"][0]["code"], "unsupported_frame", "{r}");
+    assert_eq!((r["accepted"].as_u64(), r["last_seq"].as_u64()), (Some(0), Some(2)), "{r}");
+    // Sent back to back with a storing frame, it reports the log as of its reply.
+    ws.feed(Message::text(ev("b-3", "heartbeat", TS, None, ""))).await.unwrap();
+    ws.feed(Message::binary(vec![4u8])).await.unwrap();
+    ws.flush().await.unwrap();
+    assert_eq!(next_json(&mut ws).await["last_seq"], 3);
+    let r = next_json(&mut ws).await;
+    assert_eq!(
+        (r["rejected"][0]["code"].as_str(), r["last_seq"].as_u64()),
+        (Some("unsupported_frame"), Some(3)),
+        "{r}"
+    );
+    drop(ws);
+    srv.stop().await;
 }
