@@ -11,6 +11,7 @@
 //! | [`ReportKind::Attendance`] | agent and local day: first login, last logout, late / early / absent, leave, logged-in time | the schedule, the sessions and the attendance alarms |
 //! | [`ReportKind::Agents`] | span of an agent's state timeline | the occupancy projection |
 //! | [`ReportKind::Scorecard`] | agent and local month (seed art. 29) | calls, state time, attendance, alarms by rule, QA coverage |
+//! | [`ReportKind::Supervision`] | agent and local ISO week (seed art. 28, 31) | the `monitored` / `callback_sampled` events counted as the `qa_coverage_low` rule counts them, the rule's minimums, whether the week met them |
 //!
 //! The projections are the very ones the server runs ([`seatwatch_engine::Engine`]), built
 //! from the same configuration, so a report agrees with what supervisors saw live. Output
@@ -23,10 +24,11 @@ mod people;
 mod render;
 mod replay;
 mod rows;
+mod weeks;
 
 pub use render::Format;
 pub use replay::Replay;
-pub use rows::{AgentSpanRow, AlarmRow, AttendanceRow, IntervalReportRow, ScorecardRow};
+pub use rows::{AgentSpanRow, AlarmRow, AttendanceRow, IntervalReportRow, ScorecardRow, SupervisionRow};
 
 use seatwatch_model::Ts;
 use std::fmt;
@@ -45,12 +47,20 @@ pub enum ReportKind {
     Agents,
     /// The monthly agent scorecard.
     Scorecard,
+    /// Supervision evidence: QA per agent per local ISO week.
+    Supervision,
 }
 
 impl ReportKind {
     /// Every report, in the order of the contract.
-    pub const ALL: [ReportKind; 5] =
-        [ReportKind::Alarms, ReportKind::Intervals, ReportKind::Attendance, ReportKind::Agents, ReportKind::Scorecard];
+    pub const ALL: [ReportKind; 6] = [
+        ReportKind::Alarms,
+        ReportKind::Intervals,
+        ReportKind::Attendance,
+        ReportKind::Agents,
+        ReportKind::Scorecard,
+        ReportKind::Supervision,
+    ];
 
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
@@ -60,6 +70,7 @@ impl ReportKind {
             ReportKind::Attendance => "attendance",
             ReportKind::Agents => "agents",
             ReportKind::Scorecard => "scorecard",
+            ReportKind::Supervision => "supervision",
         }
     }
 }
@@ -109,7 +120,7 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReportError {
     /// Not a report name.
-    #[error("unknown report {0:?}; reports: alarms, intervals, attendance, agents, scorecard")]
+    #[error("unknown report {0:?}; reports: alarms, intervals, attendance, agents, scorecard, supervision")]
     UnknownReport(String),
     /// Not a format name.
     #[error("unknown format {0:?}; formats: jsonl, csv, table")]

@@ -3,6 +3,7 @@
 //! log. Agent states come from the occupancy projection's change stream, so state time
 //! here is exactly the occupancy projection's.
 
+use crate::weeks::WeekBook;
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use seatwatch_compliance::TenantSettings;
@@ -93,6 +94,8 @@ pub(crate) struct TenantBook {
     next_prune: i64,
     /// The earliest timestamp of the tenant's records.
     pub first: Option<Ts>,
+    /// The weekly QA book (the supervision report), when collected.
+    pub weeks: Option<WeekBook>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -145,8 +148,10 @@ pub(crate) fn month_bounds(tz: Tz, (y, m): Month) -> Option<(i64, i64)> {
 }
 
 impl TenantBook {
-    fn new(settings: TenantSettings) -> Self {
+    fn new(settings: TenantSettings, weeks: bool) -> Self {
+        let weeks = weeks.then(|| WeekBook::new(settings.allowed_lateness.as_nanos()));
         TenantBook {
+            weeks,
             settings,
             agents: BTreeMap::new(),
             days: BTreeMap::new(),
@@ -165,6 +170,9 @@ impl TenantBook {
     fn apply(&mut self, env: &Envelope) {
         let ts = env.event.ts;
         self.first = Some(self.first.map_or(ts, |f| f.min(ts)));
+        if let Some(w) = self.weeks.as_mut() {
+            w.apply(self.settings.timezone, env);
+        }
         if ts.nanos >= self.next_prune {
             let cutoff = ts.nanos.saturating_sub(LEG_RETENTION_NANOS);
             self.legs.retain(|_, l| l.last >= cutoff);
@@ -300,11 +308,15 @@ pub(crate) struct People {
     default: TenantSettings,
     per_tenant: BTreeMap<String, TenantSettings>,
     tenants: BTreeMap<String, TenantBook>,
+    /// Whether the tenants' books keep the weekly QA book.
+    weeks: bool,
 }
 
 impl People {
-    pub fn new(config: &Config) -> Self {
+    /// The books of `config`'s tenants; `weeks`: with the weekly QA book.
+    pub fn new(config: &Config, weeks: bool) -> Self {
         People {
+            weeks,
             default: config.default_tenant.compliance(),
             per_tenant: config.tenants.iter().map(|(k, t)| (k.clone(), t.compliance())).collect(),
             tenants: BTreeMap::new(),
@@ -314,7 +326,7 @@ impl People {
     fn ensure(&mut self, tenant: &str) {
         if !self.tenants.contains_key(tenant) {
             let s = self.per_tenant.get(tenant).unwrap_or(&self.default).clone();
-            self.tenants.insert(tenant.to_owned(), TenantBook::new(s));
+            self.tenants.insert(tenant.to_owned(), TenantBook::new(s, self.weeks));
         }
     }
 

@@ -21,14 +21,17 @@ pub struct Replay {
 
 impl Replay {
     /// A replay that collects what `kinds` need: the agents report needs every agent's
-    /// timeline, the attendance report and the scorecard the per-agent books; both grow
-    /// with the log, so they are kept only when asked for.
+    /// timeline, the attendance report, the scorecard and the supervision report the
+    /// per-agent books (the supervision report also their weekly QA book); all grow with
+    /// the log, so they are kept only when asked for.
     ///
     /// The projections use `config` as a server would, except that every interval is
     /// kept (a server drops intervals older than the occupancy `retention`).
     pub fn new(config: &Config, kinds: &[ReportKind]) -> Replay {
         let timeline = kinds.contains(&ReportKind::Agents);
-        let people = kinds.iter().any(|k| matches!(k, ReportKind::Attendance | ReportKind::Scorecard));
+        let people =
+            kinds.iter().any(|k| matches!(k, ReportKind::Attendance | ReportKind::Scorecard | ReportKind::Supervision));
+        let weeks = kinds.contains(&ReportKind::Supervision);
         let mut cfg = config.clone();
         for t in cfg.tenants.values_mut().chain(std::iter::once(&mut cfg.default_tenant)) {
             t.occupancy.retention = KEEP_ALL;
@@ -41,7 +44,7 @@ impl Replay {
         .with_timeline(timeline)
         .with_changes(people);
         engine.compliance.set_change_log(false);
-        Replay { engine, people: people.then(|| People::new(&cfg)), timeline }
+        Replay { engine, people: people.then(|| People::new(&cfg, weeks)), timeline }
     }
 
     /// A replay that can make every report.
@@ -51,8 +54,8 @@ impl Replay {
 
     /// Fold `runs` in order, as `apply` on each record would, on two threads
     /// ([`Engine::apply_runs_parallel`]): compliance and the histograms on a helper
-    /// thread, occupancy (with the per-agent books of attendance and the scorecard, which
-    /// take occupancy's changes record by record) on this one.
+    /// thread, occupancy (with the per-agent books of attendance, the scorecard and the
+    /// supervision report, which take occupancy's changes record by record) on this one.
     pub fn apply_runs(&mut self, runs: impl IntoIterator<Item = Vec<Envelope>>) {
         let people = &mut self.people;
         self.engine.apply_runs_parallel(runs, |run, occupancy| match people.as_mut() {

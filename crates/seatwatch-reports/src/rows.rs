@@ -1,9 +1,10 @@
 //! The rows of each report and how they are built from a [`Replay`].
 
 use crate::people::{Day, Month, Months, Score, local_date, month_bounds, month_label, month_of};
+use crate::weeks::{QaWeek, iso_week_label, week_bounds, week_monday};
 use crate::{Filter, Replay, Report, ReportError, ReportKind};
 use seatwatch_compliance::{Alarm, AlarmQuery, Rule, scheduled_shift};
-use seatwatch_model::{AgentId, Date, NANOS_PER_SEC, Ts};
+use seatwatch_model::{AgentId, CallId, Date, NANOS_PER_SEC, Ts};
 use seatwatch_occupancy::{AgentState, IntervalRow, TimelineEntry};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,6 +133,53 @@ pub struct ScorecardRow {
     pub callback_sampled: u64,
 }
 
+/// One row of the supervision report: an agent's local ISO week (seed art. 28, 31), with
+/// the QA evidence counted as the `qa_coverage_low` rule counts it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SupervisionRow {
+    /// The tenant.
+    pub tenant: String,
+    /// The agent.
+    pub agent: AgentId,
+    /// The ISO week, `YYYY-Www` (the ISO week-numbering year).
+    pub week: String,
+    /// The week's Monday, local.
+    pub week_start: Date,
+    /// The week has closed: the tenant's watermark passed local midnight of the Monday
+    /// after, and the `qa_coverage_low` rule has checked it.
+    pub closed: bool,
+    /// The agent worked in the week as the rule sees it: a `login`, `ready`,
+    /// `not_ready`, `offered`, `answered`, `missed`, `ended` or `wrap_up` event dated in
+    /// it arrived while it was open. Only worked weeks can raise `qa_coverage_low`.
+    pub worked: bool,
+    /// Time logged in (any state but `logged_out`) within the week, in seconds.
+    pub logged_in_seconds: f64,
+    /// `monitored` events counted (each event once: a call monitored twice counts twice).
+    pub monitored: u32,
+    /// `callback_sampled` events counted.
+    pub callback_sampled: u32,
+    /// The tenant's `min_monitored`.
+    pub min_monitored: u32,
+    /// The tenant's `min_callbacks`.
+    pub min_callbacks: u32,
+    /// `monitored ≥ min_monitored` and `callback_sampled ≥ min_callbacks`; `null` while
+    /// the week is open.
+    pub met: Option<bool>,
+    /// The id of the week's `qa_coverage_low` alarm, when one was raised.
+    pub alarm: Option<String>,
+    /// The calls monitored (of the counted events that name a call), in log order.
+    pub monitored_calls: Vec<CallId>,
+    /// The calls whose customers were called back (likewise).
+    pub callback_calls: Vec<CallId>,
+    /// Who did the QA (the events' `by`), sorted, each once.
+    pub qa_by: Vec<String>,
+    /// The seqs of the counted `monitored` and `callback_sampled` events, ascending.
+    pub evidence: Vec<u64>,
+    /// The seqs of such events for this week that arrived after it closed: in the log,
+    /// but not counted (the rule had already checked the week).
+    pub late_evidence: Vec<u64>,
+}
+
 fn line<T: Serialize>(row: &T) -> String {
     // Serializing these plain structs to a string cannot fail.
     serde_json::to_string(row).unwrap_or_default()
@@ -223,6 +271,11 @@ impl Replay {
             ReportKind::Scorecard => {
                 for t in &tenants {
                     rows.extend(self.scorecard(t, filter)?.iter().map(line));
+                }
+            }
+            ReportKind::Supervision => {
+                for t in &tenants {
+                    rows.extend(self.supervision(t, filter)?.iter().map(line));
                 }
             }
         }
@@ -402,6 +455,86 @@ impl Replay {
     }
 }
 
+impl Replay {
+    /// The supervision rows of `tenant` passing `filter` (a row passes when its local
+    /// week overlaps the time range).
+    ///
+    /// An agent's week has a row when, in that local ISO week, the agent sent an activity
+    /// event (`login`, `ready`, `not_ready`, `offered`, `answered`, `missed`, `ended`,
+    /// `wrap_up`, whether or not it arrived in time to count), was logged in for any
+    /// time, or has a `monitored` or `callback_sampled` event (counted or late).
+    pub(crate) fn supervision(&self, tenant: &str, filter: &Filter) -> Result<Vec<SupervisionRow>, ReportError> {
+        let kind = ReportKind::Supervision;
+        let people = self.people.as_ref().ok_or(ReportError::NotCollected(kind))?;
+        let Some(book) = people.tenant(tenant) else { return Ok(Vec::new()) };
+        let weeks = book.weeks.as_ref().ok_or(ReportError::NotCollected(kind))?;
+        let s = &book.settings;
+        let tz = s.timezone;
+        let (min_m, min_c) = (s.rules.min_monitored, s.rules.min_callbacks);
+        let wm = weeks.watermark();
+        let (days, _) = book.finalized(self.engine.occupancy.now(tenant));
+        let mut logged: BTreeMap<(AgentId, Date), i64> = BTreeMap::new();
+        for ((agent, date), d) in days {
+            if d.logged_in_ns > 0 {
+                let monday = Date::from_naive(week_monday(date.to_naive()));
+                let ns = logged.entry((agent, monday)).or_default();
+                *ns = ns.saturating_add(d.logged_in_ns);
+            }
+        }
+        let mut keys: BTreeSet<(AgentId, Date)> = logged.keys().cloned().collect();
+        keys.extend(
+            weeks
+                .weeks
+                .iter()
+                .filter(|(_, w)| w.activity || !w.evidence.is_empty() || !w.late.is_empty())
+                .map(|(k, _)| k.clone()),
+        );
+        let q = AlarmQuery { rule: Some(Rule::QaCoverageLow), ..AlarmQuery::default() };
+        let alarms: BTreeSet<String> = self.engine.compliance.alarms(tenant, &q).into_iter().map(|a| a.id).collect();
+        let empty = QaWeek::default();
+        let mut out = Vec::new();
+        for (agent, monday) in keys {
+            if !filter.agent_ok(agent.as_str()) {
+                continue;
+            }
+            let (start, end) = week_bounds(tz, monday.to_naive());
+            if let (Some(a), Some(b)) = (start, end)
+                && !filter.overlaps(Ts::from_nanos(a), Ts::from_nanos(b))
+            {
+                continue;
+            }
+            let label = iso_week_label(monday.to_naive());
+            let closed = end.is_some_and(|e| wm.is_some_and(|w| w > e));
+            let key = (agent, monday);
+            let w = weeks.weeks.get(&key).unwrap_or(&empty);
+            let logged_ns = logged.get(&key).copied().unwrap_or(0);
+            let (agent, monday) = key;
+            let alarm_id = format!("qa_coverage_low-{agent}-{label}");
+            out.push(SupervisionRow {
+                tenant: tenant.to_owned(),
+                week: label,
+                week_start: monday,
+                closed,
+                worked: w.worked,
+                logged_in_seconds: secs(logged_ns),
+                monitored: w.monitored,
+                callback_sampled: w.sampled,
+                min_monitored: min_m,
+                min_callbacks: min_c,
+                met: closed.then_some(w.monitored >= min_m && w.sampled >= min_c),
+                alarm: alarms.contains(&alarm_id).then_some(alarm_id),
+                monitored_calls: w.monitored_calls.clone(),
+                callback_calls: w.callback_calls.clone(),
+                qa_by: w.by.iter().cloned().collect(),
+                evidence: w.evidence.clone(),
+                late_evidence: w.late.clone(),
+                agent,
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// A row of each report with every field present, for the column headers of an empty
 /// report.
 pub(crate) fn sample_row(kind: ReportKind) -> String {
@@ -501,6 +634,26 @@ pub(crate) fn sample_row(kind: ReportKind) -> String {
             alarms: Rule::ALL.iter().map(|r| (*r, 0)).collect(),
             monitored: 0,
             callback_sampled: 0,
+        }),
+        ReportKind::Supervision => line(&SupervisionRow {
+            tenant: Default::default(),
+            agent: AgentId::default(),
+            week: String::new(),
+            week_start: Date(1),
+            closed: false,
+            worked: false,
+            logged_in_seconds: 0.0,
+            monitored: 0,
+            callback_sampled: 0,
+            min_monitored: 0,
+            min_callbacks: 0,
+            met: None,
+            alarm: None,
+            monitored_calls: Vec::new(),
+            callback_calls: Vec::new(),
+            qa_by: Vec::new(),
+            evidence: Vec::new(),
+            late_evidence: Vec::new(),
         }),
     }
 }

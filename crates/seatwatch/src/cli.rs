@@ -158,6 +158,7 @@ pub enum ReportKind {
     Attendance,
     Agents,
     Scorecard,
+    Supervision,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]

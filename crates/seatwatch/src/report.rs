@@ -100,6 +100,7 @@ fn kind(k: ReportKind) -> seatwatch_reports::ReportKind {
         ReportKind::Attendance => seatwatch_reports::ReportKind::Attendance,
         ReportKind::Agents => seatwatch_reports::ReportKind::Agents,
         ReportKind::Scorecard => seatwatch_reports::ReportKind::Scorecard,
+        ReportKind::Supervision => seatwatch_reports::ReportKind::Supervision,
     }
 }
 

@@ -75,6 +75,30 @@ fn cases() -> Vec<Case> {
                 agent: Some("agent-002".into()),
             },
         },
+        // Friday to Monday: the ISO week 2026-W10 closes on the way (the supervision
+        // report's `met`, the `qa_coverage_low` alarms), weekend days included.
+        Case {
+            name: "shanghai-week-close",
+            sim: SimConfig {
+                seed: 31,
+                agents: 5,
+                queues: 2,
+                calls_per_hour: 4.0,
+                day: NaiveDate::from_ymd_opt(2026, 3, 6).unwrap(),
+                days: 4,
+                violation_rate: 0.3,
+                heartbeat_every: Duration::from_secs(300),
+                id_prefix: "wk-".into(),
+                ..SimConfig::default()
+            },
+            config: "[tenant.acme]\ntimezone = \"Asia/Shanghai\"\nclock = \"event\"\n\n[tenant.acme.rules]\nmin_monitored = 3\n",
+            filter: Filter {
+                from: Ts::parse_rfc3339("2026-03-09T00:00:00+08:00"),
+                to: Ts::parse_rfc3339("2026-03-10T00:00:00+08:00"),
+                tenant: Some("acme".into()),
+                agent: Some("agent-002".into()),
+            },
+        },
     ]
 }
 
@@ -181,4 +205,9 @@ fn shanghai_day_replays_to_its_golden_reports() {
 #[test]
 fn berlin_month_end_replays_to_its_golden_reports() {
     run(&cases()[1]);
+}
+
+#[test]
+fn shanghai_week_close_replays_to_its_golden_reports() {
+    run(&cases()[2]);
 }

@@ -227,4 +227,57 @@ proptest! {
             }
         }
     }
+    /// The supervision report and the `qa_coverage_low` rule count the same: every alarm
+    /// of the rule is a closed, worked, unmet row with the counts of its message and its
+    /// QA events as evidence; every closed, worked, unmet row has its alarm; and every QA
+    /// event of the log is a row's, counted or late.
+    #[test]
+    fn supervision_rows_agree_with_the_qa_coverage_rule(steps in prop::collection::vec(step(), 1..160)) {
+        let config = config();
+        let log = build(&steps);
+        let mut replay = Replay::all(&config);
+        for env in &log {
+            replay.apply(env);
+        }
+        for t in replay.engine().tenants() {
+            let q = AlarmQuery { rule: Some(seatwatch_compliance::Rule::QaCoverageLow), ..AlarmQuery::default() };
+            let alarms: BTreeMap<String, seatwatch_compliance::Alarm> =
+                replay.engine().compliance.alarms(&t, &q).into_iter().map(|a| (a.id.clone(), a)).collect();
+            let sup = rows(&replay, ReportKind::Supervision, &t);
+            let mut with_alarm = 0;
+            let mut qa_seqs: Vec<u64> = Vec::new();
+            for row in &sup {
+                let seqs = |k: &str| row[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect::<Vec<u64>>();
+                qa_seqs.extend(seqs("evidence"));
+                qa_seqs.extend(seqs("late_evidence"));
+                let unmet = row["closed"] == true && row["worked"] == true && row["met"] == false;
+                prop_assert_eq!(row["met"].is_null(), row["closed"] == false, "{}", row);
+                match row["alarm"].as_str() {
+                    None => prop_assert!(!unmet, "an unmet worked week without its alarm: {}", row),
+                    Some(id) => {
+                        with_alarm += 1;
+                        prop_assert!(unmet, "{}", row);
+                        let a = &alarms[id];
+                        prop_assert_eq!(a.agent.as_ref().map(|x| x.as_str()), row["agent"].as_str());
+                        let (m, c) = (row["monitored"].as_u64().unwrap(), row["callback_sampled"].as_u64().unwrap());
+                        let said = format!(": {m} monitored call{} and {c} sampled call-back", if m == 1 { "" } else { "s" });
+                        prop_assert!(a.message.contains(&said), "{} vs {}", a.message, row);
+                        // The alarm's evidence: the week's first activity and the counted QA events.
+                        let ev = seqs("evidence");
+                        prop_assert!(ev.iter().all(|s| a.evidence.contains(s)), "{:?} vs {}", a.evidence, row);
+                        prop_assert_eq!(a.evidence.len(), ev.len() + 1);
+                    }
+                }
+            }
+            prop_assert_eq!(with_alarm, alarms.len(), "every alarm of the rule is a row's");
+            qa_seqs.sort_unstable();
+            let in_log: Vec<u64> = log
+                .iter()
+                .filter(|e| e.tenant.as_str() == t)
+                .filter(|e| matches!(e.event.kind, EventKind::Monitored { .. } | EventKind::CallbackSampled { .. }))
+                .map(|e| e.seq)
+                .collect();
+            prop_assert_eq!(qa_seqs, in_log);
+        }
+    }
 }

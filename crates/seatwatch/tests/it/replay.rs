@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const ADMIN: &str = "test-admin-secret";
-const REPORTS: [&str; 5] = ["alarms", "intervals", "attendance", "agents", "scorecard"];
+const REPORTS: [&str; 6] = ["alarms", "intervals", "attendance", "agents", "scorecard", "supervision"];
 const FORMATS: [&str; 3] = ["jsonl", "csv", "table"];
 
 fn config(dir: &Path) -> PathBuf {
@@ -276,6 +276,41 @@ fn the_cli_prints_the_golden_reports_byte_for_byte() {
     let v = ok(run(&["verify", "--data", s(&data)]), "verify");
     let hash = head.trim().rsplit(' ').next().unwrap();
     assert!(v.contains(hash), "verify names the golden head: {v} / {head}");
+}
+
+#[test]
+fn the_cli_prints_the_supervision_report_of_a_closed_week_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    golden_log("shanghai-week-close", &data, usize::MAX);
+    let g = golden("shanghai-week-close");
+    let cfg = g.join("config.toml");
+    for (format, ext) in [("jsonl", "jsonl"), ("csv", "csv"), ("table", "txt")] {
+        let expected = std::fs::read_to_string(g.join(format!("expected/supervision.{ext}"))).unwrap();
+        assert!(replay(&data, &cfg, "supervision", format) == expected, "supervision {format} differs");
+    }
+    // Narrowed as the golden test narrows it: one agent, the Monday of the next week.
+    let args = [
+        "replay",
+        "--data",
+        s(&data),
+        "--config",
+        s(&cfg),
+        "--report",
+        "supervision",
+        "--tenant",
+        "acme",
+        "--agent",
+        "agent-002",
+        "--from",
+        "2026-03-09T00:00:00+08:00",
+        "--to",
+        "2026-03-10T00:00:00+08:00",
+    ];
+    let o = run(&args);
+    let expected = std::fs::read_to_string(g.join("expected/filtered-supervision.jsonl")).unwrap();
+    assert!(String::from_utf8(o.stdout.clone()).unwrap() == expected, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("supervision report: 1 rows"), "{}", text(&o));
 }
 
 #[test]
