@@ -1072,9 +1072,16 @@ impl TenantState {
                 let after = cx.s.rules.absent_after.as_nanos();
                 let mut ev = vec![seq];
                 ev.extend(si.seq);
+                // A night shift's logout is on the next local day: say which.
+                let out_day = local_date(tz, t);
+                let on = if out_day == si.date {
+                    date.to_string()
+                } else {
+                    format!("{} (the shift of {date})", to_date(out_day))
+                };
                 let raised = if early > after {
                     let msg = format!(
-                        "logged out at {} local on {date}, {} before the shift end {}: more than {} early counts as absence (seed art. 9)",
+                        "logged out at {} local on {on}, {} before the shift end {}: more than {} early counts as absence (seed art. 9)",
                         hm(tz, t),
                         human(early),
                         hm(tz, si.end),
@@ -1083,7 +1090,7 @@ impl TenantState {
                     self.raise(cx, Rule::Absent, format!("absent-{seq}"), Some(a), None, t, msg, ev)
                 } else {
                     let msg = format!(
-                        "logged out at {} local on {date}, {} before {} (seed art. 8)",
+                        "logged out at {} local on {on}, {} before {} (seed art. 8)",
                         hm(tz, t),
                         human(early),
                         hm(tz, si.end)

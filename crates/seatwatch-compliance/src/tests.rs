@@ -322,6 +322,12 @@ fn overnight_shift_ends_next_day() {
             (Rule::EarlyLogout, s("n"), s("03-03 05:50:00"), Some(s("03-03 05:55:00"))),
         ]
     );
+    // The message names the day the logout happened, and the shift's.
+    let early = &l.all()[1].message;
+    assert!(
+        early.starts_with("logged out at 05:50 local on 2026-03-03 (the shift of 2026-03-02), 10 min before"),
+        "{early}"
+    );
 }
 
 #[test]

@@ -69,7 +69,36 @@ pub(crate) struct AgentBook {
     pub leaves: Vec<(Date, Date, u64)>,
 }
 
+/// How long after a night shift's end a logout still belongs to it (unless the next
+/// day's shift window has begun): the agent who stays to finish a call.
+const NIGHT_LOGOUT_GRACE_NANOS: i64 = 4 * 3_600 * NANOS_PER_SEC;
+
 impl AgentBook {
+    /// The local date a login or logout at `t` is booked to: the day before when `t`
+    /// falls within that day's shift ending after midnight (a night shift; a logout up
+    /// to [`NIGHT_LOGOUT_GRACE_NANOS`] after its end, before today's shift window
+    /// opens), else `t`'s own local date. So a night shift's logout is on its shift's
+    /// row, as the compliance rules judge it.
+    pub fn shift_day(&self, s: &TenantSettings, t: i64, logout: bool) -> Date {
+        let today = Date::from_naive(local_date(s.timezone, t));
+        let prev = Date(today.0 - 1);
+        let (shift, leave) = self.schedule_inputs(prev);
+        let Some(night) = seatwatch_compliance::scheduled_shift(s, prev, shift, leave) else { return today };
+        let end = night.end.nanos;
+        if t < end {
+            return prev;
+        }
+        if logout && night.end.nanos > crate::people::day_start(s.timezone, today.to_naive()).unwrap_or(i64::MAX) {
+            let (shift, leave) = self.schedule_inputs(today);
+            let opens = seatwatch_compliance::scheduled_shift(s, today, shift, leave)
+                .map_or(i64::MAX, |d| d.start.nanos.saturating_sub(s.rules.window_before_start.as_nanos()));
+            if t < end.saturating_add(NIGHT_LOGOUT_GRACE_NANOS) && t < opens {
+                return prev;
+            }
+        }
+        today
+    }
+
     /// The `shift` event for `date` and the latest leave covering it, as the compliance
     /// schedule takes them.
     pub fn schedule_inputs(&self, date: Date) -> (Option<(Option<ShiftHours>, u64)>, Option<u64>) {
@@ -186,7 +215,7 @@ impl TenantBook {
         let raw = ts.nanos;
         match &env.event.kind {
             EventKind::Login { .. } => {
-                let date = Date::from_naive(local_date(tz, eff.nanos));
+                let date = book.shift_day(&self.settings, eff.nanos, false);
                 let day = self.days.entry((agent.clone(), date)).or_default();
                 day.logins = day.logins.saturating_add(1);
                 if day.first_login.is_none() {
@@ -195,7 +224,7 @@ impl TenantBook {
                 self.row_of_seq.insert(env.seq, (agent.clone(), date));
             }
             EventKind::Logout => {
-                let date = Date::from_naive(local_date(tz, eff.nanos));
+                let date = book.shift_day(&self.settings, eff.nanos, true);
                 self.days.entry((agent.clone(), date)).or_default().last_logout = Some((eff, env.seq));
                 self.row_of_seq.insert(env.seq, (agent.clone(), date));
             }

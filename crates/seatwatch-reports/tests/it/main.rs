@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attendance;
 mod golden;
 mod props;
 mod supervision;
