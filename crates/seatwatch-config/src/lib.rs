@@ -289,6 +289,7 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         let mut names = std::collections::BTreeSet::new();
+        let mut secrets = std::collections::BTreeMap::new();
         for (i, t) in self.tokens.iter().enumerate() {
             let what = format!("[[token]] #{} (name {:?})", i + 1, t.name);
             if t.name.is_empty() || t.name.len() > 64 {
@@ -316,6 +317,14 @@ impl Config {
             if t.sha256.len() != 64 || hex::decode(&t.sha256).is_err() {
                 return Err(ConfigError::Invalid(format!(
                     "{what}: `sha256` must be the 64 hex digits of the secret's SHA-256 (make one with `seatwatch token`)"
+                )));
+            }
+            // One secret, one identity: a second token with the same hash would make the
+            // secret's tenant and role depend on the order of the file.
+            if let Some(first) = secrets.insert(t.sha256.to_ascii_lowercase(), t.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: has the same `sha256` as the token named {first:?}: each token needs its own secret \
+                     (make one with `seatwatch token`)"
                 )));
             }
         }
@@ -474,6 +483,18 @@ not_ready_max = "15m"
         assert!(cfg.token_table().authenticate("wrong").is_none());
         assert_eq!(cfg.tenant("acme").clock, ClockMode::Wall);
         assert_eq!(cfg.tenant("other").timezone, chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn two_tokens_with_one_secret_are_refused() {
+        let h = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let text = format!(
+            "[[token]]\nname=\"a\"\ntenant=\"t\"\nrole=\"reader\"\nsha256=\"{h}\"\n\n\
+             [[token]]\nname=\"b\"\ntenant=\"u\"\nrole=\"admin\"\nsha256=\"{}\"\n",
+            h.to_uppercase()
+        );
+        let e = Config::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("(name \"b\")") && e.contains("same `sha256` as the token named \"a\""), "{e}");
     }
 
     #[test]

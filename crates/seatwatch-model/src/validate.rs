@@ -226,12 +226,18 @@ impl<'a> Ctx<'a> {
         match self.opt_text(field, 64)? {
             None => Ok(None),
             Some(s) => Ts::parse_rfc3339(s).map(Some).ok_or_else(|| {
-                self.reject(
-                    RejectCode::InvalidField,
+                // A well-formed time outside what nanoseconds in an i64 hold is out of
+                // range, not malformed: say which.
+                let msg = if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                    format!(
+                        "`{field}` is outside the range Seatwatch stores (1677-09-21 to 2262-04-11 UTC: nanoseconds in 64 bits); got {s:?}"
+                    )
+                } else {
                     format!(
                         "`{field}` must be an RFC 3339 time with an offset, e.g. 2026-03-02T08:25:00+08:00; got {s:?}"
-                    ),
-                )
+                    )
+                };
+                self.reject(RejectCode::InvalidField, msg)
             }),
         }
     }
@@ -507,6 +513,16 @@ mod tests {
         assert_eq!(r.code, RejectCode::MissingField);
         assert_eq!(r.id.as_deref(), Some("e-4"));
         assert!(r.message.contains("`login` needs `station`"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_well_formed_time_out_of_range_is_said_to_be_out_of_range() {
+        let r = check(json!({"id":"1","type":"ready","ts":"9999-12-31T23:59:59Z","agent":"a1"})).unwrap_err();
+        assert_eq!(r.code, RejectCode::InvalidField);
+        assert!(r.message.contains("outside the range Seatwatch stores (1677-09-21 to 2262-04-11"), "{}", r.message);
+        let r = check(json!({"id":"1","type":"ready","ts":"2026-13-01T00:00:00Z","agent":"a1"})).unwrap_err();
+        assert!(r.message.contains("must be an RFC 3339 time with an offset"), "{}", r.message);
+        assert!(check(json!({"id":"1","type":"ready","ts":"2262-04-11T23:47:16Z","agent":"a1"})).is_ok());
     }
 
     #[test]

@@ -127,6 +127,14 @@ const REPLAY_RUN: usize = 16_384;
 pub fn replay(a: ReplayArgs) -> Result<ExitCode> {
     crate::init_tracing("warn");
     let config = crate::serve::load_config(a.config.as_deref())?;
+    if a.config.is_none() {
+        // The log holds events, not settings: time zones, clocks and rule limits come from
+        // the configuration, and a replay with other settings computes other answers.
+        eprintln!(
+            "note: no --config: every tenant is replayed with the default settings (time zone Asia/Shanghai, the \
+             seed's rules); pass the server's configuration file to get the answers it gave"
+        );
+    }
     let filter = Filter {
         from: time_arg(a.from.as_deref(), "--from")?,
         to: time_arg(a.to.as_deref(), "--to")?,
