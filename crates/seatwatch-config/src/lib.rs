@@ -206,8 +206,9 @@ pub struct ServerConfig {
     pub snapshot_interval: Dur,
     /// A WebSocket connection with no frame (not even a ping) for this long is closed.
     pub idle_timeout: Dur,
-    /// `/metrics` needs a token when true: an admin's sees every series, any other token
-    /// only its own tenant's.
+    /// `/metrics` needs a token when true (the default: tenants never see each other's
+    /// data): an admin's sees every series, any other token only its own tenant's.
+    /// `false` opens it to anyone who can reach the port, with every tenant's series.
     pub metrics_auth: bool,
     /// A connection must deliver a whole HTTP request head (the upgrade request included)
     /// within this long after it opens, or after its previous request; else it is closed
@@ -237,7 +238,7 @@ impl Default for ServerConfig {
             tick_interval: Dur::secs(1),
             snapshot_interval: Dur::mins(5),
             idle_timeout: Dur::mins(5),
-            metrics_auth: false,
+            metrics_auth: true,
             handshake_timeout: Dur::secs(10),
             max_sockets: 4096,
             rate_limit: 0.0,

@@ -83,7 +83,7 @@ async fn demo(a: DemoArgs) -> Result<()> {
     println!("Data directory (temporary): {}", data.display());
     println!();
     println!("While it runs, look at:");
-    println!("  http://{addr}/metrics");
+    println!("  http://{addr}/metrics?access_token={reader}");
     println!("  http://{addr}/v1/alarms?access_token={reader}");
     println!("  http://{addr}/v1/agents?access_token={reader}");
     println!("  http://{addr}/v1/intervals?access_token={reader}");

@@ -255,7 +255,7 @@ async fn run_matrix(metrics_auth: bool) -> usize {
     let extra = if metrics_auth {
         "[server]\nmetrics_auth = true\nrate_limit = 1000\n"
     } else {
-        "[server]\nrate_limit = 1000\n"
+        "[server]\nmetrics_auth = false\nrate_limit = 1000\n"
     };
     let srv = Server::start(dir.path(), config(extra)).await;
     ready(&srv).await;

@@ -23,6 +23,7 @@ pub fn text(o: &Output) -> String {
 /// A config file with one producer, one reader and one admin token for tenant `acme`.
 pub const PRODUCER: &str = "test-producer-secret";
 pub const READER: &str = "test-reader-secret";
+pub const ADMIN: &str = "test-admin-secret";
 
 pub fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let tok = |name: &str, role: &str, secret: &str| {
@@ -32,9 +33,10 @@ pub fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
         )
     };
     let text = format!(
-        "{}{}[tenant.acme]\nclock = \"event\"\n\n{extra}",
+        "{}{}{}[tenant.acme]\nclock = \"event\"\n\n{extra}",
         tok("acd-1", "producer", PRODUCER),
-        tok("sup", "reader", READER)
+        tok("sup", "reader", READER),
+        tok("root", "admin", ADMIN)
     );
     let p = dir.join("seatwatch.toml");
     std::fs::write(&p, text).unwrap();

@@ -29,11 +29,12 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-/// A minimal HTTP/1.0 GET (so the body is neither chunked nor kept alive).
+/// A minimal HTTP/1.0 GET (so the body is neither chunked nor kept alive), with the
+/// admin token (`/metrics` needs a token by default; an admin's sees every series).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8(raw).unwrap();
@@ -78,7 +79,7 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: seatwatch\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: seatwatch\n    authorization:\n      type: Bearer\n      credentials: {ADMIN}\n    static_configs:\n      - targets: [\"{target}\"]\n",
                 rules.display()
             ),
         )

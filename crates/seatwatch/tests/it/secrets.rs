@@ -160,7 +160,7 @@ async fn secrets_and_caller_numbers_never_appear_in_logs_or_metrics() {
     assert_eq!(http_get(addr, &format!("/v1/queues?access_token={READER}"), None).0, 200);
     assert_eq!(http_get(addr, "/v1/log?from_seq=1", Some(ADMIN)).0, 200);
     let _ = stream.next().await; // at least one push went out
-    let (status, metrics) = http_get(addr, "/metrics", None);
+    let (status, metrics) = http_get(addr, "/metrics", Some(ADMIN));
     assert_eq!(status, 200);
     drop((prod, via_query, stream));
 
