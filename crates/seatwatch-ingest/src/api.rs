@@ -52,6 +52,22 @@ fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<Ts>, Box<
     }
 }
 
+/// `from` and `to`, each optional; both given, `from` must be before `to` (as
+/// `seatwatch replay` requires: an empty range is a mistake, not an empty answer).
+fn range_params(q: &HashMap<String, String>) -> Result<(Option<Ts>, Option<Ts>), Box<Response>> {
+    let (from, to) = (time_param(q, "from")?, time_param(q, "to")?);
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(Box::new(bad_request(format!(
+            "the time range is empty: `from` ({}) must be before `to` ({})",
+            f.to_rfc3339(),
+            t.to_rfc3339()
+        ))));
+    }
+    Ok((from, to))
+}
+
 macro_rules! scoped {
     ($state:expr, $headers:expr, $q:expr) => {
         match scope(&$state, &$headers, &$q) {
@@ -94,12 +110,8 @@ pub async fn windows(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
 /// `GET /v1/intervals?from=&to=&queue=`.
 pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
     let (_, tenant) = scoped!(state, headers, q);
-    let from = match time_param(&q, "from") {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let to = match time_param(&q, "to") {
-        Ok(t) => t,
+    let (from, to) = match range_params(&q) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
     let queue = q.get("queue").filter(|s| !s.is_empty()).map(String::as_str);
@@ -125,12 +137,8 @@ pub async fn alarms(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
             }
         },
     };
-    let from = match time_param(&q, "from") {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let to = match time_param(&q, "to") {
-        Ok(t) => t,
+    let (from, to) = match range_params(&q) {
+        Ok(r) => r,
         Err(r) => return *r,
     };
     let query = AlarmQuery { active_only, rule, agent: q.get("agent").filter(|s| !s.is_empty()).cloned(), from, to };

@@ -50,6 +50,8 @@ async fn bad_query_parameters_get_a_400_saying_what_is_accepted() {
         ("/v1/alarms?rule=nonsense", "late_login"),
         ("/v1/alarms?from=yesterday", "RFC 3339"),
         ("/v1/intervals?to=3pm", "RFC 3339"),
+        ("/v1/intervals?from=2026-03-02T03:00:00Z&to=2026-03-02T02:00:00Z", "the time range is empty"),
+        ("/v1/alarms?from=2026-03-02T03:00:00Z&to=2026-03-02T03:00:00Z", "the time range is empty"),
         ("/v1/log?from_seq=-1", "from_seq"),
     ] {
         let secret = if path.starts_with("/v1/log") { ADMIN } else { ACME_READER };
