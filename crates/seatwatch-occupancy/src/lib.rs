@@ -881,15 +881,25 @@ impl Tenant {
                     });
                     // The service level's numerator goes where its denominator counted
                     // the call, for the total by the tenant's formula and for the queue
-                    // by the queue's.
-                    if total_in && let Some((at, _)) = cohorts.of(cfg.default_sl.formula, ts, q) {
-                        self.count(cfg, at, None, |s, total| s.sl_calls += u64::from(total));
-                    }
-                    if q_in
-                        && let Some(sl) = q_sl
-                        && let Some((at, Some(cq))) = cohorts.of(sl.formula, ts, q)
-                    {
-                        self.count(cfg, at, Some(cq), |s, total| s.sl_calls += u64::from(!total));
+                    // by the queue's: one booking when both name the same instant (the
+                    // usual case: one formula for all), else one each.
+                    let at_total = cohorts.of(cfg.default_sl.formula, ts, q).filter(|_| total_in).map(|c| c.0);
+                    let at_queue = q_sl
+                        .and_then(|sl| cohorts.of(sl.formula, ts, q))
+                        .filter(|_| q_in)
+                        .and_then(|(at, cq)| cq.map(|cq| (at, cq)));
+                    match (at_total, at_queue) {
+                        (Some(t), Some((at, cq))) if t.nanos == at.nanos => {
+                            self.count(cfg, at, Some(cq), |s, _| s.sl_calls += 1);
+                        }
+                        (t, qc) => {
+                            if let Some(at) = t {
+                                self.count(cfg, at, None, |s, total| s.sl_calls += u64::from(total));
+                            }
+                            if let Some((at, cq)) = qc {
+                                self.count(cfg, at, Some(cq), |s, total| s.sl_calls += u64::from(!total));
+                            }
+                        }
                     }
                 }
                 self.implicit_login(a);
