@@ -23,12 +23,26 @@ fn secret() -> String {
     format!("sw_{}", hex::encode(b))
 }
 
+/// `println!` that ends the demo with the I/O error instead of panicking when stdout
+/// cannot be written (`seatwatch demo | head` closes it early).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*).map_err(anyhow::Error::new)?;
+    }};
+}
+
 pub fn run(a: DemoArgs) -> Result<ExitCode> {
     crate::init_tracing("warn");
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    runtime.block_on(demo(a))?;
-    Ok(ExitCode::SUCCESS)
+    match runtime.block_on(demo(a)) {
+        // The reader of stdout went away: the demo stops (its server too), quietly.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(ExitCode::SUCCESS)
+        }
+        r => r.map(|()| ExitCode::SUCCESS),
+    }
 }
 
 async fn demo(a: DemoArgs) -> Result<()> {
@@ -67,6 +81,10 @@ async fn demo(a: DemoArgs) -> Result<()> {
     };
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
+    // However the demo ends (an error, or a panic such as printing into a closed pipe:
+    // `seatwatch demo | head`), the server stops: otherwise the runtime's drop would wait
+    // for the projections' follower forever.
+    let _stop_on_exit = shutdown.clone().drop_guard();
     let state = AppState::new(config, log, ServerOptions::default(), shutdown.clone());
     let server = tokio::spawn(seatwatch_ingest::run(listener, state.clone()));
     tokio::spawn(crate::serve::signals(shutdown.clone()));
@@ -76,22 +94,25 @@ async fn demo(a: DemoArgs) -> Result<()> {
     let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
     let speed = day_secs / a.seconds.max(1) as f64;
 
-    println!(
+    say!(
         "Seatwatch demo: {} agents, {} queues, the working day of {} (Asia/Shanghai) compressed {speed:.0}x into ~{} s.",
-        sim.agents, sim.queues, sim.day, a.seconds
+        sim.agents,
+        sim.queues,
+        sim.day,
+        a.seconds
     );
-    println!("Data directory (temporary): {}", data.display());
-    println!();
-    println!("While it runs, look at:");
-    println!("  http://{addr}/metrics?access_token={reader}");
-    println!("  http://{addr}/v1/alarms?access_token={reader}");
-    println!("  http://{addr}/v1/agents?access_token={reader}");
-    println!("  http://{addr}/v1/intervals?access_token={reader}");
-    println!("  ws://{addr}/v1/stream?access_token={reader}   (live pushes)");
-    println!("PromQL to try once Prometheus scrapes /metrics:");
-    println!("  sum by (state) (seatwatch_agents{{tenant=\"demo\"}})");
-    println!("  sum by (rule) (increase(seatwatch_alarms_raised_total[5m]))");
-    println!();
+    say!("Data directory (temporary): {}", data.display());
+    say!();
+    say!("While it runs, look at:");
+    say!("  http://{addr}/metrics?access_token={reader}");
+    say!("  http://{addr}/v1/alarms?access_token={reader}");
+    say!("  http://{addr}/v1/agents?access_token={reader}");
+    say!("  http://{addr}/v1/intervals?access_token={reader}");
+    say!("  ws://{addr}/v1/stream?access_token={reader}   (live pushes)");
+    say!("PromQL to try once Prometheus scrapes /metrics:");
+    say!("  sum by (state) (seatwatch_agents{{tenant=\"demo\"}})");
+    say!("  sum by (rule) (increase(seatwatch_alarms_raised_total[5m]))");
+    say!();
 
     let events = generate(&sim).context("simulation settings")?;
     let bar = ProgressBar::new(day_secs as u64);
@@ -124,11 +145,11 @@ async fn demo(a: DemoArgs) -> Result<()> {
     while state.engine.read().map(|e| e.position()).unwrap_or(0) < state.log.head().last_seq {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    print_summary(&state, &report);
+    print_summary(&state, &report)?;
 
     if a.keep {
-        println!();
-        println!("The server keeps running at http://{addr}/ — press Ctrl-C to stop.");
+        say!();
+        say!("The server keeps running at http://{addr}/ — press Ctrl-C to stop.");
         shutdown.cancelled().await;
     }
     shutdown.cancel();
@@ -136,12 +157,12 @@ async fn demo(a: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(state: &AppState, report: &seatwatch_sim::client::Report) {
-    let Ok(engine) = state.engine.read() else { return };
+fn print_summary(state: &AppState, report: &seatwatch_sim::client::Report) -> Result<()> {
+    let Ok(engine) = state.engine.read() else { return Ok(()) };
     let head = state.log.head();
-    println!("The day is over.");
-    println!();
-    println!(
+    say!("The day is over.");
+    say!();
+    say!(
         "Ingest: {} events sent, {} accepted, {} duplicate, {} rejected; ack latency p50 {} µs, p99 {} µs, max {} µs.",
         report.events_sent,
         report.accepted,
@@ -151,37 +172,54 @@ fn print_summary(state: &AppState, report: &seatwatch_sim::client::Report) {
         report.ack_latency_us.p99,
         report.ack_latency_us.max
     );
-    println!("Log: {} records, head {}", head.last_seq, head.hash_hex());
-    println!();
+    say!("Log: {} records, head {}", head.last_seq, head.hash_hex());
+    say!();
     let mut by_state: BTreeMap<&str, u32> = BTreeMap::new();
     let agents = engine.occupancy.agents(TENANT);
     for ag in &agents {
         *by_state.entry(ag.state.as_str()).or_default() += 1;
     }
-    println!("Agents now: {}", by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
-    println!();
-    println!("Queues, whole day:");
-    println!(
+    say!("Agents now: {}", by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
+    say!();
+    say!("Queues, whole day:");
+    say!(
         "  {:<12} {:>7} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>8}",
-        "queue", "queued", "offered", "answered", "in 3 rings", "abandoned", "missed", "ASA s", "AHT s"
+        "queue",
+        "queued",
+        "offered",
+        "answered",
+        "in 3 rings",
+        "abandoned",
+        "missed",
+        "ASA s",
+        "AHT s"
     );
     for (queue, t) in engine.occupancy.totals(TENANT) {
         let name = queue.as_ref().map(|q| q.as_str().to_owned()).unwrap_or_else(|| "(all)".into());
         let asa = if t.answered > 0 { t.answer_delay_seconds / t.answered as f64 } else { 0.0 };
         let aht = if t.handled > 0 { t.handle_seconds / t.handled as f64 } else { 0.0 };
-        println!(
+        say!(
             "  {:<12} {:>7} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8.1} {:>8.1}",
-            name, t.queued, t.offered, t.answered, t.answered_in_time, t.abandoned, t.missed, asa, aht
+            name,
+            t.queued,
+            t.offered,
+            t.answered,
+            t.answered_in_time,
+            t.abandoned,
+            t.missed,
+            asa,
+            aht
         );
     }
-    println!();
+    say!();
     let raised = engine.compliance.raised_counts(TENANT);
     let active = engine.compliance.active_counts(TENANT);
-    println!("Alarms raised today, by rule (still active):");
+    say!("Alarms raised today, by rule (still active):");
     if raised.is_empty() {
-        println!("  none");
+        say!("  none");
     }
     for (rule, n) in &raised {
-        println!("  {:<26} {:>4}  ({})", rule.as_str(), n, active.get(rule).copied().unwrap_or(0));
+        say!("  {:<26} {:>4}  ({})", rule.as_str(), n, active.get(rule).copied().unwrap_or(0));
     }
+    Ok(())
 }

@@ -98,3 +98,31 @@ fn the_allocator_returns_freed_memory_within_a_second() {
         assert!(t.contains(opt), "jemalloc's options lack {opt:?}:\n{}", &t[..t.len().min(4000)]);
     }
 }
+
+#[test]
+fn the_demo_piped_into_a_reader_that_stops_early_ends_quietly() {
+    // `seatwatch demo | head -3`: the demo's stdout is closed after a few lines. It hung
+    // (its server's follower kept the runtime alive after the print panicked); now it
+    // stops its server and exits 0 without a panic.
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = bin()
+        .args(["demo", "--seconds", "1", "--agents", "5", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("Seatwatch demo:"), "{first}");
+    // The reader is dropped here: the pipe is closed.
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((child.wait(), err));
+    });
+    let (status, err) = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the demo ended");
+    assert!(status.unwrap().success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
