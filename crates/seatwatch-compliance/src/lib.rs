@@ -20,6 +20,9 @@ mod tenant;
 mod vecmap;
 
 pub use alarm::{Alarm, AlarmChange, AlarmQuery};
+/// The local-time arithmetic the rules use (midnights, ISO weeks), for reports that must
+/// cut days and weeks exactly as the rules do.
+pub use local::{iso_week_label, midnight as local_midnight, week_monday};
 pub use rules::{Rule, Rules, RulesError, TenantSettings, UnknownRule, Weekday};
 pub use schedule::{ScheduledShift, scheduled_shift};
 

@@ -32,17 +32,17 @@ pub(crate) fn instant(tz: Tz, date: NaiveDate, secs: i64) -> Option<i64> {
 }
 
 /// Local midnight at the start of `date`.
-pub(crate) fn midnight(tz: Tz, date: NaiveDate) -> Option<i64> {
+pub fn midnight(tz: Tz, date: NaiveDate) -> Option<i64> {
     instant(tz, date, 0)
 }
 
 /// The Monday of `date`'s ISO week.
-pub(crate) fn week_monday(date: NaiveDate) -> NaiveDate {
+pub fn week_monday(date: NaiveDate) -> NaiveDate {
     date.checked_sub_signed(Duration::days(i64::from(date.weekday().num_days_from_monday()))).unwrap_or(date)
 }
 
 /// `2026-W10` for the ISO week holding `date`.
-pub(crate) fn iso_week_label(date: NaiveDate) -> String {
+pub fn iso_week_label(date: NaiveDate) -> String {
     let w = date.iso_week();
     format!("{}-W{:02}", w.year(), w.week())
 }

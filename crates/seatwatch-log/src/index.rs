@@ -205,12 +205,7 @@ pub fn missing_reason(first: u64, upto: u64) -> String {
 /// directory); `Err`: there is one but it cannot be trusted (the reason, for a warning).
 pub fn load(data_dir: &Path) -> Result<Option<Loaded>, String> {
     let meta_path = data_dir.join(META_FILE);
-    let bytes = match std::fs::read(&meta_path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", meta_path.display())),
-    };
-    let meta = Meta::decode(&bytes).map_err(|r| format!("{}: {r}", meta_path.display()))?;
+    let Some(meta) = load_meta(data_dir)? else { return Ok(None) };
     let keys_path = data_dir.join(KEYS_FILE);
     let mut f = File::open(&keys_path).map_err(|e| format!("cannot open {}: {e}", keys_path.display()))?;
     let mut magic = [0u8; 8];

@@ -88,17 +88,8 @@ pub fn repair(dir: &Path) -> Result<RepairReport, LogError> {
                 last_missing_seq = upto,
                 "repairing the log: records are missing"
             );
-            let qdir = dir.join(QUARANTINE_DIR);
-            std::fs::create_dir_all(&qdir).map_err(|e| LogError::io("cannot create", &qdir, e))?;
-            let made_at =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            let path = qdir.join(format!("from-seq-{first}-at-{made_at}.swq"));
-            let header = serde_json_line(dir, first, &reason, 0, upto + 1 - first, made_at);
-            write_quarantine(&path, &header, &[])?;
-            dir::sync_dir(&qdir)?;
-            crate::index::remove_meta(dir).map_err(|reason| LogError::Corrupt { seq: first, reason })?;
-            crate::index::remove_hwm(dir).map_err(|reason| LogError::Corrupt { seq: first, reason })?;
-            dir::sync_dir(dir)?;
+            let path = quarantine(dir, first, &reason, upto + 1 - first, &[])?;
+            forget_acknowledged(dir, first)?;
             return Ok(RepairReport {
                 first_bad: Some((first, reason)),
                 quarantined_segments: 0,
@@ -169,14 +160,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport, LogError> {
     let bytes: u64 = moved.iter().map(|m| m.value.len() as u64).sum();
 
     // The evidence first, durably; only then change the log.
-    let qdir = dir.join(QUARANTINE_DIR);
-    std::fs::create_dir_all(&qdir).map_err(|e| LogError::io("cannot create", &qdir, e))?;
-    let made_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let path = qdir.join(format!("from-seq-{seq}-at-{made_at}.swq"));
-    let header = serde_json_line(dir, seq, &reason, moved.len() as u64, records, made_at);
-    write_quarantine(&path, &header, &moved)?;
-    dir::sync_dir(&qdir)?;
-    dir::sync_dir(dir)?;
+    let path = quarantine(dir, seq, &reason, records, &moved)?;
 
     let mut batch = sled::Batch::default();
     for m in &moved {
@@ -192,11 +176,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport, LogError> {
         seq,
         reason: format!("the repaired log still does not verify ({e}); the quarantine file {} is kept", path.display()),
     })?;
-    // The duplicate index's checkpoint may remember records now quarantined: the next
-    // open scans the log and writes it anew.
-    crate::index::remove_meta(dir).map_err(|reason| LogError::Corrupt { seq, reason })?;
-    crate::index::remove_hwm(dir).map_err(|reason| LogError::Corrupt { seq, reason })?;
-    dir::sync_dir(dir)?;
+    forget_acknowledged(dir, seq)?;
     tracing::warn!(
         quarantined_segments = moved.len(),
         quarantined_records = records,
@@ -212,6 +192,35 @@ pub fn repair(dir: &Path) -> Result<RepairReport, LogError> {
         quarantine_file: Some(path),
         now,
     })
+}
+
+/// Write the quarantine file for the records from `seq` on (`records` of them, `moved`
+/// their segments, none when they were already gone), fsynced with its directory.
+fn quarantine(
+    dir: &Path,
+    seq: u64,
+    reason: &str,
+    records: u64,
+    moved: &[QuarantinedSegment],
+) -> Result<PathBuf, LogError> {
+    let qdir = dir.join(QUARANTINE_DIR);
+    std::fs::create_dir_all(&qdir).map_err(|e| LogError::io("cannot create", &qdir, e))?;
+    let made_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let path = qdir.join(format!("from-seq-{seq}-at-{made_at}.swq"));
+    let header = serde_json_line(dir, seq, reason, moved.len() as u64, records, made_at);
+    write_quarantine(&path, &header, moved)?;
+    dir::sync_dir(&qdir)?;
+    dir::sync_dir(dir)?;
+    Ok(path)
+}
+
+/// The duplicate index's checkpoint and the acknowledged high-water mark remember
+/// records the repaired log no longer has: drop both (the next open scans the log and
+/// writes them anew), so that the log opens again.
+fn forget_acknowledged(dir: &Path, seq: u64) -> Result<(), LogError> {
+    crate::index::remove_meta(dir).map_err(|reason| LogError::Corrupt { seq, reason })?;
+    crate::index::remove_hwm(dir).map_err(|reason| LogError::Corrupt { seq, reason })?;
+    dir::sync_dir(dir)
 }
 
 fn serde_json_line(dir: &Path, seq: u64, reason: &str, segments: u64, records: u64, made_at: u64) -> String {

@@ -205,12 +205,13 @@ impl Writer {
         if self.hwm_failed {
             return;
         }
-        let path = self.data_dir.join(crate::index::HWM_FILE);
+        // The path only when opening or reporting: a commit writes, nothing more.
+        let path = || self.data_dir.join(crate::index::HWM_FILE);
         if self.hwm.is_none() {
-            match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+            match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path()) {
                 Ok(f) => self.hwm = Some(f),
                 Err(e) => {
-                    tracing::warn!(error = %e, path = %path.display(), "cannot keep the acknowledged high-water mark");
+                    tracing::warn!(error = %e, path = %path().display(), "cannot keep the acknowledged high-water mark");
                     self.hwm_failed = true;
                     return;
                 }
@@ -220,7 +221,7 @@ impl Writer {
         let Some(f) = &self.hwm else { return };
         let r = f.write_all_at(&bytes, 0).and_then(|()| if sync { f.sync_data() } else { Ok(()) });
         if let Err(e) = r {
-            tracing::warn!(error = %e, path = %path.display(), "cannot keep the acknowledged high-water mark");
+            tracing::warn!(error = %e, path = %path().display(), "cannot keep the acknowledged high-water mark");
             self.hwm = None;
             self.hwm_failed = true;
             let _ = crate::index::remove_hwm(&self.data_dir);

@@ -88,7 +88,7 @@ impl AgentBook {
         if t < end {
             return prev;
         }
-        if logout && night.end.nanos > crate::people::day_start(s.timezone, today.to_naive()).unwrap_or(i64::MAX) {
+        if logout && night.end.nanos > day_start(s.timezone, today.to_naive()).unwrap_or(i64::MAX) {
             let (shift, leave) = self.schedule_inputs(today);
             let opens = seatwatch_compliance::scheduled_shift(s, today, shift, leave)
                 .map_or(i64::MAX, |d| d.start.nanos.saturating_sub(s.rules.window_before_start.as_nanos()));

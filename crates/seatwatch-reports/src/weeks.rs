@@ -17,7 +17,7 @@
 //!
 //! Pure: no clock, no I/O; the watermark is folded from the records like compliance's.
 
-use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone};
+use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use seatwatch_model::{AgentId, CallId, Clock, Date, Envelope, EventKind, NANOS_PER_SEC, Ts};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,35 +60,12 @@ pub(crate) struct WeekBook {
     memo_week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
 }
 
-/// The Monday of `date`'s ISO week.
-pub(crate) fn week_monday(date: NaiveDate) -> NaiveDate {
-    date.checked_sub_signed(Duration::days(i64::from(date.weekday().num_days_from_monday()))).unwrap_or(date)
-}
-
-/// `2026-W10` for the ISO week holding `date`.
-pub(crate) fn iso_week_label(date: NaiveDate) -> String {
-    let w = date.iso_week();
-    format!("{}-W{:02}", w.year(), w.week())
-}
-
-/// Local midnight at the start of `date`, exactly as the compliance projection computes
-/// it: an ambiguous midnight takes the earlier instant, one in a DST gap is read with the
-/// offset in force just before the gap. `None` out of range.
-pub(crate) fn midnight(tz: Tz, date: NaiveDate) -> Option<i64> {
-    let ndt = date.and_time(NaiveTime::MIN);
-    let dt = match tz.from_local_datetime(&ndt) {
-        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.naive_utc(),
-        LocalResult::None => {
-            let before = ndt.checked_sub_signed(Duration::hours(3))?;
-            let off = tz.offset_from_local_datetime(&before).earliest()?.fix();
-            ndt.checked_sub_signed(Duration::seconds(i64::from(off.local_minus_utc())))?
-        }
-    };
-    dt.and_utc().timestamp_nanos_opt()
-}
+pub(crate) use seatwatch_compliance::{iso_week_label, week_monday};
 
 /// The first instant of the week starting on `monday` and of the week after it.
 pub(crate) fn week_bounds(tz: Tz, monday: NaiveDate) -> (Option<i64>, Option<i64>) {
+    // Local midnights exactly as the compliance projection computes them.
+    let midnight = seatwatch_compliance::local_midnight;
     (midnight(tz, monday), monday.checked_add_signed(Duration::days(7)).and_then(|n| midnight(tz, n)))
 }
 
@@ -221,7 +198,7 @@ mod tests {
         assert_eq!((b.unwrap() - a.unwrap()) / NANOS_PER_SEC, 7 * 86_400 - 3_600);
         // Santiago skips local midnight on 2026-09-06: that day starts at 01:00 (-03).
         let cl: Tz = chrono_tz::America::Santiago;
-        let m = midnight(cl, NaiveDate::from_ymd_opt(2026, 9, 6).unwrap()).unwrap();
+        let m = seatwatch_compliance::local_midnight(cl, NaiveDate::from_ymd_opt(2026, 9, 6).unwrap()).unwrap();
         assert_eq!(Ts::from_nanos(m).to_rfc3339(), "2026-09-06T04:00:00Z");
     }
 
