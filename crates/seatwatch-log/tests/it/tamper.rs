@@ -317,3 +317,30 @@ fn records_lost_from_the_end_are_found_by_the_high_water_mark_alone() {
     assert_eq!(log.head().last_seq, cut - 1);
     log.close().unwrap();
 }
+
+#[test]
+fn a_damaged_or_foreign_high_water_mark_is_ignored_never_trusted() {
+    // The mark is a hint for catching lost records: a file that does not check out
+    // (flipped byte, cut short, garbage) is not believed, and the log opens as before.
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    let path = dir.path().join(seatwatch_log::HWM_FILE);
+    let good = std::fs::read(&path).unwrap();
+    for bad in [
+        {
+            let mut b = good.clone();
+            b[9] ^= 0x01;
+            b
+        },
+        good[..40].to_vec(),
+        b"not a high-water mark".to_vec(),
+        Vec::new(),
+    ] {
+        std::fs::write(&path, &bad).unwrap();
+        assert_eq!(seatwatch_log::load_hwm(dir.path()), None);
+        let log = Log::open(dir.path()).unwrap();
+        assert_eq!(log.head().last_seq, RECORDS);
+        log.close().unwrap();
+    }
+    assert_eq!(seatwatch_log::load_hwm(dir.path()), Some(RECORDS), "rewritten on close");
+}
