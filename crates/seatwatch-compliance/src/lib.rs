@@ -227,7 +227,7 @@ impl Projector for Compliance {
             Some(t) => t,
             None => tenants.entry(env.tenant.to_string()).or_insert_with(|| TenantState::new(s, &env.tenant)),
         };
-        let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes };
+        let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes, seq: env.seq };
         t.apply(&mut cx, env);
     }
 

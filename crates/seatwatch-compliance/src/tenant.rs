@@ -285,6 +285,9 @@ pub(crate) struct Cx<'a> {
     pub(crate) tenant: &'a str,
     pub(crate) out: &'a mut Vec<AlarmChange>,
     pub(crate) record: bool,
+    /// The seq of the record being folded: for an alarm that fires on elapsed time, the
+    /// record that showed its deadline had passed.
+    pub(crate) seq: u64,
 }
 
 /// One tenant's state. Its snapshot encoding (`snap.rs`) is that of the maps these
@@ -914,9 +917,16 @@ impl TenantState {
                     hm(tz, si.start)
                 );
                 let id = format!("absent-{a}-{date}");
-                if let Some(id) =
-                    self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, si.seq.into_iter().collect())
-                {
+                if let Some(id) = self.raise(
+                    cx,
+                    Rule::Absent,
+                    id,
+                    Some(a),
+                    None,
+                    due,
+                    msg,
+                    si.seq.into_iter().chain([cx.seq]).collect(),
+                ) {
                     self.att_alarms.entry((a.clone(), date)).or_default().push(id);
                 }
             }
@@ -1177,7 +1187,7 @@ impl TenantState {
                 month_label(month)
             );
             let id = format!("roster_not_published-{}", month_label(next));
-            if let Some(id) = self.raise(cx, Rule::RosterNotPublished, id, None, None, due, msg, vec![]) {
+            if let Some(id) = self.raise(cx, Rule::RosterNotPublished, id, None, None, due, msg, vec![cx.seq]) {
                 match arrived {
                     // A shift stamped after the deadline was folded before it fired
                     // (within the allowed lateness): the roster was late, and came.

@@ -195,8 +195,9 @@ fn no_show_fires_via_watermark_strictly_after_the_hour() {
     l.hb(&at("09:30:00"));
     assert!(l.all().is_empty(), "exactly at start + 60 min: nothing yet");
     assert_eq!(l.c.next_deadline("acme"), Some(ts(&at("09:30:00"), "+08:00")));
-    l.hb(&at("09:30:01"));
+    let past = l.hb(&at("09:30:01"));
     assert_eq!(l.summary(), vec![(Rule::Absent, s("a1"), s("03-02 09:30:00"), None)]);
+    assert_eq!(l.all()[0].evidence, vec![past], "the heartbeat that showed the hour had passed");
     // The login that follows does not add late_login.
     l.login(&at("09:45:00"), "a1", "s1");
     assert_eq!(l.all().len(), 1);
@@ -672,10 +673,11 @@ fn roster_not_published_by_the_25th_and_cleared() {
     l.shift("2026-04-20T09:00:00", "a", "2026-05-04", Some(("08:30", "17:35")));
     l.hb("2026-04-25T00:00:00");
     assert!(l.all().is_empty(), "May was published; exactly midnight");
-    l.hb("2026-05-25T00:00:01");
+    let past = l.hb("2026-05-25T00:00:01");
     assert_eq!(l.summary(), vec![(Rule::RosterNotPublished, s(""), s("05-25 00:00:00"), None)]);
     let a = &l.all()[0];
     assert_eq!((a.id.as_str(), a.agent.clone()), ("roster_not_published-2026-06", None));
+    assert_eq!(a.evidence, vec![past], "the heartbeat that showed the 24th had ended");
     l.shift("2026-05-26T09:00:00", "a", "2026-06-01", Some(("08:30", "17:35")));
     assert_eq!(l.summary()[0].3, Some(s("05-26 09:00:00")));
 }
@@ -691,7 +693,11 @@ fn a_roster_stamped_just_after_the_deadline_is_late_even_when_folded_before_it_f
     let late = l.shift("2026-03-25T00:00:05", "a", "2026-04-01", Some(("09:00", "18:00")));
     l.hb("2026-03-25T12:00:00");
     assert_eq!(l.summary(), vec![(Rule::RosterNotPublished, s(""), s("03-25 00:00:00"), Some(s("03-25 00:00:05")))]);
-    assert_eq!(l.all()[0].evidence, vec![late], "the late shift is the evidence that cleared it");
+    assert_eq!(
+        l.all()[0].evidence,
+        vec![late, late + 1],
+        "the late shift that cleared it, the heartbeat that fired it"
+    );
     // Stamped at the deadline itself: in time.
     let mut l = Log::new();
     l.shift("2026-03-10T09:00:00", "a", "2026-03-11", Some(("09:00", "18:00")));

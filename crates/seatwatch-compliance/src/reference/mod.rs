@@ -98,7 +98,7 @@ impl Projector for Reference {
             tenants.insert(env.tenant.to_string(), TenantState::new(s));
         }
         let Some(t) = tenants.get_mut(env.tenant.as_str()) else { return };
-        let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: true };
+        let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: true, seq: env.seq };
         t.apply(&mut cx, env);
     }
 
