@@ -66,7 +66,12 @@ pub enum SnapshotError {
 }
 
 /// The snapshot format version written as the first byte of [`Compliance::snapshot`].
-pub const SNAPSHOT_VERSION: u8 = 2;
+///
+/// Raised when the encoding changes *and* when the rules' meaning changes (what an alarm
+/// says, cites or when it fires): a server upgraded across such a change refuses the old
+/// snapshot and folds the log again, so its live alarms stay those a replay gives.
+/// 3: a no-show `absent` and `roster_not_published` cite the record that fired them.
+pub const SNAPSHOT_VERSION: u8 = 3;
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct SnapshotBody {
