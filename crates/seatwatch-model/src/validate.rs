@@ -372,7 +372,11 @@ pub fn validate_event(value: &Json<'_>, index: usize, opts: &IngestOptions<'_>) 
         |raw: Option<&str>| raw.and_then(|n| CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, n));
     let priority = |cx: &Ctx<'_>| -> Result<(bool, Option<String>), Rejection> {
         let p = cx.opt_text("priority", 32)?;
-        Ok((p == Some("emergency"), p.map(str::to_owned)))
+        // ACDs spell it `EMERGENCY` or `Emergency` too: the one value the rules act on is
+        // matched without regard to ASCII case or surrounding blanks (a miss would silently
+        // switch art. 24 off for that ACD); the value is kept as sent.
+        let emergency = p.is_some_and(|p| p.trim().eq_ignore_ascii_case("emergency"));
+        Ok((emergency, p.map(str::to_owned)))
     };
 
     let (kind, known): (EventKind, &[&str]) = match canonical {
@@ -523,6 +527,18 @@ mod tests {
         let r = check(json!({"id":"1","type":"ready","ts":"2026-13-01T00:00:00Z","agent":"a1"})).unwrap_err();
         assert!(r.message.contains("must be an RFC 3339 time with an offset"), "{}", r.message);
         assert!(check(json!({"id":"1","type":"ready","ts":"2262-04-11T23:47:16Z","agent":"a1"})).is_ok());
+    }
+
+    #[test]
+    fn emergency_priority_is_matched_in_any_case_and_kept_as_sent() {
+        for (sent, emergency) in
+            [("emergency", true), ("EMERGENCY", true), ("Emergency", true), (" emergency ", true), ("vip", false)]
+        {
+            let e = check(json!({"id":"1","type":"offered","ts":"2026-03-02T08:20:00+08:00","agent":"a1","call":"c1","priority":sent}))
+                .unwrap();
+            let EventKind::Offered { emergency: got, priority, .. } = e.kind else { panic!("{e:?}") };
+            assert_eq!((got, priority.as_deref()), (emergency, Some(sent)), "{sent:?}");
+        }
     }
 
     #[test]
