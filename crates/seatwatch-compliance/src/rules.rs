@@ -261,6 +261,20 @@ pub enum RulesError {
     /// `late_after` equals `leave_after`.
     #[error("rules: `late_after` and `leave_after` are both {0}: the default shift needs a length")]
     EmptyShift(TimeOfDay),
+    /// `login_by` is after `late_after`.
+    #[error("rules: `login_by` ({login_by}) is after `late_after` ({late_after}): agents log in by `login_by` and are late after `late_after` (the seed's 08:25 and 08:30)")]
+    LoginByAfterLate {
+        /// The configured `login_by`.
+        login_by: TimeOfDay,
+        /// The configured `late_after`.
+        late_after: TimeOfDay,
+    },
+    /// A limit that would make every occurrence a violation.
+    #[error("rules: `{0}` must be longer than 0 (a zero limit makes every occurrence an alarm); to switch the rule off, list it in `disabled`")]
+    ZeroLimit(&'static str),
+    /// `max_rings` is zero.
+    #[error("rules: `max_rings` must be at least 1 (every answer comes at the first ring or later; the seed's is 3)")]
+    ZeroRings,
 }
 
 impl Rules {
@@ -274,6 +288,21 @@ impl Rules {
         }
         if self.late_after == self.leave_after {
             return Err(RulesError::EmptyShift(self.late_after));
+        }
+        if self.login_by > self.late_after {
+            return Err(RulesError::LoginByAfterLate { login_by: self.login_by, late_after: self.late_after });
+        }
+        for (name, limit) in [
+            ("not_ready_max", self.not_ready_max),
+            ("wrap_up_max", self.wrap_up_max),
+            ("escalate_within", self.escalate_within),
+        ] {
+            if limit.0 == 0 {
+                return Err(RulesError::ZeroLimit(name));
+            }
+        }
+        if self.max_rings == 0 {
+            return Err(RulesError::ZeroRings);
         }
         Ok(())
     }

@@ -520,4 +520,24 @@ not_ready_max = "15m"
         let e = Config::parse("[tenant.acme.rules]\nnot_ready_max = \"15 parsecs\"\n").unwrap_err().to_string();
         assert!(e.contains("parsecs") || e.contains("not_ready_max"), "{e}");
     }
+
+    #[test]
+    fn rule_parameters_that_make_no_sense_are_refused_with_what_to_write() {
+        let err = |body: &str| Config::parse(&format!("[tenant.acme.rules]\n{body}\n")).unwrap_err().to_string();
+        // A bare number: 15 seconds or 15 minutes? Refused, with both spellings offered.
+        let e = err("not_ready_max = 15");
+        assert!(e.contains("not_ready_max") && e.contains(r#"write "15s" for seconds or "15m" for minutes"#), "{e}");
+        let e = err("wrap_up_max = \"120\"");
+        assert!(e.contains(r#""120s""#), "{e}");
+        for key in ["not_ready_max", "wrap_up_max", "escalate_within"] {
+            let e = err(&format!("{key} = \"0s\""));
+            assert!(e.contains(&format!("`{key}` must be longer than 0")) && e.contains("disabled"), "{e}");
+        }
+        let e = err("max_rings = 0");
+        assert!(e.contains("`max_rings` must be at least 1"), "{e}");
+        let e = err("login_by = \"09:00\"\nlate_after = \"08:30\"");
+        assert!(e.contains("`login_by` (09:00) is after `late_after` (08:30)"), "{e}");
+        // Zero where zero means something is kept: no grace for absence, no lateness.
+        assert!(Config::parse("[tenant.acme]\nallowed_lateness = \"0s\"\n[tenant.acme.rules]\nabsent_after = \"0m\"\nlogin_by = \"08:30\"\n").is_ok());
+    }
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A non-negative duration in whole milliseconds, read from config as `"15m"`,
-/// `"120s"`, `"1h30m"`, `"500ms"`, `"2d"` or a bare number of seconds.
+/// `"120s"`, `"1h30m"`, `"500ms"` or `"2d"`. A bare number is refused: `not_ready_max =
+/// 15` could mean 15 minutes as well as 15 seconds, and a wrong guess floods a wallboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Dur(pub u64);
 
@@ -25,14 +26,14 @@ impl Dur {
         self.0 / 1000
     }
 
-    /// Parse `"15m"`, `"1h30m"`, `"90s"`, `"250ms"`, `"2d"`, or `"42"` (seconds).
+    /// Parse `"15m"`, `"1h30m"`, `"90s"`, `"250ms"` or `"2d"`; every number needs a unit.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
         if t.is_empty() {
             return Err("empty duration; write e.g. \"15m\", \"120s\" or \"1h30m\"".into());
         }
-        if let Ok(secs) = t.parse::<u64>() {
-            return secs.checked_mul(1000).map(Dur).ok_or_else(|| format!("duration {s:?} is too large"));
+        if let Ok(n) = t.parse::<u64>() {
+            return Err(Self::unitless(n));
         }
         let mut total: u64 = 0;
         let mut rest = t;
@@ -61,6 +62,12 @@ impl Dur {
                 .ok_or_else(|| format!("duration {s:?} is too large"))?;
         }
         Ok(Dur(total))
+    }
+}
+
+impl Dur {
+    fn unitless(n: u64) -> String {
+        format!("a duration needs a unit: write \"{n}s\" for seconds or \"{n}m\" for minutes (also ms, h, d)")
     }
 }
 
@@ -94,13 +101,13 @@ impl<'de> serde::Deserialize<'de> for Dur {
         impl serde::de::Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"15m\", \"120s\", \"1h30m\" or a number of seconds")
+                f.write_str("a duration such as \"15m\", \"120s\" or \"1h30m\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dur, E> {
                 Dur::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dur, E> {
-                v.checked_mul(1000).map(Dur).ok_or_else(|| E::custom("duration too large"))
+                Err(E::custom(Dur::unitless(v)))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dur, E> {
                 u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative")).and_then(|v| self.visit_u64(v))
@@ -126,7 +133,7 @@ mod tests {
         assert_eq!(Dur::parse("120s"), Ok(Dur::secs(120)));
         assert_eq!(Dur::parse("1h30m"), Ok(Dur::mins(90)));
         assert_eq!(Dur::parse("250ms"), Ok(Dur(250)));
-        assert_eq!(Dur::parse("42"), Ok(Dur::secs(42)));
+        assert!(Dur::parse("42").unwrap_err().contains(r#"write "42s" for seconds or "42m" for minutes"#));
         assert!(Dur::parse("15x").unwrap_err().contains("unknown unit"));
         assert!(Dur::parse("m").is_err());
         assert!(Dur::parse("").is_err());
