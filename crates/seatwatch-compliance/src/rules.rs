@@ -262,7 +262,9 @@ pub enum RulesError {
     #[error("rules: `late_after` and `leave_after` are both {0}: the default shift needs a length")]
     EmptyShift(TimeOfDay),
     /// `login_by` is after `late_after`.
-    #[error("rules: `login_by` ({login_by}) is after `late_after` ({late_after}): agents log in by `login_by` and are late after `late_after` (the seed's 08:25 and 08:30)")]
+    #[error(
+        "rules: `login_by` ({login_by}) is after `late_after` ({late_after}): agents log in by `login_by` and are late after `late_after` (the seed's 08:25 and 08:30)"
+    )]
     LoginByAfterLate {
         /// The configured `login_by`.
         login_by: TimeOfDay,
@@ -270,7 +272,9 @@ pub enum RulesError {
         late_after: TimeOfDay,
     },
     /// A limit that would make every occurrence a violation.
-    #[error("rules: `{0}` must be longer than 0 (a zero limit makes every occurrence an alarm); to switch the rule off, list it in `disabled`")]
+    #[error(
+        "rules: `{0}` must be longer than 0 (a zero limit makes every occurrence an alarm); to switch the rule off, list it in `disabled`"
+    )]
     ZeroLimit(&'static str),
     /// `max_rings` is zero.
     #[error("rules: `max_rings` must be at least 1 (every answer comes at the first ring or later; the seed's is 3)")]

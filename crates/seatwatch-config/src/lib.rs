@@ -120,6 +120,10 @@ pub struct TenantConfig {
     pub allowed_lateness: Dur,
     /// For `clock = "wall"`: how far in the future an event's `ts` may lie (`clock_skew`).
     pub max_future: Dur,
+    /// For `clock = "wall"`: how far behind the server's clock its ticks stamp time, so an
+    /// event delayed on its way by up to this long still beats its deadline (default 0:
+    /// alarms within a second of their deadline).
+    pub tick_lateness: Dur,
     /// Compliance rule parameters (`[tenant.X.rules]`).
     pub rules: seatwatch_compliance::Rules,
     /// Occupancy and interval settings (`[tenant.X.occupancy]`).
@@ -136,6 +140,7 @@ impl Default for TenantConfig {
             caller: CallerPolicy::Hmac,
             allowed_lateness: Dur::secs(5),
             max_future: Dur::mins(5),
+            tick_lateness: Dur::secs(0),
             rules: seatwatch_compliance::Rules::default(),
             occupancy: seatwatch_occupancy::Settings::default(),
             agent_metrics: false,
@@ -158,6 +163,11 @@ impl TenantConfig {
         }
         if self.max_future < Dur::secs(1) {
             return Err(ConfigError::Invalid(format!("{table}: max_future must be at least 1s")));
+        }
+        if self.tick_lateness > Dur::mins(10) {
+            return Err(ConfigError::Invalid(format!(
+                "{table}: tick_lateness is at most 10m (wall-clock alarms wait this long for delayed events)"
+            )));
         }
         if self.allowed_lateness > Dur::mins(10) {
             return Err(ConfigError::Invalid(format!(

@@ -7,6 +7,12 @@
 //! wall-clock tenant that has an agent logged in or a compliance deadline pending. The
 //! projections treat a tick like a heartbeat. Idle tenants get no ticks, so an idle
 //! centre's log does not grow.
+//!
+//! A tick promises that nothing stamped before its `ts` is still coming. With the
+//! tenant's `tick_lateness` (default 0) the server promises that only for `now −
+//! tick_lateness`: an agent's event delayed on its way by up to that long then still
+//! counts before the deadline it beat, and alarms fire that much later (within
+//! `tick_lateness` + 1 s of their deadline).
 
 use crate::server::AppState;
 use crate::telemetry;
@@ -30,8 +36,20 @@ pub async fn run(state: Arc<AppState>) {
             continue;
         }
         let Some(now) = Ts::from_datetime(&chrono::Utc::now()) else { continue };
-        let tenants: Vec<String> = match state.engine.read() {
-            Ok(e) => e.tenants().into_iter().filter(|t| e.needs_tick(t, now)).collect(),
+        let promised = |tenant: &str| Ts {
+            nanos: now.nanos.saturating_sub(state.config.tenant(tenant).tick_lateness.as_nanos()),
+            ..now
+        };
+        let tenants: Vec<(String, Ts)> = match state.engine.read() {
+            Ok(e) => e
+                .tenants()
+                .into_iter()
+                .map(|t| {
+                    let ts = promised(&t);
+                    (t, ts)
+                })
+                .filter(|(t, ts)| e.needs_tick(t, *ts))
+                .collect(),
             Err(_) => return,
         };
         if tenants.is_empty() {
@@ -39,11 +57,11 @@ pub async fn run(state: Arc<AppState>) {
         }
         let batch: Vec<Pending> = tenants
             .into_iter()
-            .map(|tenant| Pending {
+            .map(|(tenant, ts)| Pending {
                 tenant: tenant.into(),
                 source: "server".into(),
                 received: now,
-                event: Event { id: Default::default(), ts: now, agent: None, kind: EventKind::Tick, extra: None },
+                event: Event { id: Default::default(), ts, agent: None, kind: EventKind::Tick, extra: None },
             })
             .collect();
         let n = batch.len();

@@ -52,6 +52,77 @@ async fn a_wall_clock_alarm_fires_within_a_second_of_its_deadline_without_events
     srv.stop().await;
 }
 
+/// Wait (on the log's commits, at most 15 s) for a tick record that satisfies `pred`.
+async fn tick_where(srv: &Server, pred: impl Fn(&seatwatch_model::Envelope) -> bool) -> seatwatch_model::Envelope {
+    let mut commits = srv.state.log.subscribe();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let found = srv
+                .state
+                .log
+                .read_from(1)
+                .filter_map(Result::ok)
+                .find(|e| e.event.kind == seatwatch_model::EventKind::Tick && pred(e));
+            if let Some(e) = found {
+                return e;
+            }
+            commits.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the server ticks")
+}
+
+#[tokio::test]
+async fn tick_lateness_lets_an_event_delayed_on_its_way_beat_its_deadline() {
+    // A `ready` stamped 1.5 s into a 2 s not-ready limit reaches the server after the
+    // deadline has passed on the server's clock. With tick_lateness = 3s the ticks
+    // promise only "nothing before now − 3 s is still coming", so it still ends the spell
+    // in time: no alarm. A spell nobody ends still alarms, at its deadline.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        dir.path(),
+        // The harness's config ends in `[tenant.globex]`: the first line is its key.
+        config("tick_lateness = \"3s\"\n[tenant.globex.rules]\nnot_ready_max = \"2s\"\n"),
+    )
+    .await;
+    let mut ws = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    let now = chrono::Utc::now();
+    let at = |ms: i64| (now + chrono::Duration::milliseconds(ms)).to_rfc3339();
+    let ts = |ms: i64| seatwatch_model::Ts::from_datetime(&(now + chrono::Duration::milliseconds(ms))).unwrap();
+    let frame = format!(
+        "[{},{},{},{}]",
+        ev("l-1", "login", &at(0), Some("g1"), r#","station":"G1""#),
+        ev("l-2", "not_ready", &at(0), Some("g1"), r#","reason":"break""#),
+        ev("l-3", "login", &at(0), Some("g2"), r#","station":"G2""#),
+        ev("l-4", "not_ready", &at(0), Some("g2"), r#","reason":"break""#),
+    );
+    assert_eq!(roundtrip(&mut ws, &frame).await["accepted"], 4);
+    // The server's clock passes the deadline (a tick received after it)...
+    let tick = tick_where(&srv, |e| e.received > ts(2_200)).await;
+    let stamped_behind = tick.received.nanos - tick.event.ts.nanos;
+    // ...then g1's `ready`, stamped before the deadline, arrives.
+    let ready = ev("l-5", "ready", &at(1_500), Some("g1"), "");
+    assert_eq!(roundtrip(&mut ws, &ready).await["accepted"], 1);
+    // Once a tick has carried the watermark past the deadline, g2 alarms and g1 does not.
+    tick_where(&srv, |e| e.event.ts > ts(2_000)).await;
+    srv.caught_up().await;
+    let alarms = srv.get_json("/v1/alarms?state=all&rule=not_ready_overlong", GLOBEX_READER).await;
+    let agents: Vec<&str> = alarms["alarms"].as_array().unwrap().iter().map(|a| a["agent"].as_str().unwrap()).collect();
+    let raised = alarms["alarms"][0]["raised_at"].as_str().map(|r| seatwatch_model::Ts::parse_rfc3339(r).unwrap());
+    drop(ws);
+    srv.stop().await;
+    assert_eq!(stamped_behind, 3_000_000_000, "ticks stamp now − tick_lateness");
+    assert_eq!(agents, ["g2"], "{alarms}");
+    assert_eq!(raised, Some(ts(2_000)), "raised at the deadline itself");
+}
+
+#[test]
+fn tick_lateness_is_bounded() {
+    let e = seatwatch_config::Config::parse("[tenant.acme]\ntick_lateness = \"11m\"\n").unwrap_err().to_string();
+    assert!(e.contains("tick_lateness is at most 10m"), "{e}");
+}
+
 #[tokio::test]
 async fn the_connection_cap_refuses_with_503_and_frees_on_close() {
     let dir = tempfile::tempdir().unwrap();
