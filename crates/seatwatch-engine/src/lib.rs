@@ -152,6 +152,8 @@ impl Engine {
             #[derive(Serialize)]
             struct AlarmPush<'a> {
                 r#type: &'static str,
+                // As `agent_state` pushes carry it: alarm ids are unique within a tenant.
+                tenant: &'a str,
                 #[serde(flatten)]
                 alarm: &'a seatwatch_compliance::Alarm,
             }
@@ -159,7 +161,7 @@ impl Engine {
                 AlarmChange::Raised(a) => ("alarm_raised", a),
                 AlarmChange::Cleared(a) => ("alarm_cleared", a),
             };
-            let json = to_json(&AlarmPush { r#type: ty, alarm }, 384);
+            let json = to_json(&AlarmPush { r#type: ty, tenant: &alarm.tenant, alarm }, 384);
             out.push(Push { tenant: alarm.tenant.clone(), json });
         }
         out
@@ -369,6 +371,10 @@ mod change_log_tests {
         let pushes = on.take_pushes();
         assert!(pushes.iter().any(|p| p.json.contains("agent_state")), "{pushes:?}");
         assert!(pushes.iter().any(|p| p.json.contains("alarm_raised")), "{pushes:?}");
+        for p in &pushes {
+            let v: serde_json::Value = serde_json::from_str(&p.json).unwrap();
+            assert_eq!(v["tenant"], p.tenant.as_str(), "every push names its tenant: {v}");
+        }
         assert!(off.take_pushes().is_empty());
         assert!(on.change_log() && !off.change_log());
         // Switching it back on collects again.

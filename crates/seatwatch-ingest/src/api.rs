@@ -28,16 +28,46 @@ fn bad_request(message: String) -> Response {
 }
 
 /// Authenticate a read and decide which tenant it sees: its own; an admin may name
-/// another with `?tenant=`; anyone else naming another tenant gets 403.
+/// another with `?tenant=` (404 if no configuration, token or record knows it: a typo
+/// must not read as a clean record); anyone else naming another tenant gets 403.
 fn scope(state: &AppState, headers: &HeaderMap, q: &HashMap<String, String>) -> Result<(Identity, String), Denied> {
     let who =
         auth::authorize(&state.tokens, state.no_auth, headers, q.get("access_token").map(String::as_str), READ_ROLES)?;
     let tenant = match q.get("tenant") {
-        Some(t) if *t != who.tenant && who.role != Role::Admin => return Err(Denied::Forbidden),
-        Some(t) => t.clone(),
+        Some(t) if *t == who.tenant => t.clone(),
+        Some(_) if who.role != Role::Admin => return Err(Denied::OtherTenant),
+        Some(t) if known_tenant(state, t) => t.clone(),
+        Some(_) => return Err(Denied::UnknownTenant),
         None => who.tenant.clone(),
     };
     Ok((who, tenant))
+}
+
+/// Whether the configuration, a token or the projections know `tenant`.
+fn known_tenant(state: &AppState, tenant: &str) -> bool {
+    state.config.tenants.contains_key(tenant)
+        || state.config.tokens.iter().any(|t| t.tenant == tenant)
+        || state.engine.read().is_ok_and(|e| e.tenants().iter().any(|t| t == tenant))
+}
+
+/// 503 while the projections are still folding the log found at start: a partial
+/// answer with 200 would read as the truth (`/readyz` says when to come back).
+fn not_ready(state: &AppState) -> Option<Response> {
+    if state.is_ready() {
+        return None;
+    }
+    let (head, position) = (state.log.head().last_seq, state.engine.read().map(|e| e.position()).unwrap_or(0));
+    Some(
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({
+                "error": "not_ready",
+                "message": format!("catching up with the log: {position} of {head} records folded; retry when /readyz answers 200"),
+            })),
+        )
+            .into_response(),
+    )
 }
 
 fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<Ts>, Box<Response>> {
@@ -77,6 +107,17 @@ macro_rules! scoped {
     };
 }
 
+/// [`scoped!`] for the projections' views, which also wait for the start-up fold.
+macro_rules! scoped_view {
+    ($state:expr, $headers:expr, $q:expr) => {{
+        let s = scoped!($state, $headers, $q);
+        if let Some(r) = not_ready(&$state) {
+            return r;
+        }
+        s
+    }};
+}
+
 macro_rules! engine {
     ($state:expr) => {
         match $state.engine.read() {
@@ -88,28 +129,28 @@ macro_rules! engine {
 
 /// `GET /v1/agents`.
 pub async fn agents(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
-    let (_, tenant) = scoped!(state, headers, q);
+    let (_, tenant) = scoped_view!(state, headers, q);
     let e = engine!(state);
     Json(json!({"agents": e.occupancy.agents(&tenant)})).into_response()
 }
 
 /// `GET /v1/queues`.
 pub async fn queues(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
-    let (_, tenant) = scoped!(state, headers, q);
+    let (_, tenant) = scoped_view!(state, headers, q);
     let e = engine!(state);
     Json(json!({"queues": e.occupancy.queues(&tenant)})).into_response()
 }
 
 /// `GET /v1/windows`: the sliding 15- and 60-minute windows.
 pub async fn windows(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
-    let (_, tenant) = scoped!(state, headers, q);
+    let (_, tenant) = scoped_view!(state, headers, q);
     let e = engine!(state);
     Json(json!({"windows": e.occupancy.windows(&tenant)})).into_response()
 }
 
 /// `GET /v1/intervals?from=&to=&queue=`.
 pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
-    let (_, tenant) = scoped!(state, headers, q);
+    let (_, tenant) = scoped_view!(state, headers, q);
     let (from, to) = match range_params(&q) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -121,7 +162,7 @@ pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Q
 
 /// `GET /v1/alarms?state=active|all&rule=&agent=&from=&to=` (default `state=active`).
 pub async fn alarms(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
-    let (_, tenant) = scoped!(state, headers, q);
+    let (_, tenant) = scoped_view!(state, headers, q);
     let active_only = match q.get("state").map(String::as_str) {
         None | Some("") | Some("active") => true,
         Some("all") => false,

@@ -16,6 +16,10 @@ pub enum Denied {
     Unauthenticated,
     /// A valid token without the role the endpoint needs: 403.
     Forbidden,
+    /// A non-admin token naming another tenant with `?tenant=`: 403.
+    OtherTenant,
+    /// An admin naming a tenant nothing knows (no configuration, no token, no record): 404.
+    UnknownTenant,
 }
 
 impl IntoResponse for Denied {
@@ -30,6 +34,16 @@ impl IntoResponse for Denied {
             Denied::Forbidden => (
                 StatusCode::FORBIDDEN,
                 axum::Json(serde_json::json!({"error": "forbidden", "message": "this token's role may not use this endpoint"})),
+            )
+                .into_response(),
+            Denied::OtherTenant => (
+                StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({"error": "forbidden", "message": "this token sees its own tenant only; `?tenant=` naming another tenant needs an admin token"})),
+            )
+                .into_response(),
+            Denied::UnknownTenant => (
+                StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({"error": "unknown_tenant", "message": "no tenant of that name: it has no [tenant.NAME] table, no token and no record in the log"})),
             )
                 .into_response(),
         }

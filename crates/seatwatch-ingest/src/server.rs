@@ -98,6 +98,10 @@ impl AppState {
     }
 }
 
+/// The longest backlog folded before the server accepts its first request (well under a
+/// second of folding).
+const QUICK_FOLD_RECORDS: u64 = 20_000;
+
 /// The router.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -135,6 +139,22 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
         }
     }
     tracing::info!(%addr, tls = tls.is_some(), "listening");
+    // A short backlog (a new log, or one stopped cleanly with its snapshot) is folded
+    // before the first request is accepted, so a client that connects as soon as the
+    // port opens gets answers, not the read API's 503 "catching up". A long one is
+    // folded while `/readyz` says 503.
+    let backlog = state
+        .log
+        .head()
+        .last_seq
+        .saturating_sub(state.engine.read().map(|e| seatwatch_model::Projector::position(&*e)).unwrap_or(0));
+    if backlog <= QUICK_FOLD_RECORDS {
+        let st = state.clone();
+        if let Ok(Ok(_)) = tokio::task::spawn_blocking(move || follower::catch_up(&st)).await {
+            state.ready.store(true, Ordering::Release);
+            tracing::info!(position = state.log.head().last_seq, "projections caught up");
+        }
+    }
     let stop_follower = CancellationToken::new();
     let follower = tokio::spawn(follower::run(state.clone(), stop_follower.clone()));
     let ticker = state.tracker.spawn(ticker::run(state.clone()));

@@ -335,9 +335,37 @@ async fn refusals_say_what_to_do_and_reveal_nothing() {
     assert!(!body.contains("globex-"), "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"], "forbidden", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("needs an admin token"), "{v}");
+    // An admin's typo is not a clean record: 404, not 200 with nothing in it.
+    let (code, body) = srv.get("/v1/alarms?tenant=globx", Some(ADMIN)).await;
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "unknown_tenant");
+    assert_eq!(srv.get("/v1/alarms?tenant=globex", Some(ADMIN)).await.0, 200, "a tenant with tokens is known");
     // Producer naming another tenant on ingest: refused, with the reason.
     let e = connect(&srv.ws_url("/v1/ingest?tenant=globex"), Some(ACME_ACD)).await.unwrap_err();
     assert_eq!(upgrade_status(&e), 403);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn the_views_answer_503_not_a_partial_200_while_the_start_up_fold_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    srv.caught_up().await;
+    assert_eq!(srv.get("/v1/agents", Some(ACME_READER)).await.0, 200);
+    // As during a long start-up fold (the follower sets it again at its next commit).
+    srv.state.ready.store(false, std::sync::atomic::Ordering::Release);
+    for path in ["/v1/agents", "/v1/alarms", "/v1/intervals", "/v1/queues", "/v1/windows"] {
+        let (code, body) = srv.get(path, Some(ACME_READER)).await;
+        assert_eq!(code, 503, "{path}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"], "not_ready", "{path}: {v}");
+        assert!(v["message"].as_str().unwrap().contains("/readyz"), "{v}");
+    }
+    assert_eq!(srv.get("/v1/agents", Some("guess")).await.0, 401, "authentication first");
+    assert_eq!(srv.get("/readyz", None).await.0, 503);
+    srv.state.ready.store(true, std::sync::atomic::Ordering::Release);
+    assert_eq!(srv.get("/v1/agents", Some(ACME_READER)).await.0, 200);
     srv.stop().await;
 }
 
