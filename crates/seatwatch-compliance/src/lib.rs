@@ -70,7 +70,9 @@ pub enum SnapshotError {
 /// Raised when the encoding changes *and* when the rules' meaning changes (what an alarm
 /// says, cites or when it fires): a server upgraded across such a change refuses the old
 /// snapshot and folds the log again, so its live alarms stay those a replay gives.
-/// 3: a no-show `absent` and `roster_not_published` cite the record that fired them.
+/// 3: a no-show `absent` and `roster_not_published` cite the record that fired them;
+/// `duplicate_login` with another agent is judged when the watermark passes the login
+/// (pending checks and their `Duplicate` deadlines are in the state).
 pub const SNAPSHOT_VERSION: u8 = 3;
 
 #[derive(bincode::Encode, bincode::Decode)]

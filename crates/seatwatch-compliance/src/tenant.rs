@@ -216,6 +216,29 @@ struct WeekSt {
     evidence: Vec<u64>,
 }
 
+/// Another agent at a login's station: its id, the seq of its login there, and its first
+/// logout since the login arrived (effective time, seq).
+type DupParty = (AgentId, u64, Option<(i64, u64)>);
+
+/// A login that found another agent at its station, judged once the watermark passes
+/// the login's time: that agent's logout, stamped before the login, may still be on its
+/// way (producers order events only per agent). See `duplicate_login` in
+/// docs/compliance.md. Kept by the login's seq until its deadline fires (a few seconds).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+struct PendingDup {
+    /// The login's effective time: the alarm's `raised_at`.
+    at: i64,
+    agent: AgentId,
+    station: String,
+    /// The other agents at the station: the id, the seq of its login there, and its
+    /// first logout since this login arrived (effective time, seq).
+    others: Vec<DupParty>,
+    /// The agent's own other stations, with their logins' seqs.
+    own_other: Vec<(String, u64)>,
+    /// The agent's first logout since the login (effective time, seq).
+    out: Option<(i64, u64)>,
+}
+
 /// What a pending deadline is for. The derived order breaks ties between deadlines due
 /// at the same instant; [`AgentRef`] orders by the agent id, so this is exactly the order
 /// of the snapshot's [`snap::DKey`] (which holds the ids).
@@ -226,19 +249,42 @@ struct WeekSt {
 /// 100,000 agents ~7 MiB, docs/performance.md). A box orders as what it holds.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum DKey {
-    Roster { month: Month },
-    QaWeek { monday: Date },
-    Absent { agent: AgentRef, date: Date },
-    NotReady { agent: AgentRef },
-    WrapUp { agent: AgentRef },
-    Callback { agent: AgentRef, call: Box<CallId>, seq: u64 },
-    Emergency { agent: AgentRef, call: Box<CallId>, seq: u64 },
+    Roster {
+        month: Month,
+    },
+    QaWeek {
+        monday: Date,
+    },
+    Absent {
+        agent: AgentRef,
+        date: Date,
+    },
+    NotReady {
+        agent: AgentRef,
+    },
+    WrapUp {
+        agent: AgentRef,
+    },
+    Callback {
+        agent: AgentRef,
+        call: Box<CallId>,
+        seq: u64,
+    },
+    Emergency {
+        agent: AgentRef,
+        call: Box<CallId>,
+        seq: u64,
+    },
+    /// A login's duplicate_login check (tenant-wide: the other party is another agent).
+    Duplicate {
+        seq: u64,
+    },
 }
 
 impl DKey {
     fn agent(&self) -> Option<&AgentRef> {
         match self {
-            DKey::Roster { .. } | DKey::QaWeek { .. } => None,
+            DKey::Roster { .. } | DKey::QaWeek { .. } | DKey::Duplicate { .. } => None,
             DKey::Absent { agent, .. }
             | DKey::NotReady { agent }
             | DKey::WrapUp { agent }
@@ -257,7 +303,7 @@ type Deadline = (i64, DKey);
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<Deadline>>,
-    /// The pending deadlines of no agent (the roster check, QA weeks).
+    /// The pending deadlines of no agent (the roster check, QA weeks, duplicate logins).
     fixed: BTreeSet<Deadline>,
     /// How many deadlines are pending.
     live: usize,
@@ -311,6 +357,9 @@ pub(crate) struct TenantState {
     /// under the other agent after it cleared until that agent's logout drains the list
     /// (clearing is idempotent).
     duplicates: HMap<AgentId, Vec<String>>,
+    /// Logins that found another agent at their station, by seq (ascending), until the
+    /// watermark passes them (`DKey::Duplicate`).
+    dup_pending: Vec<(u64, PendingDup)>,
     attendance: BTreeMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
     /// Calls and call legs (`calls` and `legs` in the snapshot).
@@ -343,6 +392,7 @@ impl TenantState {
             roster_active: BTreeMap::new(),
             stations: BTreeMap::new(),
             duplicates: HMap::default(),
+            dup_pending: Vec::new(),
             attendance: BTreeMap::new(),
             att_alarms: BTreeMap::new(),
             calls: CallBook::default(),
@@ -572,6 +622,12 @@ impl TenantState {
             }
             DKey::QaWeek { monday } => self.fire_week(cx, monday, due),
             DKey::Roster { month } => self.fire_roster(cx, month, due),
+            DKey::Duplicate { seq } => {
+                if let Some(pos) = self.dup_pending.iter().position(|(s, _)| *s == seq) {
+                    let (_, p) = self.dup_pending.remove(pos);
+                    self.raise_duplicate(cx, seq, p);
+                }
+            }
         }
     }
 
@@ -1004,38 +1060,32 @@ impl TenantState {
             }
         }
 
-        // duplicate_login
+        // duplicate_login: another agent at the station is judged once the watermark
+        // passes the login (its logout may still come); the agent's own other stations
+        // alone at once (its own events are in order).
         let st = self.agents.entry_or_default(a);
         let own_other: Vec<(String, u64)> =
             st.stations.iter().filter(|(s, _)| s.as_str() != station).map(|(s, q)| (s.clone(), *q)).collect();
-        let others: Vec<AgentId> =
-            self.stations.get(station).map(|set| set.keys().filter(|x| *x != a).cloned().collect()).unwrap_or_default();
-        if !own_other.is_empty() || !others.is_empty() {
-            let mut parts = Vec::new();
-            let mut ev = vec![seq];
-            if !others.is_empty() {
-                let names: Vec<&str> = others.iter().map(|o| o.as_str()).collect();
-                parts.push(format!("{} already logged in at {station}", names.join(", ")));
-                for o in &others {
-                    ev.extend(self.agents.get(o).and_then(|st| st.stations.get(station)).copied());
-                }
-            }
-            if !own_other.is_empty() {
-                let names: Vec<&str> = own_other.iter().map(|(s, _)| s.as_str()).collect();
-                parts.push(format!("{a} still logged in at {}", names.join(", ")));
-                ev.extend(own_other.iter().map(|(_, q)| *q));
-            }
-            let msg = format!(
-                "{a} logged in at station {station} while {}: one agent ID per person and station (seed art. 11)",
-                parts.join(" and ")
-            );
-            let id = format!("duplicate_login-{seq}");
-            if let Some(id) = self.raise(cx, Rule::DuplicateLogin, id, Some(a), None, t, msg, ev) {
-                let mut who = vec![a.clone()];
-                who.extend(others);
-                for w in who {
-                    self.duplicates.entry_or_default(&w).push(id.clone());
-                }
+        let others: Vec<DupParty> = self
+            .stations
+            .get(station)
+            .map(|set| {
+                set.keys()
+                    .filter(|x| *x != a)
+                    .map(|o| {
+                        let q = self.agents.get(o).and_then(|st| st.stations.get(station)).copied();
+                        (o.clone(), q.unwrap_or(0), None)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !others.is_empty() || !own_other.is_empty() {
+            let p = PendingDup { at: t, agent: a.clone(), station: station.to_owned(), others, own_other, out: None };
+            if p.others.is_empty() {
+                self.raise_duplicate(cx, seq, p);
+            } else {
+                self.dup_pending.push((seq, p));
+                self.add_deadline(t, DKey::Duplicate { seq });
             }
         }
 
@@ -1069,6 +1119,46 @@ impl TenantState {
             st.status_ready = true;
         }
         self.stations.entry(station.to_owned()).or_default().insert(a.clone(), ());
+    }
+
+    /// Judge a login that found the agent at another station or another agent at its
+    /// station (`seq`: the login's). Another agent whose session had ended at or before
+    /// the login, in event time, was not there. If one of those involved has logged out
+    /// since, the alarm is raised and cleared by the first such logout, as it would have
+    /// been had it been raised at the login.
+    fn raise_duplicate(&mut self, cx: &mut Cx<'_>, seq: u64, p: PendingDup) {
+        let PendingDup { at, agent: a, station, mut others, own_other, out } = p;
+        others.retain(|(_, _, o)| o.is_none_or(|(t, _)| t > at));
+        if others.is_empty() && own_other.is_empty() {
+            return;
+        }
+        let mut parts = Vec::new();
+        let mut ev = vec![seq];
+        if !others.is_empty() {
+            let names: Vec<&str> = others.iter().map(|o| o.0.as_str()).collect();
+            parts.push(format!("{} already logged in at {station}", names.join(", ")));
+            ev.extend(others.iter().map(|o| o.1));
+        }
+        if !own_other.is_empty() {
+            let names: Vec<&str> = own_other.iter().map(|(s, _)| s.as_str()).collect();
+            parts.push(format!("{a} still logged in at {}", names.join(", ")));
+            ev.extend(own_other.iter().map(|(_, q)| *q));
+        }
+        let msg = format!(
+            "{a} logged in at station {station} while {}: one agent ID per person and station (seed art. 11)",
+            parts.join(" and ")
+        );
+        let id = format!("duplicate_login-{seq}");
+        let Some(id) = self.raise(cx, Rule::DuplicateLogin, id, Some(&a), None, at, msg, ev) else { return };
+        match out.into_iter().chain(others.iter().filter_map(|o| o.2)).min_by_key(|(_, s)| *s) {
+            Some((t, s)) => self.clear(cx, &id, t, s),
+            None => {
+                self.duplicates.entry_or_default(&a).push(id.clone());
+                for (o, _, _) in &others {
+                    self.duplicates.entry_or_default(o).push(id.clone());
+                }
+            }
+        }
     }
 
     fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, t: i64, seq: u64) {
@@ -1116,6 +1206,14 @@ impl TenantState {
 
         let ended = self.duplicates.remove(a).unwrap_or_default();
         self.clear_all(cx, ended, t, seq);
+        for (_, p) in &mut self.dup_pending {
+            if p.agent == *a {
+                p.out.get_or_insert((t, seq));
+            }
+            for o in p.others.iter_mut().filter(|o| o.0 == *a) {
+                o.2.get_or_insert((t, seq));
+            }
+        }
         if let Some(id) = self.agents.get_mut(a).and_then(|st| st.uncertified.take()) {
             self.clear(cx, &id, t, seq);
         }

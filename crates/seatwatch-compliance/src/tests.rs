@@ -370,7 +370,10 @@ fn duplicate_login_both_ways_and_clear() {
     l.login(&at("08:00:00"), "a", "s1");
     l.login(&at("08:01:00"), "a", "s1"); // same station again: fine
     l.login(&at("08:02:00"), "a", "s2"); // two stations
+    assert_eq!(l.rules_raised(), vec![Rule::DuplicateLogin], "a's own stations: at once");
     l.login(&at("08:03:00"), "b", "s1"); // two agents at s1
+    assert_eq!(l.rules_raised(), vec![Rule::DuplicateLogin], "another agent: once the watermark passes the login");
+    l.hb(&at("08:03:01"));
     assert_eq!(l.rules_raised(), vec![Rule::DuplicateLogin, Rule::DuplicateLogin]);
     let second = &l.all()[1];
     assert_eq!(second.agent.as_ref().map(|a| a.as_str()), Some("b"));
@@ -380,6 +383,118 @@ fn duplicate_login_both_ways_and_clear() {
     let dups = l.only(Rule::DuplicateLogin);
     assert_eq!(dups.len(), 2);
     assert!(dups.iter().all(|a| a.3 == Some(s("03-02 08:10:00"))), "{dups:?}");
+}
+
+/// The black-box tester's handover: a1 leaves s1 at 17:40:00 and a2 logs in there at
+/// 17:40:02, but a1's logout arrives after a2's login (2 s apart, within the lateness).
+#[test]
+fn reordered_station_handover_is_no_duplicate() {
+    let mut l = Log::new();
+    l.login(&at("08:20:00"), "a1", "s1");
+    l.login(&at("17:40:02"), "a2", "s1");
+    l.logout(&at("17:40:00"), "a1");
+    l.hb(&at("17:40:03"));
+    l.ready(&at("17:50:00"), "a2");
+    assert!(l.only(Rule::DuplicateLogin).is_empty(), "{:?}", l.summary());
+    // Nothing on the stream either (not raised and cleared).
+    let changes = l.c.take_changes();
+    assert!(!changes.iter().any(|c| format!("{c:?}").contains("duplicate_login")), "{changes:?}");
+    assert!(l.c.next_deadline("acme") > Some(ts(&at("17:40:02"), "+08:00")), "the check is done");
+    // A logout exactly at the login's time: the session had ended, no overlap.
+    l.login(&at("18:00:00"), "a3", "s1");
+    l.logout(&at("17:59:58"), "a2");
+    l.logout(&at("18:00:00"), "a3");
+    l.login(&at("18:10:00"), "a4", "s2");
+    l.login(&at("18:20:00"), "a5", "s2");
+    l.logout(&at("18:20:00"), "a4");
+    l.hb(&at("18:30:00"));
+    assert!(l.only(Rule::DuplicateLogin).is_empty(), "{:?}", l.summary());
+}
+
+/// A real overlap is raised at the login's time once the watermark passes it.
+#[test]
+fn real_station_overlap_is_raised_at_the_login() {
+    let mut l = Log::new();
+    let first = l.login(&at("08:20:00"), "a1", "s1");
+    let second = l.login(&at("09:00:00"), "a2", "s1");
+    l.ready(&at("09:00:05"), "a1"); // watermark 09:00:00: not past the login
+    assert!(l.only(Rule::DuplicateLogin).is_empty());
+    assert_eq!(l.c.next_deadline("acme"), Some(ts(&at("09:00:00"), "+08:00")));
+    l.ready(&at("09:00:06"), "a1"); // watermark 09:00:01
+    assert_eq!(l.only(Rule::DuplicateLogin), vec![(Rule::DuplicateLogin, s("a2"), s("03-02 09:00:00"), None)]);
+    let a = &l.all()[0];
+    assert_eq!(a.id, format!("duplicate_login-{second}"));
+    assert_eq!(a.evidence, vec![first, second]);
+    assert_eq!(
+        a.message,
+        "a2 logged in at station s1 while a1 already logged in at s1: one agent ID per person and station (seed art. 11)"
+    );
+    let out = l.logout(&at("09:30:00"), "a1");
+    assert_eq!(
+        l.only(Rule::DuplicateLogin),
+        vec![(Rule::DuplicateLogin, s("a2"), s("03-02 09:00:00"), Some(s("03-02 09:30:00")))]
+    );
+    assert_eq!(l.all()[0].evidence, vec![first, second, out]);
+}
+
+/// The other agent's logout arrives late but is stamped after the login: a real overlap,
+/// raised at the login and cleared by that logout when the watermark passes the login.
+#[test]
+fn late_logout_stamped_after_the_login_raises_and_clears() {
+    let mut l = Log::new();
+    let first = l.login(&at("08:20:00"), "a1", "s1");
+    let second = l.login(&at("17:40:02"), "a2", "s1");
+    let out = l.logout(&at("17:40:04"), "a1");
+    l.ready(&at("17:40:03"), "a2");
+    assert!(l.only(Rule::DuplicateLogin).is_empty(), "not judged yet");
+    l.hb(&at("17:40:05"));
+    assert_eq!(
+        l.only(Rule::DuplicateLogin),
+        vec![(Rule::DuplicateLogin, s("a2"), s("03-02 17:40:02"), Some(s("03-02 17:40:04")))]
+    );
+    let a = &l.all()[0];
+    assert_eq!(a.id, format!("duplicate_login-{second}"));
+    assert_eq!(a.evidence, vec![first, second, out]);
+    let changes = l.c.take_changes();
+    let dup: Vec<String> = changes.iter().map(|c| format!("{c:?}")).filter(|c| c.contains("duplicate_login")).collect();
+    assert_eq!(dup.len(), 2, "raised, then cleared: {dup:?}");
+    // Its own logout ends it the same way: a2 logs in at s2 while a3 is there and leaves
+    // before the watermark passes the login.
+    l.login(&at("18:00:00"), "a3", "s2");
+    l.login(&at("18:10:00"), "a2", "s2");
+    l.logout(&at("18:10:01"), "a2");
+    l.hb(&at("18:10:02"));
+    let dups = l.only(Rule::DuplicateLogin);
+    assert_eq!(dups[1], (Rule::DuplicateLogin, s("a2"), s("03-02 18:10:00"), Some(s("03-02 18:10:01"))));
+    // a3's later logout changes nothing.
+    l.logout(&at("18:20:00"), "a3");
+    assert_eq!(l.only(Rule::DuplicateLogin), dups);
+}
+
+/// Of several agents at the station, only those still there at the login (in event
+/// time) are named; the agent's own other station always counts.
+#[test]
+fn a_duplicate_names_only_the_sessions_that_overlapped() {
+    let mut l = Log::new();
+    let a1 = l.login(&at("08:00:00"), "a1", "s1");
+    let a3 = l.login(&at("08:01:00"), "a3", "s1");
+    let x = l.login(&at("08:02:00"), "a2", "s9");
+    let a2 = l.login(&at("09:00:02"), "a2", "s1");
+    assert_eq!(l.rules_raised(), vec![Rule::DuplicateLogin], "a3 at s9 and s1's two agents: {:?}", l.summary());
+    l.logout(&at("09:00:00"), "a1"); // left before a2 came
+    l.hb(&at("09:00:03"));
+    let all = l.all();
+    let last = all.last().map(|a| (a.message.clone(), a.evidence.clone()));
+    assert_eq!(
+        last,
+        Some((
+            s(
+                "a2 logged in at station s1 while a3 already logged in at s1 and a2 still logged in at s9: one agent ID per person and station (seed art. 11)"
+            ),
+            vec![a3, x, a2]
+        )),
+        "not a1 ({a1})"
+    );
 }
 
 #[test]

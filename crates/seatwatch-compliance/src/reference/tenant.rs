@@ -220,6 +220,27 @@ struct WeekSt {
     evidence: Vec<u64>,
 }
 
+/// Another agent at a login's station: its id, the seq of its login there, and its first
+/// logout since the login arrived (effective time, seq).
+type DupParty = (AgentId, u64, Option<(i64, u64)>);
+
+/// A login that found another agent at its station, judged once the watermark passes
+/// the login's time (that agent's logout, stamped before the login, may still come).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+struct PendingDup {
+    /// The login's effective time: the alarm's `raised_at`.
+    at: i64,
+    agent: AgentId,
+    station: String,
+    /// The other agents at the station: the id, the seq of its login there, and its
+    /// first logout since this login arrived (effective time, seq).
+    others: Vec<DupParty>,
+    /// The agent's own other stations, with their logins' seqs.
+    own_other: Vec<(String, u64)>,
+    /// The agent's first logout since the login (effective time, seq).
+    out: Option<(i64, u64)>,
+}
+
 /// What a pending deadline is for. The derived order breaks ties between deadlines due
 /// at the same instant.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
@@ -231,12 +252,13 @@ pub(crate) enum DKey {
     WrapUp { agent: AgentId },
     Callback { agent: AgentId, call: CallId, seq: u64 },
     Emergency { agent: AgentId, call: CallId, seq: u64 },
+    Duplicate { seq: u64 },
 }
 
 impl DKey {
     fn agent(&self) -> Option<&AgentId> {
         match self {
-            DKey::Roster { .. } | DKey::QaWeek { .. } => None,
+            DKey::Roster { .. } | DKey::QaWeek { .. } | DKey::Duplicate { .. } => None,
             DKey::Absent { agent, .. }
             | DKey::NotReady { agent }
             | DKey::WrapUp { agent }
@@ -284,6 +306,9 @@ pub(crate) struct TenantState {
     /// under the other agent after it cleared until that agent's logout drains the list
     /// (clearing is idempotent).
     duplicates: HMap<AgentId, Vec<String>>,
+    /// Logins that found another agent at their station, by seq, until the watermark
+    /// passes them.
+    dup_pending: BTreeMap<u64, PendingDup>,
     attendance: BTreeMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
     calls: HMap<CallId, CallInfo>,
@@ -314,6 +339,7 @@ impl TenantState {
             roster_active: BTreeMap::new(),
             stations: BTreeMap::new(),
             duplicates: HMap::default(),
+            dup_pending: BTreeMap::new(),
             attendance: BTreeMap::new(),
             att_alarms: BTreeMap::new(),
             calls: HMap::default(),
@@ -471,6 +497,11 @@ impl TenantState {
             }
             DKey::QaWeek { monday } => self.fire_week(cx, monday, due),
             DKey::Roster { month } => self.fire_roster(cx, month, due),
+            DKey::Duplicate { seq } => {
+                if let Some(p) = self.dup_pending.remove(&seq) {
+                    self.raise_duplicate(cx, seq, p);
+                }
+            }
         }
     }
 
@@ -887,35 +918,26 @@ impl TenantState {
         let st = self.agents.entry_or_default(a);
         let own_other: Vec<(String, u64)> =
             st.stations.iter().filter(|(s, _)| s.as_str() != station).map(|(s, q)| (s.clone(), *q)).collect();
-        let others: Vec<AgentId> =
-            self.stations.get(station).map(|set| set.iter().filter(|x| *x != a).cloned().collect()).unwrap_or_default();
-        if !own_other.is_empty() || !others.is_empty() {
-            let mut parts = Vec::new();
-            let mut ev = vec![seq];
-            if !others.is_empty() {
-                let names: Vec<&str> = others.iter().map(|o| o.as_str()).collect();
-                parts.push(format!("{} already logged in at {station}", names.join(", ")));
-                for o in &others {
-                    ev.extend(self.agents.get(o).and_then(|st| st.stations.get(station)).copied());
-                }
-            }
-            if !own_other.is_empty() {
-                let names: Vec<&str> = own_other.iter().map(|(s, _)| s.as_str()).collect();
-                parts.push(format!("{a} still logged in at {}", names.join(", ")));
-                ev.extend(own_other.iter().map(|(_, q)| *q));
-            }
-            let msg = format!(
-                "{a} logged in at station {station} while {}: one agent ID per person and station (seed art. 11)",
-                parts.join(" and ")
-            );
-            let id = format!("duplicate_login-{seq}");
-            if let Some(id) = self.raise(cx, Rule::DuplicateLogin, id, Some(a), None, t, msg, ev) {
-                let mut who = vec![a.clone()];
-                who.extend(others);
-                for w in who {
-                    self.duplicates.entry_or_default(&w).push(id.clone());
-                }
-            }
+        let others: Vec<DupParty> = self
+            .stations
+            .get(station)
+            .map(|set| {
+                set.iter()
+                    .filter(|x| *x != a)
+                    .map(|o| {
+                        let q = self.agents.get(o).and_then(|st| st.stations.get(station)).copied();
+                        (o.clone(), q.unwrap_or(0), None)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !others.is_empty() {
+            let p = PendingDup { at: t, agent: a.clone(), station: station.to_owned(), others, own_other, out: None };
+            self.dup_pending.insert(seq, p);
+            self.add_deadline(t, DKey::Duplicate { seq });
+        } else if !own_other.is_empty() {
+            let p = PendingDup { at: t, agent: a.clone(), station: station.to_owned(), others, own_other, out: None };
+            self.raise_duplicate(cx, seq, p);
         }
 
         // uncertified_login
@@ -948,6 +970,62 @@ impl TenantState {
             st.status_ready = true;
         }
         self.stations.entry(station.to_owned()).or_default().insert(a.clone());
+    }
+
+    fn raise_duplicate(&mut self, cx: &mut Cx<'_>, seq: u64, p: PendingDup) {
+        let at = p.at;
+        let a = p.agent;
+        let station = p.station;
+        let own_other = p.own_other;
+        let others: Vec<DupParty> = p
+            .others
+            .into_iter()
+            .filter(|(_, _, o)| match o {
+                Some((t, _)) => *t > at,
+                None => true,
+            })
+            .collect();
+        if others.is_empty() && own_other.is_empty() {
+            return;
+        }
+        let mut parts = Vec::new();
+        let mut ev = vec![seq];
+        if !others.is_empty() {
+            let names: Vec<&str> = others.iter().map(|o| o.0.as_str()).collect();
+            parts.push(format!("{} already logged in at {station}", names.join(", ")));
+            for o in &others {
+                ev.push(o.1);
+            }
+        }
+        if !own_other.is_empty() {
+            let names: Vec<&str> = own_other.iter().map(|(s, _)| s.as_str()).collect();
+            parts.push(format!("{a} still logged in at {}", names.join(", ")));
+            ev.extend(own_other.iter().map(|(_, q)| *q));
+        }
+        let msg = format!(
+            "{a} logged in at station {station} while {}: one agent ID per person and station (seed art. 11)",
+            parts.join(" and ")
+        );
+        let id = format!("duplicate_login-{seq}");
+        if let Some(id) = self.raise(cx, Rule::DuplicateLogin, id, Some(&a), None, at, msg, ev) {
+            let mut first: Option<(i64, u64)> = p.out;
+            for o in &others {
+                if let Some((t, s)) = o.2
+                    && first.is_none_or(|(_, f)| s < f)
+                {
+                    first = Some((t, s));
+                }
+            }
+            if let Some((t, s)) = first {
+                self.clear(cx, &id, t, s);
+            } else {
+                let mut who = vec![a.clone()];
+                who.extend(others.into_iter().map(|o| o.0));
+                for w in who {
+                    self.duplicates.entry_or_default(&w).push(id.clone());
+                }
+            }
+        }
     }
 
     fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
@@ -995,6 +1073,16 @@ impl TenantState {
 
         let ended = self.duplicates.remove(a).unwrap_or_default();
         self.clear_all(cx, ended, t, seq);
+        for p in self.dup_pending.values_mut() {
+            if p.agent == *a && p.out.is_none() {
+                p.out = Some((t, seq));
+            }
+            for o in &mut p.others {
+                if o.0 == *a && o.2.is_none() {
+                    o.2 = Some((t, seq));
+                }
+            }
+        }
         if let Some(id) = self.agents.get_mut(a).and_then(|st| st.uncertified.take()) {
             self.clear(cx, &id, t, seq);
         }

@@ -4,6 +4,8 @@
 //! encodes as its length and its pairs in key order, so the compact stores write their
 //! entries sorted by the old keys, in the old types below; decoding reads the old types
 //! and builds the stores. Equality of two states is equality of their encodings.
+//! (Format version 3 added the pending duplicate logins after `duplicates`, a map by
+//! the login's seq, and the `Duplicate` deadline key.)
 
 use super::{Agents, CallBook, CallInfo, ClockState, Deadline, TenantState, TimeMemo, Timers};
 use crate::Alarm;
@@ -31,6 +33,7 @@ enum DKey {
     WrapUp { agent: AgentId },
     Callback { agent: AgentId, call: CallId, seq: u64 },
     Emergency { agent: AgentId, call: CallId, seq: u64 },
+    Duplicate { seq: u64 },
 }
 
 /// A call's entry as encoded.
@@ -69,6 +72,7 @@ fn old_key(agents: &Agents<super::AgentSt, Deadline>, k: &super::DKey) -> DKey {
         super::DKey::Emergency { agent, call, seq } => {
             DKey::Emergency { agent: id(agent), call: (**call).clone(), seq: *seq }
         }
+        super::DKey::Duplicate { seq } => DKey::Duplicate { seq: *seq },
     }
 }
 
@@ -91,6 +95,7 @@ fn new_key(agents: &Agents<super::AgentSt, Deadline>, k: DKey) -> Result<super::
         DKey::Emergency { agent, call, seq } => {
             super::DKey::Emergency { agent: aref(&agent)?, call: Box::new(call), seq }
         }
+        DKey::Duplicate { seq } => super::DKey::Duplicate { seq },
     })
 }
 
@@ -116,6 +121,8 @@ impl Encode for TenantState {
         self.roster_active.encode(e)?;
         self.stations.encode(e)?;
         self.duplicates.encode(e)?;
+        // A map by seq: the length, then the pairs in seq order.
+        self.dup_pending.encode(e)?;
         self.attendance.encode(e)?;
         self.att_alarms.encode(e)?;
 
@@ -180,6 +187,10 @@ impl<C> Decode<C> for TenantState {
         let roster_active = Decode::decode(d)?;
         let stations = Decode::decode(d)?;
         let duplicates = HMap::decode(d)?;
+        let dup_pending: Vec<(u64, super::PendingDup)> = Decode::decode(d)?;
+        if dup_pending.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(DecodeError::OtherString("compliance snapshot: pending duplicate logins out of order".into()));
+        }
         let attendance = Decode::decode(d)?;
         let att_alarms = Decode::decode(d)?;
         let call_map = BTreeMap::<CallId, CallInfoS>::decode(d)?;
@@ -249,6 +260,7 @@ impl<C> Decode<C> for TenantState {
             roster_active,
             stations,
             duplicates,
+            dup_pending,
             attendance,
             att_alarms,
             calls,
