@@ -665,4 +665,30 @@ mod tests {
         );
         assert_eq!(wed.logged_in_seconds, 3_600.0);
     }
+
+    #[test]
+    fn a_day_shift_or_overtime_past_midnight_is_split_where_its_logout_is_booked() {
+        // The default schedule (08:30 to 17:35, Monday to Friday): a day shift's logout
+        // after midnight is the next day's (`shift_day` gives no grace to a shift ending
+        // before midnight), and so is the time after midnight; Saturday overtime likewise.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-11-24T08:25:00+08:00", login()),
+                ("2026-11-25T00:30:00+08:00", EventKind::Logout),
+                ("2026-11-28T23:00:00+08:00", login()),
+                ("2026-11-29T01:00:00+08:00", EventKind::Logout),
+            ],
+        );
+        let rows = rows(&r);
+        let (tue, wed) = (&rows["2026-11-24"], &rows["2026-11-25"]);
+        assert_eq!((tue.first_login, tue.last_logout), (ts("2026-11-24T08:25:00+08:00"), None));
+        assert_eq!(tue.logged_in_seconds, 56_100.0);
+        assert_eq!((wed.first_login, wed.last_logout), (None, ts("2026-11-25T00:30:00+08:00")));
+        assert_eq!(wed.logged_in_seconds, 1_800.0);
+        let (sat, sun) = (&rows["2026-11-28"], &rows["2026-11-29"]);
+        assert!(!sat.scheduled && !sun.scheduled);
+        assert_eq!((sat.first_login, sat.logged_in_seconds), (ts("2026-11-28T23:00:00+08:00"), 3_600.0));
+        assert_eq!((sun.last_logout, sun.logged_in_seconds), (ts("2026-11-29T01:00:00+08:00"), 3_600.0));
+    }
 }
