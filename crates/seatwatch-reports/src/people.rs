@@ -2,6 +2,13 @@
 //! day, state time and calls per local month, the schedule as it stands at the end of the
 //! log. Agent states come from the occupancy projection's change stream, so state time
 //! here is exactly the occupancy projection's.
+//!
+//! A session (login to logout) is booked to the day of the shift it belongs to, by the
+//! rule that books its login and logout ([`AgentBook::shift_day`]): its logged-in time at
+//! any instant goes to the day its logout would be booked to if it logged out then, and
+//! never to a day before its login's. So a night shift's row holds the whole night, and a
+//! day's row agrees with its first login and last logout; a month is the months of its
+//! days.
 
 use crate::weeks::WeekBook;
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone};
@@ -32,8 +39,12 @@ pub(crate) struct Day {
     pub last_logout: Option<(Ts, u64)>,
     /// Logins that day.
     pub logins: u32,
-    /// Time logged in (any state but logged out) within the day.
+    /// Time logged in (any state but logged out) booked to the day: the time of the
+    /// sessions booked to it (see the module documentation).
     pub logged_in_ns: i64,
+    /// Time logged in within the local calendar day, whichever day its session is booked
+    /// to (the supervision report's weeks are calendar weeks).
+    pub calendar_ns: i64,
 }
 
 /// One agent's local month.
@@ -67,6 +78,9 @@ pub(crate) struct AgentBook {
     pub shifts: BTreeMap<Date, (Option<ShiftHours>, u64)>,
     /// Approved leave: from, to, seq.
     pub leaves: Vec<(Date, Date, u64)>,
+    /// The day the current session (since the agent last left `logged_out`) is booked to:
+    /// its login's day; `None` while logged out.
+    session: Option<Date>,
 }
 
 /// How long after a night shift's end a logout still belongs to it (unless the next
@@ -80,23 +94,59 @@ impl AgentBook {
     /// opens), else `t`'s own local date. So a night shift's logout is on its shift's
     /// row, as the compliance rules judge it.
     pub fn shift_day(&self, s: &TenantSettings, t: i64, logout: bool) -> Date {
+        self.shift_day_until(s, t, logout).0
+    }
+
+    /// [`Self::shift_day`], and the instant up to which (exclusive, after `t`) it gives
+    /// the same day: the next local midnight, or earlier where `t` passes the previous
+    /// day's shift end, the end of its logout grace, or the opening of today's shift
+    /// window.
+    fn shift_day_until(&self, s: &TenantSettings, t: i64, logout: bool) -> (Date, i64) {
         let today = Date::from_naive(local_date(s.timezone, t));
+        let midnight = next_day_start(s.timezone, t);
         let prev = Date(today.0 - 1);
         let (shift, leave) = self.schedule_inputs(prev);
-        let Some(night) = seatwatch_compliance::scheduled_shift(s, prev, shift, leave) else { return today };
+        let Some(night) = seatwatch_compliance::scheduled_shift(s, prev, shift, leave) else {
+            return (today, midnight);
+        };
         let end = night.end.nanos;
         if t < end {
-            return prev;
+            return (prev, midnight.min(end));
         }
         if logout && night.end.nanos > day_start(s.timezone, today.to_naive()).unwrap_or(i64::MAX) {
             let (shift, leave) = self.schedule_inputs(today);
             let opens = seatwatch_compliance::scheduled_shift(s, today, shift, leave)
                 .map_or(i64::MAX, |d| d.start.nanos.saturating_sub(s.rules.window_before_start.as_nanos()));
-            if t < end.saturating_add(NIGHT_LOGOUT_GRACE_NANOS) && t < opens {
-                return prev;
+            let grace = end.saturating_add(NIGHT_LOGOUT_GRACE_NANOS);
+            if t < grace && t < opens {
+                return (prev, midnight.min(grace).min(opens));
             }
         }
-        today
+        (today, midnight)
+    }
+
+    /// The day a logout at `t` is booked to: [`Self::shift_day`], but not before the day
+    /// of the session it ends.
+    pub fn logout_day(&self, s: &TenantSettings, t: i64) -> Date {
+        self.booked_until(s, t).0
+    }
+
+    /// The day the current session's logged-in time at `t` is booked to (where a logout at
+    /// `t` would be booked: [`Self::logout_day`]), and the instant up to which (exclusive,
+    /// after `t`) that day holds.
+    fn booked_until(&self, s: &TenantSettings, t: i64) -> (Date, i64) {
+        let (day, until) = self.shift_day_until(s, t, true);
+        (self.session.map_or(day, |d| d.max(day)), until)
+    }
+
+    /// The day an event of the agent at `t` that belongs to its session (an answered
+    /// call) is booked to: the session's time at `t`, or, logged out, the day a login at
+    /// `t` would be booked to (the session the event starts).
+    fn session_day(&self, s: &TenantSettings, t: i64) -> Date {
+        match self.session {
+            Some(_) => self.logout_day(s, t),
+            None => self.shift_day(s, t, false),
+        }
     }
 
     /// The `shift` event for `date` and the latest leave covering it, as the compliance
@@ -224,7 +274,7 @@ impl TenantBook {
                 self.row_of_seq.insert(env.seq, (agent.clone(), date));
             }
             EventKind::Logout => {
-                let date = book.shift_day(&self.settings, eff.nanos, true);
+                let date = book.logout_day(&self.settings, eff.nanos);
                 self.days.entry((agent.clone(), date)).or_default().last_logout = Some((eff, env.seq));
                 self.row_of_seq.insert(env.seq, (agent.clone(), date));
             }
@@ -260,7 +310,9 @@ impl TenantBook {
                     (None, None) => None,
                 };
                 let max = self.settings.rules.max_rings;
-                let s = self.months.entry((agent.clone(), month_of(tz, eff.nanos))).or_default();
+                // Booked with the session's time, so that the month's handle time and calls agree.
+                let day = book.session_day(&self.settings, eff.nanos).to_naive();
+                let s = self.months.entry((agent.clone(), (day.year(), day.month()))).or_default();
                 s.handled += 1;
                 if let Some(n) = heard {
                     s.rated += 1;
@@ -281,11 +333,30 @@ impl TenantBook {
 
     /// An agent's state changed (as the occupancy projection pushes it).
     fn change(&mut self, c: &AgentStateChange) {
-        let prev = self.agents.entry(c.agent.clone()).or_default().state.replace((c.state, c.since));
+        let book = self.agents.entry(c.agent.clone()).or_default();
+        let prev = book.state.replace((c.state, c.since));
         if let Some((state, since)) = prev
             && c.since > since
         {
-            add_time(self.tz(), &mut self.days, &mut self.months, &c.agent, state, since.nanos, c.since.nanos);
+            add_time(
+                &self.settings,
+                book,
+                &mut self.days,
+                &mut self.months,
+                &c.agent,
+                state,
+                since.nanos,
+                c.since.nanos,
+            );
+        }
+        let was_in = prev.is_some_and(|(st, _)| st != AgentState::LoggedOut);
+        if c.state == AgentState::LoggedOut {
+            book.session = None;
+        } else if !was_in {
+            // A session starts: on its login's day (a login that logged the agent in), else
+            // (an implicit login) on the day a login now would be booked to.
+            let login = self.row_of_seq.get(&c.seq).filter(|(a, _)| *a == c.agent).map(|(_, d)| *d);
+            book.session = Some(login.unwrap_or_else(|| book.shift_day(&self.settings, c.since.nanos, false)));
         }
     }
 
@@ -297,7 +368,7 @@ impl TenantBook {
                 if let Some((state, since)) = book.state
                     && now > since
                 {
-                    add_time(self.tz(), &mut days, &mut months, agent, state, since.nanos, now.nanos);
+                    add_time(&self.settings, book, &mut days, &mut months, agent, state, since.nanos, now.nanos);
                 }
             }
         }
@@ -305,19 +376,34 @@ impl TenantBook {
     }
 }
 
-/// Book `[from, to)` in `state`, split at local midnights.
-fn add_time(tz: Tz, days: &mut Days, months: &mut Months, agent: &AgentId, state: AgentState, from: i64, to: i64) {
+/// Book `book`'s agent's `[from, to)` in `state` (of its current session): each instant
+/// to the day [`AgentBook::logout_day`] gives it and that day's month, and to its
+/// calendar day's `calendar_ns`.
+#[allow(clippy::too_many_arguments)]
+fn add_time(
+    s: &TenantSettings,
+    book: &AgentBook,
+    days: &mut Days,
+    months: &mut Months,
+    agent: &AgentId,
+    state: AgentState,
+    from: i64,
+    to: i64,
+) {
     if state == AgentState::LoggedOut {
         return;
     }
     let mut a = from;
     while a < to {
-        let b = next_day_start(tz, a).min(to);
+        let (date, until) = book.booked_until(s, a);
+        let b = until.min(to);
         let dt = b - a;
-        let date = local_date(tz, a);
-        let day = days.entry((agent.clone(), Date::from_naive(date))).or_default();
+        let calendar = days.entry((agent.clone(), Date::from_naive(local_date(s.timezone, a)))).or_default();
+        calendar.calendar_ns = calendar.calendar_ns.saturating_add(dt);
+        let day = days.entry((agent.clone(), date)).or_default();
         day.logged_in_ns = day.logged_in_ns.saturating_add(dt);
-        let s = months.entry((agent.clone(), (date.year(), date.month()))).or_default();
+        let d = date.to_naive();
+        let s = months.entry((agent.clone(), (d.year(), d.month()))).or_default();
         let slot = match state {
             AgentState::Ringing => &mut s.ringing_ns,
             AgentState::Talking => &mut s.talk_ns,
@@ -402,13 +488,16 @@ mod tests {
 
     #[test]
     fn time_is_booked_per_day_and_month_and_logged_out_time_is_not() {
-        let tz: Tz = chrono_tz::Asia::Shanghai;
+        // Shanghai, the default schedule (a day shift, Monday to Friday): a session past
+        // midnight goes on the next day, where its logout would be booked.
+        let s = TenantSettings::default();
+        let book = AgentBook { session: Some(Date::parse("2026-03-31").unwrap()), ..AgentBook::default() };
         let a = AgentId::from("a1");
         let (mut days, mut months) = (BTreeMap::new(), BTreeMap::new());
         let from = Ts::parse_rfc3339("2026-03-31T23:30:00+08:00").unwrap().nanos;
         let to = Ts::parse_rfc3339("2026-04-01T00:15:00+08:00").unwrap().nanos;
-        add_time(tz, &mut days, &mut months, &a, AgentState::NotReady, from, to);
-        add_time(tz, &mut days, &mut months, &a, AgentState::LoggedOut, to, to + 3_600 * NANOS_PER_SEC);
+        add_time(&s, &book, &mut days, &mut months, &a, AgentState::NotReady, from, to);
+        add_time(&s, &book, &mut days, &mut months, &a, AgentState::LoggedOut, to, to + 3_600 * NANOS_PER_SEC);
         let d31 = Date::parse("2026-03-31").unwrap();
         let d1 = Date::parse("2026-04-01").unwrap();
         assert_eq!(days[&(a.clone(), d31)].logged_in_ns, 1800 * NANOS_PER_SEC);
@@ -416,5 +505,190 @@ mod tests {
         assert_eq!(months[&(a.clone(), (2026, 3))].not_ready_ns, 1800 * NANOS_PER_SEC);
         assert_eq!(months[&(a.clone(), (2026, 4))].logged_in_ns, 900 * NANOS_PER_SEC);
         assert_eq!(days.len(), 2);
+    }
+
+    // ----- sessions are booked to their shift's day -------------------------------------
+
+    use crate::rows::{AttendanceRow, ScorecardRow};
+    use crate::{Filter, Replay, ReportKind};
+    use seatwatch_model::{Event, Projector, TimeOfDay};
+
+    /// Replays `events` (`(ts, kind)` of agent `a1`) for tenant `acme` in `tz`.
+    fn replay(tz: &str, events: &[(&str, EventKind)]) -> Replay {
+        let config = Config::parse(&format!("[tenant.acme]\nclock = \"event\"\ntimezone = \"{tz}\"\n")).unwrap();
+        let mut r = Replay::new(&config, &[ReportKind::Attendance, ReportKind::Scorecard, ReportKind::Supervision]);
+        for (i, (at, kind)) in events.iter().enumerate() {
+            let ts = Ts::parse_rfc3339(at).unwrap();
+            let seq = i as u64 + 1;
+            let event =
+                Event { id: format!("e{seq}").into(), ts, agent: Some("a1".into()), kind: kind.clone(), extra: None };
+            r.apply(&Envelope { seq, tenant: "acme".into(), source: "acd".into(), received: ts, event });
+        }
+        r
+    }
+
+    fn shift(date: &str, hours: Option<(&str, &str)>) -> EventKind {
+        let hours =
+            hours.map(|(s, e)| ShiftHours { start: TimeOfDay::parse(s).unwrap(), end: TimeOfDay::parse(e).unwrap() });
+        EventKind::Shift { date: Date::parse(date).unwrap(), hours }
+    }
+
+    fn login() -> EventKind {
+        EventKind::Login { station: "s1".into() }
+    }
+
+    fn rows(r: &Replay) -> BTreeMap<String, AttendanceRow> {
+        let rows = r.attendance("acme", &Filter::default()).unwrap();
+        rows.into_iter().map(|row| (row.date.to_string(), row)).collect()
+    }
+
+    fn cards(r: &Replay) -> BTreeMap<String, ScorecardRow> {
+        r.scorecard("acme", &Filter::default()).unwrap().into_iter().map(|c| (c.month.clone(), c)).collect()
+    }
+
+    fn ts(s: &str) -> Option<Ts> {
+        Some(Ts::parse_rfc3339(s).unwrap())
+    }
+
+    #[test]
+    fn a_night_shifts_whole_session_is_on_its_shifts_row() {
+        // The black-box tester's night: shift Tuesday 22:00 to Wednesday 06:00, Wednesday
+        // off; in at 21:50, out at 06:05. Calendar days would give 7,800 s and 21,900 s.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-11-20T09:00:00+08:00", shift("2026-11-24", Some(("22:00", "06:00")))),
+                ("2026-11-20T09:00:01+08:00", shift("2026-11-25", None)),
+                ("2026-11-24T21:50:00+08:00", login()),
+                ("2026-11-25T06:05:00+08:00", EventKind::Logout),
+            ],
+        );
+        let rows = rows(&r);
+        let tue = &rows["2026-11-24"];
+        assert_eq!(
+            (tue.first_login, tue.last_logout),
+            (ts("2026-11-24T21:50:00+08:00"), ts("2026-11-25T06:05:00+08:00"))
+        );
+        assert_eq!(tue.logged_in_seconds, 29_700.0, "{tue:?}");
+        assert!(tue.scheduled && !tue.late && !tue.early && !tue.absent, "{tue:?}");
+        assert!(!rows.contains_key("2026-11-25"), "the day off has nothing: {rows:#?}");
+        let nov = &cards(&r)["2026-11"];
+        assert_eq!((nov.logged_in_seconds, nov.ready_seconds, nov.days_present), (29_700.0, 29_700.0, 1));
+        // The supervision report's weeks stay calendar weeks (the same week here).
+        let weeks = r.supervision("acme", &Filter::default()).unwrap();
+        assert_eq!(weeks.iter().map(|w| w.logged_in_seconds).sum::<f64>(), 29_700.0);
+    }
+
+    #[test]
+    fn a_night_shift_across_the_dst_change_and_the_month_end_is_its_days_and_months() {
+        // New York falls back at 02:00 on Sunday 2026-11-01: the night of Saturday
+        // 2026-10-31, 22:00 to 06:00, is 9 h long. In at 21:50 EDT, a call at 01:30 EST,
+        // out at 06:05 EST: 9 h 15 min, all of it October's, with the call.
+        let call = || CallId::from("c1");
+        let r = replay(
+            "America/New_York",
+            &[
+                ("2026-10-20T09:00:00-04:00", shift("2026-10-31", Some(("22:00", "06:00")))),
+                ("2026-10-31T21:50:00-04:00", login()),
+                (
+                    "2026-11-01T01:30:00-05:00",
+                    EventKind::Offered { call: call(), queue: None, caller: None, emergency: false, priority: None },
+                ),
+                ("2026-11-01T01:30:06-05:00", EventKind::Answered { call: call(), rings: None }),
+                ("2026-11-01T01:40:06-05:00", EventKind::Ended { call: call() }),
+                ("2026-11-01T01:41:06-05:00", EventKind::Ready),
+                ("2026-11-01T06:05:00-05:00", EventKind::Logout),
+            ],
+        );
+        let rows = rows(&r);
+        let sat = &rows["2026-10-31"];
+        assert_eq!(sat.shift_end, ts("2026-11-01T06:00:00-05:00"));
+        assert_eq!(
+            (sat.first_login, sat.last_logout),
+            (ts("2026-10-31T21:50:00-04:00"), ts("2026-11-01T06:05:00-05:00"))
+        );
+        assert_eq!(sat.logged_in_seconds, 33_300.0, "{sat:?}");
+        assert!(!rows.contains_key("2026-11-01"), "{rows:#?}");
+        let cards = cards(&r);
+        let oct = &cards["2026-10"];
+        assert_eq!((oct.logged_in_seconds, oct.talk_seconds, oct.wrap_up_seconds), (33_300.0, 600.0, 60.0));
+        assert_eq!((oct.handled, oct.aht_seconds, oct.days_present), (1, Some(660.0), 1));
+        // November has only the alarm raised in it (the call's survey_not_offered).
+        let nov = &cards["2026-11"];
+        assert_eq!((nov.logged_in_seconds, nov.handled, nov.days_present, nov.alarms_total), (0.0, 0, 0, 1));
+    }
+
+    #[test]
+    fn time_after_a_night_shifts_grace_and_a_later_session_go_to_the_next_day() {
+        // Shift Tuesday 22:00 to 06:00, Wednesday off. The night session runs to 11:00,
+        // past the 4 h grace (10:00): the hour after it is Wednesday's, with the logout.
+        // Overtime on Wednesday 12:00 to 13:00 is Wednesday's, though within no shift.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-11-20T09:00:00+08:00", shift("2026-11-24", Some(("22:00", "06:00")))),
+                ("2026-11-20T09:00:01+08:00", shift("2026-11-25", None)),
+                ("2026-11-24T22:00:00+08:00", login()),
+                ("2026-11-25T11:00:00+08:00", EventKind::Logout),
+                ("2026-11-25T12:00:00+08:00", login()),
+                ("2026-11-25T13:00:00+08:00", EventKind::Logout),
+            ],
+        );
+        let rows = rows(&r);
+        let (tue, wed) = (&rows["2026-11-24"], &rows["2026-11-25"]);
+        assert_eq!((tue.last_logout, tue.logged_in_seconds), (None, 12.0 * 3600.0), "{tue:?}");
+        assert_eq!((wed.first_login, wed.logins), (ts("2026-11-25T12:00:00+08:00"), 1));
+        assert_eq!((wed.last_logout, wed.logged_in_seconds), (ts("2026-11-25T13:00:00+08:00"), 7_200.0), "{wed:?}");
+    }
+
+    #[test]
+    fn a_session_that_starts_after_a_night_shift_keeps_its_logout_within_the_grace() {
+        // Shift Tuesday 22:00 to 06:00, in 22:00, out 06:00; overtime on Wednesday (off)
+        // 07:00 to 08:00: its logout, within the night's grace, is the overtime's.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-11-20T09:00:00+08:00", shift("2026-11-24", Some(("22:00", "06:00")))),
+                ("2026-11-20T09:00:01+08:00", shift("2026-11-25", None)),
+                ("2026-11-24T22:00:00+08:00", login()),
+                ("2026-11-25T06:00:00+08:00", EventKind::Logout),
+                ("2026-11-25T07:00:00+08:00", login()),
+                ("2026-11-25T08:00:00+08:00", EventKind::Logout),
+            ],
+        );
+        let rows = rows(&r);
+        let (tue, wed) = (&rows["2026-11-24"], &rows["2026-11-25"]);
+        assert_eq!((tue.last_logout, tue.logged_in_seconds), (ts("2026-11-25T06:00:00+08:00"), 8.0 * 3600.0));
+        assert_eq!(
+            (wed.first_login, wed.last_logout),
+            (ts("2026-11-25T07:00:00+08:00"), ts("2026-11-25T08:00:00+08:00"))
+        );
+        assert_eq!(wed.logged_in_seconds, 3_600.0);
+    }
+
+    #[test]
+    fn a_day_shift_or_overtime_past_midnight_is_split_where_its_logout_is_booked() {
+        // The default schedule (08:30 to 17:35, Monday to Friday): a day shift's logout
+        // after midnight is the next day's (`shift_day` gives no grace to a shift ending
+        // before midnight), and so is the time after midnight; Saturday overtime likewise.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-11-24T08:25:00+08:00", login()),
+                ("2026-11-25T00:30:00+08:00", EventKind::Logout),
+                ("2026-11-28T23:00:00+08:00", login()),
+                ("2026-11-29T01:00:00+08:00", EventKind::Logout),
+            ],
+        );
+        let rows = rows(&r);
+        let (tue, wed) = (&rows["2026-11-24"], &rows["2026-11-25"]);
+        assert_eq!((tue.first_login, tue.last_logout), (ts("2026-11-24T08:25:00+08:00"), None));
+        assert_eq!(tue.logged_in_seconds, 56_100.0);
+        assert_eq!((wed.first_login, wed.last_logout), (None, ts("2026-11-25T00:30:00+08:00")));
+        assert_eq!(wed.logged_in_seconds, 1_800.0);
+        let (sat, sun) = (&rows["2026-11-28"], &rows["2026-11-29"]);
+        assert!(!sat.scheduled && !sun.scheduled);
+        assert_eq!((sat.first_login, sat.logged_in_seconds), (ts("2026-11-28T23:00:00+08:00"), 3_600.0));
+        assert_eq!((sun.last_logout, sun.logged_in_seconds), (ts("2026-11-29T01:00:00+08:00"), 3_600.0));
     }
 }

@@ -67,7 +67,8 @@ pub struct AttendanceRow {
     pub last_logout: Option<Ts>,
     /// Logins that day.
     pub logins: u32,
-    /// Time logged in (any state but `logged_out`) within the local day, in seconds.
+    /// Time logged in (any state but `logged_out`) of the sessions booked to the day (a
+    /// night shift's row holds the whole night), in seconds.
     pub logged_in_seconds: f64,
     /// A `late_login` alarm of the day is active (not cleared by later leave).
     pub late: bool,
@@ -93,7 +94,8 @@ pub struct ScorecardRow {
     pub agent: AgentId,
     /// The local month, `YYYY-MM`.
     pub month: String,
-    /// Calls answered (the first `answered` of each call at the agent).
+    /// Calls answered (the first `answered` of each call at the agent), booked with the
+    /// session's time (to the month of the attendance day it is booked to).
     pub handled: u64,
     /// Answers whose ring count is known (sent by the ACD, or measured from `offered`).
     pub rings_known: u64,
@@ -475,10 +477,11 @@ impl Replay {
         let (days, _) = book.finalized(self.engine.occupancy.now(tenant));
         let mut logged: BTreeMap<(AgentId, Date), i64> = BTreeMap::new();
         for ((agent, date), d) in days {
-            if d.logged_in_ns > 0 {
+            // Calendar days: a week's time is the time within it, as the rule's weeks are.
+            if d.calendar_ns > 0 {
                 let monday = Date::from_naive(week_monday(date.to_naive()));
                 let ns = logged.entry((agent, monday)).or_default();
-                *ns = ns.saturating_add(d.logged_in_ns);
+                *ns = ns.saturating_add(d.calendar_ns);
             }
         }
         let mut keys: BTreeSet<(AgentId, Date)> = logged.keys().cloned().collect();

@@ -1,5 +1,6 @@
 //! The attendance report on a hand-made log: a night shift's logout (after midnight) is
-//! on its shift's row, as the compliance rules judge it, not on the next day's.
+//! on its shift's row, as the compliance rules judge it, not on the next day's, and so is
+//! the time logged in after midnight.
 
 use seatwatch_config::Config;
 use seatwatch_model::{AgentId, Date, Envelope, Event, EventKind, Projector, ShiftHours, TimeOfDay, Ts};
@@ -50,6 +51,8 @@ fn a_night_shifts_logout_after_midnight_is_on_its_shifts_row() {
     assert_eq!(tue["first_login"], json!("2026-11-24T14:05:00Z"));
     assert_eq!(tue["last_logout"], json!("2026-11-24T22:30:00Z"), "the 06:30 logout, next morning");
     assert_eq!(tue["logins"], json!(2));
+    // Both sessions' time, 22:05 to 05:50 and 05:52 to 06:30, is the night's too.
+    assert_eq!(tue["logged_in_seconds"], json!(30_180.0));
     // Late (after 22:00); the 05:50 early logout was cleared by the login at 05:52.
     assert_eq!(
         (tue["late"].clone(), tue["early"].clone(), tue["absent"].clone()),
@@ -59,5 +62,6 @@ fn a_night_shifts_logout_after_midnight_is_on_its_shifts_row() {
     // Wednesday (off) has no logins of its own; its row, if any, shows none.
     for wed in rows.iter().filter(|v| v["date"] == json!("2026-11-25")) {
         assert_eq!((wed["first_login"].clone(), wed["last_logout"].clone()), (Value::Null, Value::Null), "{wed}");
+        assert_eq!(wed["logged_in_seconds"], json!(0.0), "{wed}");
     }
 }
