@@ -614,7 +614,7 @@ impl TenantState {
                 }
                 if let Some((offered_raw, offered_seq)) = rang_ready {
                     let msg = format!(
-                        "call {call} rang at {a} while ready from {} and was not answered (ring-no-answer, seed job duties 2.2)",
+                        "call {call} rang at {a} from {} and was not answered although {a} was available (ring-no-answer, seed job duties 2.2)",
                         hm(cx.s.timezone, offered_raw)
                     );
                     let id = format!("missed_call-{seq}");
