@@ -497,6 +497,18 @@ not_ready_max = "15m"
     }
 
     #[test]
+    fn occupancy_retention_defaults_to_35_days() {
+        let days = |n: u64| Dur::mins(n * 24 * 60);
+        let text = "[defaults]\nclock = \"event\"\n\n[tenant.acme.occupancy]\ninterval = \"30m\"\n\n\
+                    [tenant.short.occupancy]\nretention = \"1d\"\n";
+        let cfg = Config::parse(text).unwrap();
+        assert_eq!(cfg.tenant("other").occupancy().settings.retention, days(35));
+        assert_eq!(cfg.tenant("acme").occupancy().settings.retention, days(35));
+        assert_eq!(cfg.tenant("short").occupancy().settings.retention, days(1));
+        assert_eq!(Config::parse("").unwrap().tenant("x").occupancy.retention, days(35));
+    }
+
+    #[test]
     fn two_tokens_with_one_secret_are_refused() {
         let h = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
         let text = format!(

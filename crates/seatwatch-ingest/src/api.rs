@@ -148,7 +148,10 @@ pub async fn windows(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     Json(json!({"windows": e.occupancy.windows(&tenant)})).into_response()
 }
 
-/// `GET /v1/intervals?from=&to=&queue=`.
+/// `GET /v1/intervals?from=&to=&queue=`, with what the live state holds: `retained_from`
+/// (the start of the oldest interval kept whole, `null` before the tenant's first record)
+/// and `truncated` (the range starts before it, or has no `from`: older rows may have left
+/// live state; `seatwatch replay --report intervals` rebuilds them from the log).
 pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
     let (_, tenant) = scoped_view!(state, headers, q);
     let (from, to) = match range_params(&q) {
@@ -157,7 +160,16 @@ pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Q
     };
     let queue = q.get("queue").filter(|s| !s.is_empty()).map(String::as_str);
     let e = engine!(state);
-    Json(json!({"intervals": e.occupancy.intervals(&tenant, from, to, queue)})).into_response()
+    let rows = e.occupancy.intervals(&tenant, from, to, queue);
+    let retained_from = e.occupancy.retained_from(&tenant);
+    drop(e);
+    let truncated = retained_from.is_some_and(|r| from.is_none_or(|f| f < r));
+    Json(json!({
+        "intervals": rows,
+        "retained_from": retained_from,
+        "truncated": truncated,
+    }))
+    .into_response()
 }
 
 /// `GET /v1/alarms?state=active|all&rule=&agent=&from=&to=` (default `state=active`).

@@ -403,9 +403,9 @@ impl LateRamps {
 ///
 /// A late event books its span `[eff, cursor)` into every interval it reaches, twice (the
 /// agent's old share out, its new one in). A producer resending a backlog after an outage
-/// sends events days late under `clock = "wall"`: up to `retention` (7 days, 672
-/// intervals of 15 minutes) per span, ~120 µs per event (docs/performance.md, "Late
-/// backlogs"). So a span only notes what it books, at most four marks: its first and last
+/// sends events days late under `clock = "wall"`: up to `retention` (35 days by default,
+/// 3,360 intervals of 15 minutes) per span; booked interval by interval that cost ~120 µs
+/// per event at 7 days (docs/performance.md, "Late backlogs"). So a span only notes what it books, at most four marks: its first and last
 /// (partial) intervals as amounts, and its whole intervals in between as a *ramp* ("from
 /// this interval on, per interval: these agents × the interval's length", and the
 /// opposite where it ends). [`IntervalRamps::settle`] walks the intervals once and books

@@ -1223,6 +1223,22 @@ impl Occupancy {
         self.tenant(tenant)?.0.clock.0.watermark()
     }
 
+    /// The start of the oldest interval the live state holds whole: the first interval
+    /// boundary at or after `now − retention`. Intervals from it on are answered by
+    /// [`Occupancy::intervals`] exactly as a replay keeping every interval gives them;
+    /// older ones have left live state (the interval holding `now − retention` is still
+    /// kept, but without the agent time before that instant that a lost `logout` or a
+    /// late span would add). `None` before the tenant's first record. It may lie before
+    /// the tenant's first event: nothing has left live state yet.
+    pub fn retained_from(&self, tenant: &str) -> Option<Ts> {
+        let (t, cfg) = self.tenant(tenant)?;
+        let now = t.clock.0.now()?.nanos;
+        let cutoff = now.saturating_sub(cfg.retention_ns);
+        let mut days = t.days.0;
+        let (start, end) = days.interval(cfg.tz, cfg.interval_ns, cutoff);
+        Some(Ts::from_nanos(if start == cutoff { start } else { end }))
+    }
+
     /// Every agent seen, sorted by id.
     pub fn agents(&self, tenant: &str) -> Vec<AgentView> {
         let Some((t, cfg)) = self.tenant(tenant) else { return Vec::new() };

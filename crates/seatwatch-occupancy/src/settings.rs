@@ -67,7 +67,8 @@ pub struct Settings {
     /// Per-queue service level.
     pub queues: BTreeMap<String, ServiceLevelSettings>,
     /// Closed intervals that ended more than this before the tenant's clock are dropped
-    /// from live state (cumulative totals are kept). Default 7 days.
+    /// from live state (cumulative totals are kept). Default 35 days, so that last month's
+    /// intervals can still be read live early in a month.
     pub retention: Dur,
     /// An open call with no event for this long is forgotten (no longer waiting).
     /// Default 24 hours.
@@ -83,7 +84,7 @@ impl Default for Settings {
             ring_cadence: Dur::secs(5),
             service_level: ServiceLevelSettings::default(),
             queues: BTreeMap::new(),
-            retention: Dur::mins(7 * 24 * 60),
+            retention: Dur::mins(35 * 24 * 60),
             call_timeout: Dur::mins(24 * 60),
         }
     }

@@ -594,6 +594,64 @@ fn old_intervals_are_dropped_after_the_retention_but_totals_stay() {
 }
 
 #[test]
+fn the_default_retention_is_35_days() {
+    assert_eq!(TenantSettings::default().settings.retention, Dur::mins(35 * 24 * 60));
+}
+
+#[test]
+fn retained_from_is_the_first_interval_boundary_after_now_minus_the_retention() {
+    let mut settings = TenantSettings::default();
+    settings.settings.retention = Dur::mins(60);
+    let mut s = Sim::with(settings);
+    assert_eq!(s.occ.retained_from(T), None, "no record yet");
+    s.heartbeat("08:00:00");
+    // 07:00 is a boundary; the day's first intervals are not kept (nothing was there).
+    assert_eq!(s.occ.retained_from(T), Some(at("07:00:00")));
+    s.heartbeat("10:30:00");
+    assert_eq!(s.occ.retained_from(T), Some(at("09:30:00")));
+    // 09:37 falls inside 09:30–09:45: that interval is kept, but not whole.
+    s.heartbeat("10:37:00");
+    assert_eq!(s.occ.retained_from(T), Some(at("09:45:00")));
+    assert_eq!(s.occ.retained_from("other"), None);
+}
+
+/// From `retained_from` on, the live intervals are those of a projector that keeps every
+/// interval (what `seatwatch replay` runs), even with an agent whose `logout` was lost
+/// and a late span reaching back past `now − retention`; the interval holding
+/// `now − retention` is not (which is why `retained_from` is the next boundary).
+#[test]
+fn intervals_from_retained_from_on_are_those_a_replay_gives() {
+    let mut short = TenantSettings::default();
+    short.settings.retention = Dur::mins(60);
+    let mut long = TenantSettings::default();
+    long.settings.retention = Dur::mins(100 * 24 * 60);
+    let run = |settings: TenantSettings| {
+        let mut s = Sim::with(settings);
+        s.login("08:00:00", "a1", "st1").login("09:00:00", "a2", "st2");
+        s.queued("08:10:00", "c1", "sales").abandoned("08:10:30", "c1", "sales");
+        s.queued("09:50:00", "c2", "sales").offered("09:50:05", "a2", "c2", Some("sales"));
+        s.answered("09:50:10", "a2", "c2").ended("09:55:00", "a2", "c2").ready("09:56:00", "a2");
+        s.heartbeat("10:37:00");
+        // Late: a2 was not ready from 09:20 on (its span reaches back before 09:37).
+        s.not_ready("09:20:00", "a2", None);
+        s.heartbeat("10:40:00");
+        s
+    };
+    let (short, long) = (run(short), run(long));
+    let from = short.occ.retained_from(T).expect("a clock");
+    assert_eq!(from, at("09:45:00"));
+    let live = short.occ.intervals(T, Some(from), None, None);
+    let replay = long.occ.intervals(T, Some(from), None, None);
+    assert!(!live.is_empty());
+    assert_eq!(live, replay);
+    // Before it, the live state has dropped or cut what the replay keeps.
+    let before = |s: &Sim| s.occ.intervals(T, Some(at("09:30:00")), Some(from), None);
+    assert_ne!(before(&short), before(&long));
+    assert!(short.occ.intervals(T, None, Some(at("09:30:00")), None).is_empty());
+    assert!(!long.occ.intervals(T, None, Some(at("09:30:00")), None).is_empty());
+}
+
+#[test]
 fn stale_calls_are_forgotten_after_the_call_timeout() {
     let mut settings = TenantSettings::default();
     settings.settings.call_timeout = Dur::mins(60);

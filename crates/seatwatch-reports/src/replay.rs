@@ -8,7 +8,7 @@ use seatwatch_model::{Dur, Envelope, Projector};
 use seatwatch_occupancy::Occupancy;
 
 /// How long a replay keeps closed intervals: all of them (a century), where a server
-/// keeps `retention` (7 days by default).
+/// keeps `retention` (35 days by default).
 const KEEP_ALL: Dur = Dur::mins(100 * 366 * 24 * 60);
 
 /// The projections of a whole log, rebuilt for reports. See the crate documentation.

@@ -9,6 +9,7 @@ mod harness;
 mod hostile;
 mod ingest;
 mod reads;
+mod retention;
 mod security;
 mod tls;
 mod wall;
