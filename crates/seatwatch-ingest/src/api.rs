@@ -223,7 +223,7 @@ pub async fn stream(
         crate::telemetry::connection_refused("stream");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections; retry later").into_response();
     };
-    let rx = state.pushes.subscribe();
+    let rx = state.pushes.subscribe(&tenant);
     let tracker = state.tracker.clone();
     let limit = STREAM_MAX_CLIENT_MESSAGE_BYTES;
     ws.max_message_size(limit).max_frame_size(limit).read_buffer_size(limit).on_upgrade(move |socket| {
@@ -249,6 +249,7 @@ async fn push_loop(
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
+                // The tenant's own channel: the check keeps isolation independent of it.
                 Ok(p) if p.tenant == tenant => {
                     if sink.send(Message::Text(p.json.clone().into())).await.is_err() { return; }
                 }

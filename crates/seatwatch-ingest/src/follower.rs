@@ -29,7 +29,7 @@ pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
             // only while someone listens on /v1/stream. The folded state is the same
             // either way (the change log only feeds `take_pushes`); a subscriber sees
             // the pushes of the records folded from the next chunk after it subscribed.
-            let listening = state.pushes.receiver_count() > 0;
+            let listening = state.pushes.listening();
             if engine.change_log() != listening {
                 engine.set_change_log(listening);
             }
@@ -38,7 +38,7 @@ pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
         };
         applied += records.len() as u64;
         for p in pushes {
-            let _ = state.pushes.send(Arc::new(p));
+            state.pushes.send(p);
         }
     }
 }

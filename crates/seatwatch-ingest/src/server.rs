@@ -35,8 +35,8 @@ pub struct AppState {
     pub log: Log,
     /// The projections, folded from the log by the follower.
     pub engine: Arc<RwLock<Engine>>,
-    /// Pushes for `/v1/stream`.
-    pub pushes: broadcast::Sender<Arc<Push>>,
+    /// Pushes for `/v1/stream`, one channel per tenant.
+    pub pushes: PushHub,
     /// Permits for WebSocket connections (the connection cap).
     pub connections: Arc<Semaphore>,
     /// Cancelled when the server should stop.
@@ -72,7 +72,7 @@ impl AppState {
         opts: ServerOptions,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        let (pushes, _) = broadcast::channel(4096);
+        let pushes = PushHub::default();
         Arc::new(AppState {
             tokens: config.token_table(),
             connections: Arc::new(Semaphore::new(config.server.max_connections)),
@@ -95,6 +95,42 @@ impl AppState {
     /// Whether the projections have caught up.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// How many pushes a `/v1/stream` subscriber may fall behind before it is told it
+/// `lagged`.
+const PUSH_BUFFER: usize = 4096;
+
+/// `/v1/stream`'s fan-out: one broadcast channel per tenant, so a subscriber keeps up or
+/// lags with its own tenant's traffic only (a shared channel told an idle tenant's
+/// subscriber how much another tenant had sent, as a `lagged` count).
+#[derive(Debug, Default)]
+pub struct PushHub {
+    channels: std::sync::RwLock<std::collections::HashMap<String, broadcast::Sender<Arc<Push>>>>,
+}
+
+impl PushHub {
+    /// Subscribe to `tenant`'s pushes.
+    pub fn subscribe(&self, tenant: &str) -> broadcast::Receiver<Arc<Push>> {
+        let mut channels = self.channels.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        channels.entry(tenant.to_owned()).or_insert_with(|| broadcast::channel(PUSH_BUFFER).0).subscribe()
+    }
+
+    /// Whether anyone listens to any tenant.
+    pub fn listening(&self) -> bool {
+        let channels = self.channels.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        channels.values().any(|c| c.receiver_count() > 0)
+    }
+
+    /// Send `push` to its tenant's subscribers, if any.
+    pub fn send(&self, push: Push) {
+        let channels = self.channels.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = channels.get(&push.tenant)
+            && c.receiver_count() > 0
+        {
+            let _ = c.send(Arc::new(push));
+        }
     }
 }
 
@@ -190,4 +226,36 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
     }
     tracing::info!(last_seq = state.log.head().last_seq, "log flushed and closed");
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(tenant: &str, n: usize) -> Push {
+        Push { tenant: tenant.into(), json: format!("{{\"n\":{n}}}") }
+    }
+
+    #[test]
+    fn a_tenant_subscriber_neither_sees_nor_lags_behind_another_tenants_pushes() {
+        let hub = PushHub::default();
+        assert!(!hub.listening());
+        let mut globex = hub.subscribe("globex");
+        assert!(hub.listening());
+        // Another tenant's burst, larger than the buffer, while globex is idle.
+        for n in 0..PUSH_BUFFER + 100 {
+            hub.send(push("acme", n));
+        }
+        hub.send(push("globex", 1));
+        let first = globex.try_recv().expect("globex's own push, not a `lagged` count of acme's");
+        assert_eq!(*first, push("globex", 1));
+        assert!(globex.try_recv().is_err(), "nothing of acme's");
+        // Its own burst does lag it, with its own count.
+        for n in 0..PUSH_BUFFER + 3 {
+            hub.send(push("globex", n));
+        }
+        assert!(matches!(globex.try_recv(), Err(broadcast::error::TryRecvError::Lagged(3))));
+        drop(globex);
+        assert!(!hub.listening(), "a dropped subscriber stops the pushes being built");
+    }
 }

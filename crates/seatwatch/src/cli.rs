@@ -180,10 +180,12 @@ pub struct ReplayArgs {
     /// Which report.
     #[arg(long)]
     pub report: ReportKind,
-    /// Only rows at or after this time (RFC 3339).
+    /// Start of the time range [from, to) (RFC 3339): alarms raised in it; intervals,
+    /// days, weeks, months and spans that overlap it, whole (a scorecard row is its
+    /// whole month). See docs/operations.md.
     #[arg(long, value_name = "TS")]
     pub from: Option<String>,
-    /// Only rows before this time (RFC 3339).
+    /// End of the time range [from, to), exclusive (RFC 3339); see --from.
     #[arg(long, value_name = "TS")]
     pub to: Option<String>,
     /// Only this tenant.
