@@ -126,3 +126,32 @@ fn the_demo_piped_into_a_reader_that_stops_early_ends_quietly() {
     assert!(status.unwrap().success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn simulate_refuses_bad_numbers_with_the_flag_named_not_a_panic() {
+    let base = ["simulate", "--url", "ws://127.0.0.1:9/v1/ingest", "--token", "x"];
+    for (flag, value) in [
+        ("--duration", "-1"),
+        ("--duration", "NaN"),
+        ("--duration", "1e30"),
+        ("--duration", "inf"),
+        ("--duration", "0"),
+        ("--max-skew", "-1"),
+        ("--max-skew", "1e30"),
+        ("--max-skew", "NaN"),
+        ("--speed", "-1"),
+        ("--speed", "inf"),
+        ("--rate", "NaN"),
+        ("--call-rate", "-1"),
+        ("--violations", "NaN"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let mut args = base.to_vec();
+        args.push(&arg);
+        let o = run(&args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{arg}: {t}");
+        assert!(!t.contains("panicked") && !t.contains("RUST_BACKTRACE"), "{arg}: {t}");
+        assert!(t.contains(flag), "{arg}: the error names the flag: {t}");
+    }
+}
