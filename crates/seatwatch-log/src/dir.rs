@@ -165,13 +165,13 @@ fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     let log_dir = data_dir.join(LOG_DIR);
     remove_incomplete_sled_snapshots(&log_dir);
     let config = sled::Config::new().path(&log_dir).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES);
-    let db = config.open().map_err(|e| {
-        let msg = e.to_string();
-        if msg.contains("could not acquire lock") {
-            LogError::Locked { dir: data_dir.to_path_buf() }
-        } else {
-            LogError::sled("opening the database", &e)
+    let db = config.open().map_err(|e| match e {
+        // Not damage: the files are there but this user may not use them.
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            LogError::io("cannot open the database in", &log_dir, io)
         }
+        e if e.to_string().contains("could not acquire lock") => LogError::Locked { dir: data_dir.to_path_buf() },
+        e => LogError::sled("opening the database", &e),
     })?;
     sync_dir(&log_dir)?;
     sync_dir(data_dir)?;

@@ -24,6 +24,10 @@ pub enum Command {
     /// Rebuild the projections from the log alone and print a report.
     Replay(ReplayArgs),
     /// Check the whole log: every record decodes, seqs are gapless, the hash chain holds.
+    ///
+    /// Exit status: 0 the log verifies ("ok: …" with its head); 1 the log is bad
+    /// ("FAILED: …" and the first bad sequence number); 2 the log could not be checked
+    /// (the directory is in use by a running server, missing, or unreadable): no verdict.
     Verify(VerifyArgs),
     /// Make a log that does not verify usable again: move every record from the first
     /// bad one on into a quarantine file (nothing is deleted) and keep the good prefix.

@@ -155,3 +155,29 @@ fn simulate_refuses_bad_numbers_with_the_flag_named_not_a_panic() {
         assert!(t.contains(flag), "{arg}: the error names the flag: {t}");
     }
 }
+
+#[test]
+fn verify_exits_2_when_it_cannot_check_and_keeps_1_for_a_bad_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = write_config(dir.path(), "");
+    let serve = Serve::start(&cfg, &data);
+    // In use by a running server: no verdict on the log, so not 1 ("the log is bad").
+    let o = run(&["verify", "--data", data.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("in use") && t.contains("could not check") && !t.contains("FAILED"), "{t}");
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "{log}");
+    // No data directory, or one with no log: 2 as well.
+    for missing in [dir.path().join("nothing-here"), dir.path().to_path_buf()] {
+        let o = run(&["verify", "--data", missing.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("no Seatwatch log"), "{}", text(&o));
+    }
+    // A log whose database file is gone is bad: 1.
+    std::fs::remove_file(data.join("log").join("db")).unwrap();
+    let o = run(&["verify", "--data", data.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("FAILED"), "{}", text(&o));
+}
