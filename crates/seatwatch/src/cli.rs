@@ -258,7 +258,8 @@ pub struct ExportArgs {
     /// Only this tenant's events.
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
-    /// Start at this sequence number.
+    /// Start at this sequence number (at most the log's last seq + 1, which exports
+    /// nothing; a later one is refused).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub from_seq: u64,
 }

@@ -181,3 +181,23 @@ fn verify_exits_2_when_it_cannot_check_and_keeps_1_for_a_bad_log() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("FAILED"), "{}", text(&o));
 }
+
+#[test]
+fn export_from_a_seq_past_the_end_names_the_last_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::tamper::build(&data); // 40 records
+    let d = data.to_str().unwrap();
+    let o = run(&["export", "--data", d, "--from-seq", "999999"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("last seq is 40") && t.contains("--from-seq 999999"), "{t}");
+    assert!(!t.contains("seatwatch verify") && !t.contains("999998"), "not a corruption: {t}");
+    assert!(o.stdout.is_empty());
+    // Just past the end: nothing new, not an error.
+    let o = run(&["export", "--data", d, "--from-seq", "41"]);
+    assert!(o.status.success() && o.stdout.is_empty(), "{}", text(&o));
+    let o = run(&["export", "--data", d, "--from-seq", "40"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+}
