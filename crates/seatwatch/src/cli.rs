@@ -75,10 +75,10 @@ pub enum StartCheck {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Simulated agents.
+    /// Simulated agents (1 to 1000000).
     #[arg(long, default_value_t = 50)]
     pub agents: u32,
-    /// Real seconds the simulated working day takes.
+    /// Real seconds the simulated working day takes (1 to 86400).
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
     /// Random seed (the same seed gives the same day).

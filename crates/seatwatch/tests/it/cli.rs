@@ -201,3 +201,21 @@ fn export_from_a_seq_past_the_end_names_the_last_seq() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
 }
+
+#[test]
+fn demo_checks_its_settings_before_it_starts_anything() {
+    for (args, flag) in [
+        (["--agents", "0"], "--agents"),
+        (["--agents", "2000000"], "--agents"),
+        (["--seconds", "0"], "--seconds"),
+        (["--seconds", "100000"], "--seconds"),
+    ] {
+        let o = bin().arg("demo").args(args).args(["--listen", "127.0.0.1:0"]).output().unwrap();
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(flag), "{args:?}: {t}");
+        // Nothing was started: no banner, no URLs with tokens, no log warnings.
+        assert!(o.stdout.is_empty(), "{args:?}: {t}");
+        assert!(!t.contains("WARN") && !t.contains("access_token") && !t.contains("panicked"), "{args:?}: {t}");
+    }
+}
