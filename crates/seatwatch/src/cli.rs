@@ -20,6 +20,12 @@ pub enum Command {
     /// A simulated call centre's working day against an embedded server, in about a minute.
     Demo(DemoArgs),
     /// Drive any Seatwatch server with the simulated call centre (load generator).
+    ///
+    /// Exit status: 0 every event sent was stored (accepted, or a duplicate of one
+    /// stored before); 1 the run finished but some events were rejected or not
+    /// acknowledged (a summary line on stderr says how many; the report shows the
+    /// rejection codes); 2 the run could not be made (bad arguments, no server, a
+    /// refused token, the connection lost).
     Simulate(SimulateArgs),
     /// Rebuild the projections from the log alone and print a report.
     Replay(ReplayArgs),

@@ -84,5 +84,21 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     } else {
         println!("{report}");
     }
+    // Every event sent must be stored (accepted, or a duplicate of one stored before);
+    // a run where some were not is a failure, whatever the throughput.
+    let rejected = report.rejected();
+    let unanswered = report.events_sent.saturating_sub(report.accepted + report.duplicate + rejected);
+    if rejected > 0 || unanswered > 0 || report.mismatched_acks > 0 {
+        eprintln!(
+            "simulate: FAILED: of {} events sent, {rejected} were rejected and {unanswered} not acknowledged{}",
+            report.events_sent,
+            if report.mismatched_acks > 0 {
+                format!(" ({} replies did not account for their frame's events)", report.mismatched_acks)
+            } else {
+                String::new()
+            }
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

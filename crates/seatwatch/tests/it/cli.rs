@@ -219,3 +219,29 @@ fn demo_checks_its_settings_before_it_starts_anything() {
         assert!(!t.contains("WARN") && !t.contains("access_token") && !t.contains("panicked"), "{args:?}: {t}");
     }
 }
+
+#[test]
+fn simulate_exits_1_with_a_summary_when_events_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let serve = Serve::start(&cfg, &dir.path().join("data"));
+    let url = format!("ws://{}/v1/ingest", serve.addr);
+    let sim = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--url", &url, "--token", PRODUCER, "--agents", "2", "--queues", "1"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // A day the server rejects every event of (invalid_field): not a success.
+    let o = sim(&["--date", "9999-12-31"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("invalid_field") && t.contains("FAILED") && t.contains("rejected"), "{t}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("were rejected"), "the summary is on stderr: {t}");
+    // A good day: 0; sent again, every event is a duplicate of a stored one: still 0.
+    for _ in 0..2 {
+        let o = sim(&["--date", "2026-03-02", "--json"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "{log}");
+}
