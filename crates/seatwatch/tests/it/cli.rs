@@ -245,3 +245,24 @@ fn simulate_exits_1_with_a_summary_when_events_are_rejected() {
     let (status, log) = serve.terminate();
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn serve_warns_about_tokens_whose_tenant_has_no_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[[token]]\nname = \"acd-typo\"\ntenant = \"acmee\"\nrole = \"producer\"\nsha256 = \"{}\"\n",
+        seatwatch_config::hash_secret("typo-secret")
+    );
+    let cfg = write_config(dir.path(), &extra);
+    let spawned = Spawned::serve(&cfg, &dir.path().join("data"), "127.0.0.1:0");
+    let mut early = Vec::new();
+    spawned.addr_keeping(&mut early);
+    let warn = early.iter().find(|l| l.contains("WARN") && l.contains("[tenant.NAME]"));
+    let warn = warn.unwrap_or_else(|| panic!("no warning before listening:\n{}", early.join("\n")));
+    assert!(warn.contains("acmee") && warn.contains("default"), "{warn}");
+    // acme has its table: not named.
+    assert!(!warn.contains("acme,") && !warn.contains("=acme "), "{warn}");
+    let serve = Serve { child: spawned.child, addr: "127.0.0.1:1".parse().unwrap(), stderr: spawned.lines };
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "it starts all the same: {log}");
+}
