@@ -237,7 +237,8 @@ pub struct BackupArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// A copy of the server's DATA/caller.key, installed into a new backup so that a
-    /// server restored from it hashes callers as the original did.
+    /// server restored from it hashes callers as the original did (an existing backup
+    /// must already have this key).
     #[arg(long, value_name = "FILE")]
     pub caller_key: Option<PathBuf>,
     /// For an https:// URL: the PEM certificate(s) to trust (the server's own
