@@ -382,6 +382,17 @@ impl Config {
         Ok(())
     }
 
+    /// The tenants some `[[token]]` names that have no `[tenant.NAME]` table, sorted,
+    /// each once: they use the defaults, which is allowed but also what a typo in a
+    /// token's `tenant` looks like (it makes a separate tenant).
+    pub fn tenants_without_table(&self) -> Vec<&str> {
+        let mut names: Vec<&str> =
+            self.tokens.iter().map(|t| t.tenant.as_str()).filter(|t| !self.tenants.contains_key(*t)).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The settings of `tenant` (its table, else the defaults).
     pub fn tenant(&self, tenant: &str) -> &TenantConfig {
         self.tenants.get(tenant).unwrap_or(&self.default_tenant)
@@ -506,6 +517,23 @@ not_ready_max = "15m"
         assert_eq!(cfg.tenant("acme").occupancy().settings.retention, days(35));
         assert_eq!(cfg.tenant("short").occupancy().settings.retention, days(1));
         assert_eq!(Config::parse("").unwrap().tenant("x").occupancy.retention, days(35));
+    }
+
+    #[test]
+    fn tenants_named_by_tokens_without_a_table_are_listed() {
+        let tok = |name: &str, tenant: &str| {
+            format!(
+                "[[token]]\nname = \"{name}\"\ntenant = \"{tenant}\"\nrole = \"producer\"\nsha256 = \"{}\"\n",
+                hash_secret(name)
+            )
+        };
+        let text =
+            format!("{}{}{}{}[tenant.acme]\n", tok("a", "acme"), tok("b", "acmee"), tok("c", "zed"), tok("d", "acmee"));
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!(cfg.tenants_without_table(), ["acmee", "zed"]);
+        assert!(
+            Config::parse(&format!("{}[tenant.acme]\n", tok("a", "acme"))).unwrap().tenants_without_table().is_empty()
+        );
     }
 
     #[test]

@@ -62,22 +62,38 @@ pub fn load_or_create_key(dir: &Path) -> Result<CallerKey, LogError> {
             rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut k).map_err(|e| {
                 LogError::io("cannot get random bytes for", &path, std::io::Error::other(e.to_string()))
             })?;
-            let tmp = dir.join(format!("{KEY_FILE}.tmp"));
-            let mut o = FsOpen::new();
-            o.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-            let mut f = o.open(&tmp).map_err(|e| LogError::io("cannot create", &tmp, e))?;
-            f.write_all(&k).map_err(|e| LogError::io("cannot write", &tmp, e))?;
-            f.sync_all().map_err(|e| LogError::io("cannot sync", &tmp, e))?;
-            drop(f);
-            std::fs::rename(&tmp, &path).map_err(|e| LogError::io("cannot create", &path, e))?;
-            sync_dir(dir)?;
+            write_key(dir, &CallerKey(k))?;
             tracing::info!(path = %path.display(), "created a new caller key");
             Ok(CallerKey(k))
         }
         Err(e) => Err(LogError::io("cannot open", &path, e)),
     }
+}
+
+/// Write `key` as `DIR/caller.key` (mode 0600), atomically and durably.
+pub fn write_key(dir: &Path, key: &CallerKey) -> Result<(), LogError> {
+    let path = dir.join(KEY_FILE);
+    let tmp = dir.join(format!("{KEY_FILE}.tmp"));
+    let mut o = FsOpen::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(&tmp).map_err(|e| LogError::io("cannot create", &tmp, e))?;
+    f.write_all(&key.0).map_err(|e| LogError::io("cannot write", &tmp, e))?;
+    f.sync_all().map_err(|e| LogError::io("cannot sync", &tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, &path).map_err(|e| LogError::io("cannot create", &path, e))?;
+    sync_dir(dir)
+}
+
+/// Whether `dir` holds a log, or did: its database file, or one of the files that
+/// remember acknowledged records (`log.hwm`, `dedup.meta`). A directory with none of
+/// them has never had a record acknowledged in it, whatever else it holds (a caller key
+/// put there for a log still to be made).
+pub fn holds_log(dir: &Path) -> bool {
+    db_file_path(dir).exists()
+        || dir.join(crate::index::HWM_FILE).exists()
+        || dir.join(crate::index::META_FILE).exists()
 }
 
 /// Refuse to open a data directory that was used before (it has a caller key) but whose
@@ -165,13 +181,13 @@ fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     let log_dir = data_dir.join(LOG_DIR);
     remove_incomplete_sled_snapshots(&log_dir);
     let config = sled::Config::new().path(&log_dir).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES);
-    let db = config.open().map_err(|e| {
-        let msg = e.to_string();
-        if msg.contains("could not acquire lock") {
-            LogError::Locked { dir: data_dir.to_path_buf() }
-        } else {
-            LogError::sled("opening the database", &e)
+    let db = config.open().map_err(|e| match e {
+        // Not damage: the files are there but this user may not use them.
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            LogError::io("cannot open the database in", &log_dir, io)
         }
+        e if e.to_string().contains("could not acquire lock") => LogError::Locked { dir: data_dir.to_path_buf() },
+        e => LogError::sled("opening the database", &e),
     })?;
     sync_dir(&log_dir)?;
     sync_dir(data_dir)?;

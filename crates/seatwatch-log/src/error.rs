@@ -77,6 +77,16 @@ pub enum LogError {
         /// The key file.
         path: PathBuf,
     },
+    /// `caller.key` holds another key than the one given to [`crate::Log::open_with_key`].
+    #[error(
+        "the caller key file {} holds another key than the one given; a data directory keeps the key \
+         its log was made with (its callers were hashed with it)",
+        path.display()
+    )]
+    CallerKeyMismatch {
+        /// The key file.
+        path: PathBuf,
+    },
     /// The data directory was used (it has `caller.key`) but its database file is gone.
     #[error(
         "the log's database file {} is missing, but this data directory has been used before (it has a caller \

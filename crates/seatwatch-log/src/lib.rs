@@ -53,6 +53,7 @@ mod repair;
 mod verify;
 mod writer;
 
+pub use dir::{KEY_FILE, holds_log};
 pub use error::{LogError, VerifyError};
 pub use index::{CHECKPOINT_EVERY, HWM_FILE, KEYS_FILE as INDEX_KEYS_FILE, META_FILE as INDEX_META_FILE, load_hwm};
 pub use read::{RawIter, ReadIter};
@@ -225,6 +226,23 @@ impl Log {
     /// another process or handle has it, and with [`LogError::Corrupt`] if the log's tail
     /// does not decode or chain.
     pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<Log, LogError> {
+        Log::open_inner(dir, opts, None)
+    }
+
+    /// Open (or create) the log in `dir`, whose callers are (to be) hashed with `key`: a
+    /// copy of another data directory's `caller.key`, so that a log made from its
+    /// records (a backup) hashes new callers as the original does.
+    ///
+    /// In a directory that holds no log yet ([`holds_log`] is false) the key is
+    /// installed as `caller.key` (mode 0600); a `caller.key` already there must be the
+    /// same key, and is then not taken for a sign of a lost database. A directory with a
+    /// log must have this key: otherwise [`LogError::CallerKeyMismatch`], before anything
+    /// is opened.
+    pub fn open_with_key(dir: &Path, key: &CallerKey, opts: OpenOptions) -> Result<Log, LogError> {
+        Log::open_inner(dir, opts, Some(key))
+    }
+
+    fn open_inner(dir: &Path, opts: OpenOptions, install: Option<&CallerKey>) -> Result<Log, LogError> {
         if !(format::MIN_SEGMENT_BYTES..=format::MAX_SEGMENT_BYTES_LIMIT).contains(&opts.max_segment_bytes) {
             return Err(LogError::InvalidOptions {
                 reason: format!(
@@ -240,13 +258,29 @@ impl Log {
         let key_path = dir.join(dir::KEY_FILE);
         let had_key = key_path.exists();
         let existing = if had_key { Some(dir::load_or_create_key(dir)?) } else { None };
-        dir::check_database_present(dir)?;
+        if let (Some(given), Some(have)) = (install, &existing)
+            && given.0 != have.0
+        {
+            return Err(LogError::CallerKeyMismatch { path: key_path });
+        }
+        // A key that is the one being installed, in a directory that never held a log,
+        // was put there for the log about to be made: not a sign of a lost database.
+        if install.is_none() || dir::holds_log(dir) {
+            dir::check_database_present(dir)?;
+        }
         let db = dir::open_sled(dir)?;
         let (tail, index, check_upto) = open_index(dir, &db, opts.check)?;
         let caller_key = match existing {
             Some(k) => k,
             None if tail.next_seq > 1 => return Err(LogError::MissingCallerKey { path: key_path }),
-            None => dir::load_or_create_key(dir)?,
+            None => match install {
+                Some(key) => {
+                    dir::write_key(dir, key)?;
+                    tracing::info!(path = %key_path.display(), "installed the given caller key");
+                    key.clone()
+                }
+                None => dir::load_or_create_key(dir)?,
+            },
         };
         let sync_file = Some(dir::open_sync_file(dir)?);
         let head = Head { last_seq: tail.next_seq - 1, hash: tail.head };

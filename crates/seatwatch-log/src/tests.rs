@@ -108,3 +108,44 @@ fn handles_iterators_and_futures_are_send() {
     let log = Log::open(dir.path()).unwrap();
     assert_eq!(log.head().last_seq, 1);
 }
+
+#[test]
+fn open_with_key_installs_the_key_in_a_new_directory_and_checks_it_in_an_old_one() {
+    let key = CallerKey([7; 32]);
+    let other = CallerKey([9; 32]);
+    let tmp = tempfile::tempdir().unwrap();
+    let read_key = |d: &Path| std::fs::read(d.join(dir::KEY_FILE)).unwrap();
+
+    // A directory that does not exist yet.
+    let new = tmp.path().join("new");
+    let log = Log::open_with_key(&new, &key, OpenOptions::default()).unwrap();
+    assert_eq!(log.caller_key().0, key.0);
+    log.append_blocking(vec![pending("a")]).unwrap();
+    log.close().unwrap();
+    assert_eq!(read_key(&new), key.0);
+    // Its key again: opens; another: refused, whatever the log holds.
+    Log::open_with_key(&new, &key, OpenOptions::default()).unwrap().close().unwrap();
+    let err = Log::open_with_key(&new, &other, OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, LogError::CallerKeyMismatch { .. }), "{err}");
+    assert_eq!(read_key(&new), key.0);
+
+    // A directory that holds only the key (copied in before the first open): the log is
+    // made, not refused as a lost database. Another key there is refused before anything
+    // is made.
+    let keyed = tmp.path().join("keyed");
+    std::fs::create_dir(&keyed).unwrap();
+    std::fs::write(keyed.join(dir::KEY_FILE), key.0).unwrap();
+    let err = Log::open_with_key(&keyed, &other, OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, LogError::CallerKeyMismatch { .. }), "{err}");
+    assert!(!keyed.join(dir::LOG_DIR).exists());
+    assert!(matches!(Log::open(&keyed).unwrap_err(), LogError::MissingDatabase { .. }), "plain open still refuses");
+    let log = Log::open_with_key(&keyed, &key, OpenOptions::default()).unwrap();
+    assert_eq!(log.head().last_seq, 0);
+    log.close().unwrap();
+    Log::open(&keyed).unwrap().close().unwrap();
+
+    // A directory whose database is gone after records were acknowledged: still refused.
+    std::fs::remove_dir_all(new.join(dir::LOG_DIR)).unwrap();
+    let err = Log::open_with_key(&new, &key, OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, LogError::MissingDatabase { .. }), "{err}");
+}

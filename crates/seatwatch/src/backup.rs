@@ -6,11 +6,16 @@
 //! and appends the records as they are ([`Log::append_raw`] checks that each continues
 //! the copy's hash chain). The copy therefore has the same records, the same head hash,
 //! and verifies and replays exactly like the original.
+//!
+//! A new copy (no log in `--out` yet) is made with [`Log::open_with_key`] when a caller
+//! key is given (or was copied in), and only after the server has answered the first
+//! request: a run that fails before copying anything removes what it made.
 
 use crate::cli::BackupArgs;
 use crate::report::progress;
 use anyhow::{Context, Result, bail};
-use seatwatch_log::{Log, LogError, RawRecord};
+use seatwatch_log::{Log, LogError, OpenOptions, RawRecord};
+use seatwatch_model::CallerKey;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
@@ -275,34 +280,33 @@ fn read_full(r: &mut dyn BufRead, buf: &mut [u8]) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// Put the server's caller key into a new backup directory, or check the one there.
-fn install_caller_key(out: &Path, key_file: &Path) -> Result<()> {
+/// Read a caller key file: exactly 32 bytes.
+fn read_key(key_file: &Path) -> Result<CallerKey> {
     let key = std::fs::read(key_file).with_context(|| format!("cannot read the caller key {}", key_file.display()))?;
-    if key.len() != 32 {
-        bail!("{} is {} bytes; a caller key is exactly 32", key_file.display(), key.len());
+    let key: [u8; 32] = key.try_into().map_err(|k: Vec<u8>| {
+        anyhow::anyhow!("{} is {} bytes; a caller key is exactly 32", key_file.display(), k.len())
+    })?;
+    Ok(CallerKey(key))
+}
+
+/// `GET /v1/log?from_seq=start`, answered 200 with the log's content type.
+fn fetch(target: &Target, trust: &Trust, start: u64, token: &str) -> Result<Response> {
+    let resp = get(target, trust, &format!("/v1/log?from_seq={start}"), token)?;
+    match resp.status {
+        200 => {}
+        401 => bail!("the server refused the token (401): pass an admin token's secret with --token"),
+        403 => bail!("the token is not an admin token (403): only admin tokens may read the raw log"),
+        s => bail!("GET /v1/log answered {s}: {}", resp.text().trim()),
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let dest = out.join("caller.key");
-    match std::fs::read(&dest) {
-        Ok(existing) if existing == key => Ok(()),
-        Ok(_) => bail!(
-            "{} already holds another caller key; a backup keeps the key it was made with \
-             (copy the server's caller.key into a new, empty --out directory instead)",
-            dest.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let tmp = out.join("caller.key.tmp");
-            let mut o = std::fs::OpenOptions::new();
-            o.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-            let mut f = o.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-            f.write_all(&key).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &dest).with_context(|| format!("cannot create {}", dest.display()))?;
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", dest.display())),
+    if resp.header("content-type").is_none_or(|t| !t.starts_with(LOG_CONTENT_TYPE)) {
+        bail!("GET /v1/log did not answer {LOG_CONTENT_TYPE} (content type {:?})", resp.header("content-type"));
     }
+    Ok(resp)
+}
+
+/// The entries of `dir` (None: it does not exist).
+fn entries(dir: &Path) -> Option<Vec<std::ffi::OsString>> {
+    std::fs::read_dir(dir).ok().map(|rd| rd.flatten().map(|e| e.file_name()).collect())
 }
 
 fn append(log: &Log, out: &Path, batch: Vec<RawRecord>) -> Result<()> {
@@ -323,21 +327,67 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
         Some(ca) => Some(trust(ca)?),
         None => None,
     };
-    if let Some(k) = &a.caller_key {
-        install_caller_key(&a.out, k)?;
+    // A new backup: no log in --out yet. Its caller key is --caller-key, else one copied
+    // into the directory before the first run, else a new one.
+    let new = !seatwatch_log::holds_log(&a.out);
+    let copied_in = a.out.join(seatwatch_log::KEY_FILE);
+    let key = match &a.caller_key {
+        Some(file) => Some(read_key(file)?),
+        None if new && copied_in.exists() => Some(read_key(&copied_in)?),
+        None => None,
+    };
+    // For a new backup the server and the token are checked before anything is made, so
+    // that a refused token or a server that is not there leaves no directory behind.
+    let before = entries(&a.out);
+    let first = if new { Some(fetch(&target, &trust, 1, &a.token)?) } else { None };
+    let mut appended = false;
+    let result = copy(&a, &target, &trust, key.as_ref(), first, &mut appended);
+    if result.is_err() && new && !appended {
+        // Nothing was copied: take away what this run made.
+        match before {
+            None => {
+                let _ = std::fs::remove_dir_all(&a.out);
+            }
+            Some(before) => {
+                for name in entries(&a.out).unwrap_or_default() {
+                    if !before.contains(&name) {
+                        let p = a.out.join(&name);
+                        let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                    }
+                }
+            }
+        }
     }
-    let log = Log::open(&a.out).with_context(|| format!("cannot open the backup directory {}", a.out.display()))?;
+    result
+}
+
+/// Open (or make) the copy and append every record after its head; `first` is the
+/// answer for `from_seq=1` already asked for a new copy.
+fn copy(
+    a: &BackupArgs,
+    target: &Target,
+    trust: &Trust,
+    key: Option<&CallerKey>,
+    first: Option<Response>,
+    appended: &mut bool,
+) -> Result<ExitCode> {
+    let opened = match key {
+        Some(k) => Log::open_with_key(&a.out, k, OpenOptions::default()),
+        None => Log::open(&a.out),
+    };
+    let log = opened.map_err(|e| match e {
+        LogError::CallerKeyMismatch { path } => anyhow::anyhow!(
+            "{} already holds another caller key; a backup keeps the key it was made with \
+             (copy the server's caller.key into a new, empty --out directory instead)",
+            path.display()
+        ),
+        e => anyhow::Error::new(e).context(format!("cannot open the backup directory {}", a.out.display())),
+    })?;
     let start = log.head().last_seq + 1;
-    let resp = get(&target, &trust, &format!("/v1/log?from_seq={start}"), &a.token)?;
-    match resp.status {
-        200 => {}
-        401 => bail!("the server refused the token (401): pass an admin token's secret with --token"),
-        403 => bail!("the token is not an admin token (403): only admin tokens may read the raw log"),
-        s => bail!("GET /v1/log answered {s}: {}", resp.text().trim()),
-    }
-    if resp.header("content-type").is_none_or(|t| !t.starts_with(LOG_CONTENT_TYPE)) {
-        bail!("GET /v1/log did not answer {LOG_CONTENT_TYPE} (content type {:?})", resp.header("content-type"));
-    }
+    let resp = match first {
+        Some(r) if start == 1 => r,
+        _ => fetch(target, trust, start, &a.token)?,
+    };
     let announced = resp
         .header("x-seatwatch-last-seq")
         .and_then(|v| v.parse::<u64>().ok())
@@ -368,11 +418,14 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
         expect += 1;
         if batch.len() >= BATCH_RECORDS || batch_bytes >= BATCH_BYTES {
             append(&log, &a.out, std::mem::take(&mut batch))?;
+            *appended = true;
             batch_bytes = 0;
             bar.set_position(expect - start);
         }
     }
+    let last_batch = !batch.is_empty();
     append(&log, &a.out, batch)?;
+    *appended |= last_batch;
     bar.finish_and_clear();
     let head = log.head();
     if head.last_seq < announced {
@@ -386,7 +439,7 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
     let copied = head.last_seq + 1 - start;
     println!("backup: {copied} new records, last seq {}, head {}", head.last_seq, head.hash_hex());
     // Compare with the server's own head when it has not moved on since.
-    if let Ok(r) = get(&target, &trust, "/v1/head", &a.token)
+    if let Ok(r) = get(target, trust, "/v1/head", &a.token)
         && r.status == 200
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.text())
         && v["last_seq"].as_u64() == Some(head.last_seq)

@@ -20,10 +20,20 @@ pub enum Command {
     /// A simulated call centre's working day against an embedded server, in about a minute.
     Demo(DemoArgs),
     /// Drive any Seatwatch server with the simulated call centre (load generator).
+    ///
+    /// Exit status: 0 every event sent was stored (accepted, or a duplicate of one
+    /// stored before); 1 the run finished but some events were rejected or not
+    /// acknowledged (a summary line on stderr says how many; the report shows the
+    /// rejection codes); 2 the run could not be made (bad arguments, no server, a
+    /// refused token, the connection lost).
     Simulate(SimulateArgs),
     /// Rebuild the projections from the log alone and print a report.
     Replay(ReplayArgs),
     /// Check the whole log: every record decodes, seqs are gapless, the hash chain holds.
+    ///
+    /// Exit status: 0 the log verifies ("ok: …" with its head); 1 the log is bad
+    /// ("FAILED: …" and the first bad sequence number); 2 the log could not be checked
+    /// (the directory is in use by a running server, missing, or unreadable): no verdict.
     Verify(VerifyArgs),
     /// Make a log that does not verify usable again: move every record from the first
     /// bad one on into a quarantine file (nothing is deleted) and keep the good prefix.
@@ -71,10 +81,10 @@ pub enum StartCheck {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Simulated agents.
+    /// Simulated agents (1 to 1000000).
     #[arg(long, default_value_t = 50)]
     pub agents: u32,
-    /// Real seconds the simulated working day takes.
+    /// Real seconds the simulated working day takes (1 to 86400).
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
     /// Random seed (the same seed gives the same day).
@@ -229,7 +239,8 @@ pub struct BackupArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// A copy of the server's DATA/caller.key, installed into a new backup so that a
-    /// server restored from it hashes callers as the original did.
+    /// server restored from it hashes callers as the original did (an existing backup
+    /// must already have this key).
     #[arg(long, value_name = "FILE")]
     pub caller_key: Option<PathBuf>,
     /// For an https:// URL: the PEM certificate(s) to trust (the server's own
@@ -256,7 +267,8 @@ pub struct ExportArgs {
     /// Only this tenant's events.
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
-    /// Start at this sequence number.
+    /// Start at this sequence number (at most the log's last seq + 1, which exports
+    /// nothing; a later one is refused).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub from_seq: u64,
 }

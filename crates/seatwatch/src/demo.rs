@@ -2,7 +2,7 @@
 
 use crate::cli::DemoArgs;
 use crate::simulate::workday_on_or_before;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::RngCore;
 use seatwatch_config::{ClockMode, Config, Role, TenantConfig, TokenConfig, hash_secret};
@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 const TENANT: &str = "demo";
+/// The longest `--seconds`: a day, already slower than the simulated day itself.
+const MAX_SECONDS: u64 = 86_400;
 
 fn secret() -> String {
     let mut b = [0u8; 24];
@@ -34,9 +36,10 @@ macro_rules! say {
 
 pub fn run(a: DemoArgs) -> Result<ExitCode> {
     crate::init_tracing("warn");
+    let (sim, speed) = simulation(&a)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    match runtime.block_on(demo(a)) {
+    match runtime.block_on(demo(a, sim, speed)) {
         // The reader of stdout went away: the demo stops (its server too), quietly.
         Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
             Ok(ExitCode::SUCCESS)
@@ -45,7 +48,25 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     }
 }
 
-async fn demo(a: DemoArgs) -> Result<()> {
+/// The demo's simulated day, checked: nothing is started before the settings are known
+/// to be good.
+fn simulation(a: &DemoArgs) -> Result<(SimConfig, f64)> {
+    if !(1..=MAX_SECONDS).contains(&a.seconds) {
+        bail!("--seconds must be 1 to {MAX_SECONDS} (the day's length in real seconds), got {}", a.seconds);
+    }
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let sim = SimConfig { seed: a.seed, agents: a.agents, day: workday_on_or_before(today), ..SimConfig::default() };
+    sim.validate().map_err(|e| match e.field {
+        "agents" => anyhow::anyhow!("--agents {}", e.message),
+        _ => anyhow::Error::new(e),
+    })?;
+    let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
+    Ok((sim, day_secs / a.seconds as f64))
+}
+
+async fn demo(a: DemoArgs, sim: SimConfig, speed: f64) -> Result<()> {
+    let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
+    let events = generate(&sim).context("simulation settings")?;
     let dir = tempfile::Builder::new()
         .prefix("seatwatch-demo-")
         .tempdir()
@@ -89,11 +110,6 @@ async fn demo(a: DemoArgs) -> Result<()> {
     let server = tokio::spawn(seatwatch_ingest::run(listener, state.clone()));
     tokio::spawn(crate::serve::signals(shutdown.clone()));
 
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
-    let sim = SimConfig { seed: a.seed, agents: a.agents, day: workday_on_or_before(today), ..SimConfig::default() };
-    let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
-    let speed = day_secs / a.seconds.max(1) as f64;
-
     say!(
         "Seatwatch demo: {} agents, {} queues, the working day of {} (Asia/Shanghai) compressed {speed:.0}x into ~{} s.",
         sim.agents,
@@ -114,7 +130,6 @@ async fn demo(a: DemoArgs) -> Result<()> {
     say!("  sum by (rule) (increase(seatwatch_alarms_raised_total[5m]))");
     say!();
 
-    let events = generate(&sim).context("simulation settings")?;
     let bar = ProgressBar::new(day_secs as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let bar2 = bar.clone();

@@ -2,7 +2,7 @@
 
 use crate::cli::ExportArgs;
 use crate::report::{each_record, open_existing, progress};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
@@ -10,6 +10,18 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     crate::init_tracing("warn");
     let log = open_existing(&a.data)?;
     let last = log.head().last_seq;
+    // Past the end (not just at it: `--from-seq LAST+1` is "whatever came since", nothing
+    // yet) is refused, as `replay --upto-seq` past the end is: likely a wrong number.
+    if a.from_seq > last.saturating_add(1) {
+        log.close().context("cannot close the log")?;
+        bail!(
+            "--from-seq {} is past the end of the log in {}: its last seq is {last} \
+             (--from-seq {} would export what is written after it); nothing was exported",
+            a.from_seq,
+            a.data.display(),
+            last + 1
+        );
+    }
     let bar = progress(last.saturating_sub(a.from_seq.saturating_sub(1)), "exporting");
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut written = 0u64;

@@ -32,6 +32,16 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
              (or, for a local trial only, use --no-auth on a loopback address)"
         );
     }
+    let untabled = config.tenants_without_table();
+    if !untabled.is_empty() {
+        // Allowed (such a tenant uses the defaults), but a typo in a token's tenant looks
+        // exactly like this, and silently makes a separate tenant.
+        tracing::warn!(
+            tenants = %untabled.join(", "),
+            "tokens name tenants that have no [tenant.NAME] table in the config file; they use the default \
+             settings ([defaults], else the built-in ones). If a name is a typo, correct the token's tenant"
+        );
+    }
     if a.no_auth && !a.listen.ip().is_loopback() {
         bail!("--no-auth is allowed on loopback addresses only (127.0.0.1, ::1), not {}", a.listen);
     }

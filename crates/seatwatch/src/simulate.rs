@@ -16,6 +16,23 @@ pub fn workday_on_or_before(mut d: chrono::NaiveDate) -> chrono::NaiveDate {
     d
 }
 
+/// The longest span a seconds flag takes (about 31 years): longer ones are typos, and
+/// `Duration` and `Instant` arithmetic overflow somewhere past it.
+const MAX_SECONDS: f64 = 1e9;
+
+/// A flag's number of seconds as a `Duration`: finite, positive (or zero when
+/// `zero_ok`), at most [`MAX_SECONDS`]; a specific error otherwise (never a panic).
+pub fn seconds_arg(flag: &str, secs: f64, zero_ok: bool) -> Result<Duration> {
+    let low_ok = if zero_ok { secs >= 0.0 } else { secs > 0.0 };
+    if !(secs.is_finite() && low_ok && secs <= MAX_SECONDS) {
+        let what = if zero_ok { "a number of seconds from 0" } else { "a positive number of seconds" };
+        // 1e30 as written, not as thirty-one digits.
+        let got = if secs.is_finite() && secs.abs() >= 1e15 { format!("{secs:e}") } else { secs.to_string() };
+        bail!("{flag} must be {what} up to {MAX_SECONDS:e}, got {got}");
+    }
+    Duration::try_from_secs_f64(secs).with_context(|| format!("{flag}: {secs} is not a valid number of seconds"))
+}
+
 pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     crate::init_tracing("warn");
     if !(0.0..=1.0).contains(&a.violations) {
@@ -24,9 +41,8 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     if !(a.call_rate.is_finite() && a.call_rate >= 0.0) {
         bail!("--call-rate must be a non-negative number, got {}", a.call_rate);
     }
-    if !(a.max_skew.is_finite() && a.max_skew >= 0.0) {
-        bail!("--max-skew must be a number of seconds ≥ 0, got {}", a.max_skew);
-    }
+    let max_skew = seconds_arg("--max-skew", a.max_skew, true)?;
+    let duration = a.duration.map(|d| seconds_arg("--duration", d, false)).transpose()?;
     if let Some(s) = a.speed.filter(|s| !(s.is_finite() && *s > 0.0)) {
         bail!("--speed must be a positive number, got {s}");
     }
@@ -56,8 +72,8 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         max_in_flight: a.in_flight as usize,
         speed: a.speed,
         rate: a.rate,
-        duration: a.duration.map(Duration::from_secs_f64),
-        max_skew: (a.max_skew > 0.0).then(|| Duration::from_secs_f64(a.max_skew)),
+        duration,
+        max_skew: (!max_skew.is_zero()).then_some(max_skew),
         ..ClientOptions::new(a.url.clone(), a.token.clone())
     };
     let runtime =
@@ -67,6 +83,22 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{report}");
+    }
+    // Every event sent must be stored (accepted, or a duplicate of one stored before);
+    // a run where some were not is a failure, whatever the throughput.
+    let rejected = report.rejected();
+    let unanswered = report.events_sent.saturating_sub(report.accepted + report.duplicate + rejected);
+    if rejected > 0 || unanswered > 0 || report.mismatched_acks > 0 {
+        eprintln!(
+            "simulate: FAILED: of {} events sent, {rejected} were rejected and {unanswered} not acknowledged{}",
+            report.events_sent,
+            if report.mismatched_acks > 0 {
+                format!(" ({} replies did not account for their frame's events)", report.mismatched_acks)
+            } else {
+                String::new()
+            }
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

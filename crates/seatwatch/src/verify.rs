@@ -1,9 +1,22 @@
-//! `seatwatch verify`: check the whole log.
+//! `seatwatch verify`: check the whole log. Exit 0: it verifies; 1: it does not (the
+//! first bad seq is printed); 2: it could not be checked (in use, missing, unreadable).
 
 use crate::cli::VerifyArgs;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use seatwatch_log::{LogError, VerifyError};
 use std::process::ExitCode;
+
+/// Whether `e` says something about the log itself (exit 1), rather than that it could
+/// not be checked at all (exit 2): a bad record, a database sled cannot read, or a
+/// database file that is gone from a directory that held a log.
+fn is_a_verdict(e: &VerifyError) -> bool {
+    match e {
+        VerifyError::BadRecord { .. } => true,
+        VerifyError::Open(LogError::Sled { .. } | LogError::MissingDatabase { .. } | LogError::Corrupt { .. }) => true,
+        VerifyError::Open(_) | VerifyError::NoLog { .. } => false,
+    }
+}
 
 pub fn run(a: VerifyArgs) -> Result<ExitCode> {
     let bar = ProgressBar::new_spinner();
@@ -23,6 +36,12 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         Ok(r) => {
             println!("ok: {} records, last seq {}, head {}", r.records, r.last_seq, r.head.hash_hex());
             Ok(ExitCode::SUCCESS)
+        }
+        // Not a verdict on the log: in use, missing, unreadable. Exit 2, like every other
+        // command that cannot do its work; 1 is kept for "the log is bad".
+        Err(e) if !is_a_verdict(&e) => {
+            eprintln!("error: could not check the log (it was not found bad): {e}");
+            Ok(ExitCode::from(2))
         }
         Err(e) => {
             println!("FAILED: {e}");

@@ -126,3 +126,143 @@ fn the_demo_piped_into_a_reader_that_stops_early_ends_quietly() {
     assert!(status.unwrap().success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn simulate_refuses_bad_numbers_with_the_flag_named_not_a_panic() {
+    let base = ["simulate", "--url", "ws://127.0.0.1:9/v1/ingest", "--token", "x"];
+    for (flag, value) in [
+        ("--duration", "-1"),
+        ("--duration", "NaN"),
+        ("--duration", "1e30"),
+        ("--duration", "inf"),
+        ("--duration", "0"),
+        ("--max-skew", "-1"),
+        ("--max-skew", "1e30"),
+        ("--max-skew", "NaN"),
+        ("--speed", "-1"),
+        ("--speed", "inf"),
+        ("--rate", "NaN"),
+        ("--call-rate", "-1"),
+        ("--violations", "NaN"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let mut args = base.to_vec();
+        args.push(&arg);
+        let o = run(&args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{arg}: {t}");
+        assert!(!t.contains("panicked") && !t.contains("RUST_BACKTRACE"), "{arg}: {t}");
+        assert!(t.contains(flag), "{arg}: the error names the flag: {t}");
+    }
+}
+
+#[test]
+fn verify_exits_2_when_it_cannot_check_and_keeps_1_for_a_bad_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = write_config(dir.path(), "");
+    let serve = Serve::start(&cfg, &data);
+    // In use by a running server: no verdict on the log, so not 1 ("the log is bad").
+    let o = run(&["verify", "--data", data.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("in use") && t.contains("could not check") && !t.contains("FAILED"), "{t}");
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "{log}");
+    // No data directory, or one with no log: 2 as well.
+    for missing in [dir.path().join("nothing-here"), dir.path().to_path_buf()] {
+        let o = run(&["verify", "--data", missing.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("no Seatwatch log"), "{}", text(&o));
+    }
+    // A log whose database file is gone is bad: 1.
+    std::fs::remove_file(data.join("log").join("db")).unwrap();
+    let o = run(&["verify", "--data", data.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("FAILED"), "{}", text(&o));
+}
+
+#[test]
+fn export_from_a_seq_past_the_end_names_the_last_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::tamper::build(&data); // 40 records
+    let d = data.to_str().unwrap();
+    let o = run(&["export", "--data", d, "--from-seq", "999999"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("last seq is 40") && t.contains("--from-seq 999999"), "{t}");
+    assert!(!t.contains("seatwatch verify") && !t.contains("999998"), "not a corruption: {t}");
+    assert!(o.stdout.is_empty());
+    // Just past the end: nothing new, not an error.
+    let o = run(&["export", "--data", d, "--from-seq", "41"]);
+    assert!(o.status.success() && o.stdout.is_empty(), "{}", text(&o));
+    let o = run(&["export", "--data", d, "--from-seq", "40"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+}
+
+#[test]
+fn demo_checks_its_settings_before_it_starts_anything() {
+    for (args, flag) in [
+        (["--agents", "0"], "--agents"),
+        (["--agents", "2000000"], "--agents"),
+        (["--seconds", "0"], "--seconds"),
+        (["--seconds", "100000"], "--seconds"),
+    ] {
+        let o = bin().arg("demo").args(args).args(["--listen", "127.0.0.1:0"]).output().unwrap();
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(flag), "{args:?}: {t}");
+        // Nothing was started: no banner, no URLs with tokens, no log warnings.
+        assert!(o.stdout.is_empty(), "{args:?}: {t}");
+        assert!(!t.contains("WARN") && !t.contains("access_token") && !t.contains("panicked"), "{args:?}: {t}");
+    }
+}
+
+#[test]
+fn simulate_exits_1_with_a_summary_when_events_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let serve = Serve::start(&cfg, &dir.path().join("data"));
+    let url = format!("ws://{}/v1/ingest", serve.addr);
+    let sim = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--url", &url, "--token", PRODUCER, "--agents", "2", "--queues", "1"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // A day the server rejects every event of (invalid_field): not a success.
+    let o = sim(&["--date", "9999-12-31"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("invalid_field") && t.contains("FAILED") && t.contains("rejected"), "{t}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("were rejected"), "the summary is on stderr: {t}");
+    // A good day: 0; sent again, every event is a duplicate of a stored one: still 0.
+    for _ in 0..2 {
+        let o = sim(&["--date", "2026-03-02", "--json"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn serve_warns_about_tokens_whose_tenant_has_no_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[[token]]\nname = \"acd-typo\"\ntenant = \"acmee\"\nrole = \"producer\"\nsha256 = \"{}\"\n",
+        seatwatch_config::hash_secret("typo-secret")
+    );
+    let cfg = write_config(dir.path(), &extra);
+    let spawned = Spawned::serve(&cfg, &dir.path().join("data"), "127.0.0.1:0");
+    let mut early = Vec::new();
+    spawned.addr_keeping(&mut early);
+    let warn = early.iter().find(|l| l.contains("WARN") && l.contains("[tenant.NAME]"));
+    let warn = warn.unwrap_or_else(|| panic!("no warning before listening:\n{}", early.join("\n")));
+    assert!(warn.contains("acmee") && warn.contains("default"), "{warn}");
+    // acme has its table: not named.
+    assert!(!warn.contains("acme,") && !warn.contains("=acme "), "{warn}");
+    let serve = Serve { child: spawned.child, addr: "127.0.0.1:1".parse().unwrap(), stderr: spawned.lines };
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "it starts all the same: {log}");
+}

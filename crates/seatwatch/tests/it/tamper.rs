@@ -8,7 +8,7 @@ use seatwatch_model::{Event, EventKind, Ts};
 use std::path::Path;
 
 /// A closed log of 40 heartbeats in segments of a few records each.
-fn build(dir: &Path) {
+pub fn build(dir: &Path) {
     let log = Log::open_with(dir, OpenOptions { sync_data: false, max_segment_bytes: 512, ..OpenOptions::default() })
         .unwrap();
     for chunk in 0..4 {

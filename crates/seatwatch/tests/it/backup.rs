@@ -1,0 +1,121 @@
+//! `seatwatch backup` into new directories: the caller key given with --caller-key (or
+//! copied in beforehand) is the copy's, and a run that fails before copying anything
+//! leaves nothing behind.
+
+use crate::proc::*;
+use std::path::Path;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn backup(url: &str, token: &str, out: &Path, key: Option<&Path>) -> std::process::Output {
+    let mut args = vec!["backup", "--url", url, "--token", token, "--out", s(out)];
+    if let Some(k) = key {
+        args.extend(["--caller-key", s(k)]);
+    }
+    run(&args)
+}
+
+#[test]
+fn a_backup_with_caller_key_into_a_new_or_empty_directory_has_that_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = write_config(dir.path(), "");
+    let server = Serve::start(&cfg, &data);
+    let o = run(&[
+        "simulate",
+        "--url",
+        &format!("ws://{}/v1/ingest", server.addr),
+        "--token",
+        PRODUCER,
+        "--agents",
+        "2",
+        "--queues",
+        "1",
+        "--date",
+        "2026-03-02",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let url = format!("http://{}", server.addr);
+    let server_key = data.join("caller.key");
+    let key = std::fs::read(&server_key).unwrap();
+
+    // A directory that does not exist yet, then again (a cron job passes the same flags).
+    let new = dir.path().join("new");
+    let o = backup(&url, ADMIN, &new, Some(&server_key));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).starts_with("backup: ") && !text(&o).starts_with("backup: 0 new"), "{}", text(&o));
+    assert_eq!(std::fs::read(new.join("caller.key")).unwrap(), key);
+    let o = backup(&url, ADMIN, &new, Some(&server_key));
+    assert!(o.status.success() && text(&o).starts_with("backup: 0 new records"), "{}", text(&o));
+
+    // An empty directory.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = backup(&url, ADMIN, &empty, Some(&server_key));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(empty.join("caller.key")).unwrap(), key);
+
+    // The key copied into the directory before its first run, no --caller-key.
+    let copied = dir.path().join("copied");
+    std::fs::create_dir(&copied).unwrap();
+    std::fs::copy(&server_key, copied.join("caller.key")).unwrap();
+    let o = backup(&url, ADMIN, &copied, None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(copied.join("caller.key")).unwrap(), key);
+
+    // Another key for an existing backup is refused, and the backup keeps its own.
+    let other = dir.path().join("other.key");
+    std::fs::write(&other, [1u8; 32]).unwrap();
+    let o = backup(&url, ADMIN, &new, Some(&other));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("already holds another caller key"), "{}", text(&o));
+    assert_eq!(std::fs::read(new.join("caller.key")).unwrap(), key);
+
+    // Every copy verifies with the server's head.
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    let v = run(&["verify", "--data", s(&data)]);
+    assert!(v.status.success(), "{}", text(&v));
+    for copy in [&new, &empty, &copied] {
+        let c = run(&["verify", "--data", s(copy)]);
+        assert_eq!(c.stdout, v.stdout, "{}", text(&c));
+    }
+}
+
+#[test]
+fn a_failed_backup_leaves_no_half_made_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = write_config(dir.path(), "");
+    let server = Serve::start(&cfg, &data);
+    let url = format!("http://{}", server.addr);
+    let server_key = data.join("caller.key");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (new, empty) = (dir.path().join("new"), dir.path().join("empty"));
+    std::fs::create_dir(&empty).unwrap();
+    for (url, token, why) in [(&url, "wrong-secret", "401"), (&url, READER, "403"), (&closed, ADMIN, "cannot connect")]
+    {
+        for key in [None, Some(server_key.as_path())] {
+            let o = backup(url, token, &new, key);
+            assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+            assert!(text(&o).contains(why), "{why}: {}", text(&o));
+            assert!(!new.exists(), "{why}: a failed backup made {}", new.display());
+            let o = backup(url, token, &empty, key);
+            assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+            assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "{why}: the empty directory stays empty");
+        }
+    }
+    // Then a good run, with the key: it works, and the key is the server's.
+    for out in [&new, &empty] {
+        let o = backup(&url, ADMIN, out, Some(&server_key));
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(std::fs::read(out.join("caller.key")).unwrap(), std::fs::read(&server_key).unwrap());
+    }
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+}
