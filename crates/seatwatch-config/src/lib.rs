@@ -121,8 +121,8 @@ pub struct TenantConfig {
     /// For `clock = "wall"`: how far in the future an event's `ts` may lie (`clock_skew`).
     pub max_future: Dur,
     /// For `clock = "wall"`: how far behind the server's clock its ticks stamp time, so an
-    /// event delayed on its way by up to this long still beats its deadline (default 0:
-    /// alarms within a second of their deadline).
+    /// event delayed on its way by up to this long still beats its deadline; alarms come
+    /// this long after their deadline (default 500 ms: within the contract's second).
     pub tick_lateness: Dur,
     /// Compliance rule parameters (`[tenant.X.rules]`).
     pub rules: seatwatch_compliance::Rules,
@@ -140,7 +140,7 @@ impl Default for TenantConfig {
             caller: CallerPolicy::Hmac,
             allowed_lateness: Dur::secs(5),
             max_future: Dur::mins(5),
-            tick_lateness: Dur::secs(0),
+            tick_lateness: Dur(500),
             rules: seatwatch_compliance::Rules::default(),
             occupancy: seatwatch_occupancy::Settings::default(),
             agent_metrics: false,

@@ -2,32 +2,38 @@
 //!
 //! Elapsed-time rules must fire on time even when nothing happens, and replay must give
 //! the same result. So the server never lets the wall clock into a projection directly:
-//! once per `tick_interval` (at most once a second, aligned to whole seconds) it appends
-//! a tick record (`type` tick, `source` "server", `ts` = the server's clock) for every
-//! wall-clock tenant that has an agent logged in or a compliance deadline pending. The
-//! projections treat a tick like a heartbeat. Idle tenants get no ticks, so an idle
+//! once per `tick_interval` (at most once a second, aligned to whole seconds), and once
+//! more when a tenant's next compliance deadline comes due, it appends a tick record
+//! (`type` tick, `source` "server", `ts` = the server's clock minus the tenant's
+//! `tick_lateness`) for every wall-clock tenant that has an agent logged in or a
+//! compliance deadline pending. The projections treat a tick like a heartbeat. Idle tenants get no ticks, so an idle
 //! centre's log does not grow.
 //!
 //! A tick promises that nothing stamped before its `ts` is still coming. With the
-//! tenant's `tick_lateness` (default 0) the server promises that only for `now −
-//! tick_lateness`: an agent's event delayed on its way by up to that long then still
-//! counts before the deadline it beat, and alarms fire that much later (within
-//! `tick_lateness` + 1 s of their deadline).
+//! tenant's `tick_lateness` (default 500 ms) the server promises that only for `now −
+//! tick_lateness`: an agent's event delayed on its way by up to that long still counts
+//! before the deadline it beat, and an alarm fires `tick_lateness` after its deadline
+//! (the wake-up at the deadline, [`next_deadline_wait`]), plus the time to write and fold
+//! the tick.
 
 use crate::server::AppState;
 use crate::telemetry;
 use seatwatch_log::Pending;
 use seatwatch_model::{Event, EventKind, Ts};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Run until shutdown.
 pub async fn run(state: Arc<AppState>) {
     let every = Duration::from_millis(state.config.server.tick_interval.0.max(1000));
+    // The newest tick written per tenant: a deadline it carried past needs no wake-up.
+    let mut covered: HashMap<String, i64> = HashMap::new();
     loop {
-        // Align to whole seconds of the wall clock.
+        // Align to whole seconds of the wall clock, or wake for the next deadline.
         let now_ms = chrono::Utc::now().timestamp_subsec_millis();
-        let wait = every.saturating_sub(Duration::from_millis(u64::from(now_ms) % 1000));
+        let periodic = every.saturating_sub(Duration::from_millis(u64::from(now_ms) % 1000));
+        let wait = next_deadline_wait(&state, &covered).map_or(periodic, |w| w.min(periodic));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {},
             _ = state.shutdown.cancelled() => return,
@@ -55,6 +61,10 @@ pub async fn run(state: Arc<AppState>) {
         if tenants.is_empty() {
             continue;
         }
+        // Marked before the append: a failing log must not make the wake-up spin.
+        for (tenant, ts) in &tenants {
+            covered.insert(tenant.clone(), ts.nanos);
+        }
         let batch: Vec<Pending> = tenants
             .into_iter()
             .map(|(tenant, ts)| Pending {
@@ -70,4 +80,31 @@ pub async fn run(state: Arc<AppState>) {
             Err(e) => tracing::warn!(error = %e, "could not write tick records"),
         }
     }
+}
+
+/// How long until the earliest pending deadline of a wall-clock tenant can fire: its due
+/// time plus the tenant's `tick_lateness`, and a millisecond (deadlines fire strictly
+/// after their time). None when no tenant has a deadline that no written tick has
+/// already carried past (the fold fires those), or while the server is not ready.
+///
+/// Without it an alarm waited for the next whole-second tick, up to a second (or a
+/// `tick_interval`) after its deadline; with it, `tick_lateness` after it.
+fn next_deadline_wait(state: &AppState, covered: &HashMap<String, i64>) -> Option<Duration> {
+    if !state.is_ready() {
+        return None;
+    }
+    let now = Ts::from_datetime(&chrono::Utc::now())?.nanos;
+    let e = state.engine.read().ok()?;
+    e.tenants()
+        .iter()
+        .filter(|t| e.is_wall(t))
+        .filter_map(|t| {
+            let due = e.compliance.next_deadline(t)?.nanos;
+            if covered.get(t.as_str()).is_some_and(|c| *c > due) {
+                return None;
+            }
+            let at = due.saturating_add(state.config.tenant(t).tick_lateness.as_nanos()).saturating_add(1_000_000);
+            Some(Duration::from_nanos(u64::try_from(at.saturating_sub(now)).unwrap_or(0)))
+        })
+        .min()
 }

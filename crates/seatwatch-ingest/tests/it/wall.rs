@@ -3,7 +3,7 @@
 use crate::harness::*;
 use futures_util::StreamExt;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -12,15 +12,21 @@ async fn a_wall_clock_alarm_fires_within_a_second_of_its_deadline_without_events
     let srv = Server::start(dir.path(), config("[tenant.globex.rules]\nnot_ready_max = \"2s\"\n")).await;
     let mut stream = connect(&srv.ws_url(&format!("/v1/stream?access_token={GLOBEX_READER}")), None).await.unwrap();
     let mut ws = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    // The deadline 10 ms after a whole second: the whole-second ticks (stamped 500 ms
+    // behind) would carry the watermark past it only ~990 ms later; the wake-up at the
+    // deadline does it ~500 ms after.
     let now = chrono::Utc::now();
-    let ts = now.to_rfc3339();
+    let next_second = now + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(now.timestamp_subsec_nanos()));
+    let deadline_at = next_second + chrono::Duration::milliseconds(10);
+    let start = deadline_at - chrono::Duration::seconds(2);
+    let ts = start.to_rfc3339();
     let frame = format!(
         "[{},{}]",
         ev("w-1", "login", &ts, Some("g1"), r#","station":"G1""#),
         ev("w-2", "not_ready", &ts, Some("g1"), r#","reason":"break""#)
     );
     assert_eq!(roundtrip(&mut ws, &frame).await["accepted"], 2);
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = seatwatch_model::Ts::from_datetime(&deadline_at).unwrap();
     let alarm = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
             if let Some(Ok(Message::Text(t))) = stream.next().await {
@@ -33,23 +39,27 @@ async fn a_wall_clock_alarm_fires_within_a_second_of_its_deadline_without_events
     })
     .await
     .expect("the alarm fires without any further event");
-    let late = Instant::now().saturating_duration_since(deadline);
-    // Within a second of the deadline (ticks are whole seconds), with slack for a
-    // loaded 2-core CI machine.
-    assert!(late < Duration::from_millis(2500), "fired {late:?} after the deadline");
+    let seen = seatwatch_model::Ts::from_datetime(&chrono::Utc::now()).unwrap();
     let raised = seatwatch_model::Ts::parse_rfc3339(alarm["raised_at"].as_str().unwrap()).unwrap();
-    let expected = seatwatch_model::Ts::from_datetime(&(now + chrono::Duration::seconds(2))).unwrap();
-    assert_eq!(raised, expected, "raised_at is the deadline itself: {alarm}");
-    // The tick that fired it is in the log, so a replay fires it identically.
-    let ticks = srv
+    assert_eq!(raised, deadline, "raised_at is the deadline itself: {alarm}");
+    // The tick that fired it is in the log (so a replay fires it identically), stamped
+    // tick_lateness (500 ms by default) behind the server's clock, and written at the
+    // deadline + 500 ms, not at the next whole-second tick.
+    let fired = srv
         .state
         .log
         .read_from(1)
-        .filter(|e| e.as_ref().is_ok_and(|e| e.event.kind == seatwatch_model::EventKind::Tick))
-        .count();
-    assert!(ticks >= 1);
+        .filter_map(Result::ok)
+        .find(|e| e.event.kind == seatwatch_model::EventKind::Tick && e.event.ts > deadline)
+        .expect("a tick past the deadline");
     drop(ws);
     srv.stop().await;
+    assert_eq!(fired.received.nanos - fired.event.ts.nanos, 500_000_000, "ticks stamp now − 500 ms");
+    let written_after = Duration::from_nanos((fired.received.nanos - deadline.nanos) as u64);
+    assert!(written_after < Duration::from_millis(900), "the firing tick came {written_after:?} after the deadline");
+    // Within a second of the deadline, with slack for a loaded 2-core CI machine.
+    let late = Duration::from_nanos(seen.nanos.saturating_sub(deadline.nanos) as u64);
+    assert!(late < Duration::from_millis(2500), "seen {late:?} after the deadline");
 }
 
 /// Wait (on the log's commits, at most 15 s) for a tick record that satisfies `pred`.
