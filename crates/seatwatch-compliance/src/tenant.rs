@@ -185,7 +185,8 @@ struct AgentSt {
     not_ready: Option<Timer>,
     wrap: Option<Timer>,
     approval: Option<Box<Approval>>,
-    ever_logged_in: bool,
+    /// The seq of the agent's first login (0: never logged in).
+    first_login: u64,
     /// The status (ready or not ready) the agent returns to after a call rings.
     status_ready: bool,
     /// The no-show check's cursor: the first local date not yet checked, and the time
@@ -342,8 +343,8 @@ pub(crate) struct Cx<'a> {
 pub(crate) struct TenantState {
     pub(crate) clock: ClockState,
     agents: Agents<AgentSt, Deadline>,
-    /// certified, active.
-    roster: BTreeMap<AgentId, (bool, bool)>,
+    /// certified, active, and the seq of the roster event that said so.
+    roster: BTreeMap<AgentId, (bool, bool, u64)>,
     has_roster: bool,
     has_shift: bool,
     /// Months some `shift` event was dated in: the earliest such event's time and seq
@@ -896,9 +897,19 @@ impl TenantState {
 
     fn is_known(&self, a: &AgentId) -> bool {
         if self.has_roster {
-            self.roster.get(a).is_some_and(|(_, active)| *active)
+            self.roster.get(a).is_some_and(|(_, active, _)| *active)
         } else {
-            self.agents.get(a).is_some_and(|st| st.ever_logged_in)
+            self.agents.get(a).is_some_and(|st| st.first_login != 0)
+        }
+    }
+
+    /// The record that makes `a` expected at work: its roster entry when the tenant keeps
+    /// a roster, else its first login (the no-show alarm's evidence).
+    fn known_seq(&self, a: &AgentId) -> Option<u64> {
+        if self.has_roster {
+            self.roster.get(a).filter(|(_, active, _)| *active).map(|(_, _, seq)| *seq)
+        } else {
+            self.agents.get(a).map(|st| st.first_login).filter(|seq| *seq != 0)
         }
     }
 
@@ -981,7 +992,7 @@ impl TenantState {
                     None,
                     due,
                     msg,
-                    si.seq.into_iter().chain([cx.seq]).collect(),
+                    si.seq.into_iter().chain(self.known_seq(a)).chain([cx.seq]).collect(),
                 ) {
                     self.att_alarms.entry((a.clone(), date)).or_default().push(id);
                 }
@@ -995,7 +1006,9 @@ impl TenantState {
     fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, _ix: u32, station: &str, t: i64, seq: u64) {
         let tz = cx.s.timezone;
         let st = self.agents.entry_or_default(a);
-        st.ever_logged_in = true;
+        if st.first_login == 0 {
+            st.first_login = seq;
+        }
         let logged_in = !st.stations.is_empty();
         self.update_known(cx, a, t);
 
@@ -1094,9 +1107,9 @@ impl TenantState {
             let entry = self.roster.get(a).copied();
             let why = match entry {
                 None => Some("is not on the roster"),
-                Some((_, false)) => Some("has left the roster"),
-                Some((false, true)) => Some("is on the roster but not certified"),
-                Some((true, true)) => None,
+                Some((_, false, _)) => Some("has left the roster"),
+                Some((false, true, _)) => Some("is on the roster but not certified"),
+                Some((true, true, _)) => None,
             };
             if let Some(why) = why {
                 let msg = format!(
@@ -1234,7 +1247,7 @@ impl TenantState {
     fn roster(&mut self, cx: &mut Cx<'_>, a: &AgentId, certified: bool, active: bool, t: i64, seq: u64) {
         let first = !self.has_roster;
         self.has_roster = true;
-        self.roster.insert(a.clone(), (certified, active));
+        self.roster.insert(a.clone(), (certified, active, seq));
         if first {
             let all: Vec<AgentId> = self.agents.sorted().into_iter().map(|slot| slot.id.clone()).collect();
             for x in all {

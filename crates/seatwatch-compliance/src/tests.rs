@@ -190,14 +190,18 @@ fn login_more_than_an_hour_late_is_absent_not_late() {
 fn no_show_fires_via_watermark_strictly_after_the_hour() {
     let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
     // a1 worked on Friday: a known agent.
-    l.login("2026-02-27T08:00:00", "a1", "s1");
+    let known = l.login("2026-02-27T08:00:00", "a1", "s1");
     l.logout("2026-02-27T17:40:00", "a1");
     l.hb(&at("09:30:00"));
     assert!(l.all().is_empty(), "exactly at start + 60 min: nothing yet");
     assert_eq!(l.c.next_deadline("acme"), Some(ts(&at("09:30:00"), "+08:00")));
     let past = l.hb(&at("09:30:01"));
     assert_eq!(l.summary(), vec![(Rule::Absent, s("a1"), s("03-02 09:30:00"), None)]);
-    assert_eq!(l.all()[0].evidence, vec![past], "the heartbeat that showed the hour had passed");
+    assert_eq!(
+        l.all()[0].evidence,
+        vec![known, past],
+        "the first login that made a1 expected, the heartbeat that showed the hour had passed"
+    );
     // The login that follows does not add late_login.
     l.login(&at("09:45:00"), "a1", "s1");
     assert_eq!(l.all().len(), 1);
@@ -218,13 +222,15 @@ fn unknown_agents_are_not_absent_and_weekends_are_free() {
 #[test]
 fn roster_decides_who_is_expected() {
     let mut l = Log::new();
-    l.roster("2026-02-27T18:00:00", "r1", true, true);
+    let listed = l.roster("2026-02-27T18:00:00", "r1", true, true);
     l.roster("2026-02-27T18:00:00", "r2", true, false); // left the roster
     l.login("2026-02-27T18:00:00", "walkin", "s9"); // not on the roster: not expected
     l.logout("2026-02-27T19:00:00", "walkin");
-    l.hb(&at("09:31:00"));
+    let past = l.hb(&at("09:31:00"));
     let sum = l.only(Rule::Absent);
     assert!(sum.contains(&(Rule::Absent, s("r1"), s("03-02 09:30:00"), None)), "{sum:?}");
+    let r1 = l.all().into_iter().find(|a| a.agent.as_deref() == Some("r1")).unwrap();
+    assert_eq!(r1.evidence, vec![listed, past], "the roster entry that made r1 expected, the heartbeat past 09:30");
     assert!(!sum.iter().any(|x| x.0 == Rule::Absent && (x.1 == "r2" || x.1 == "walkin")), "{sum:?}");
 }
 
