@@ -393,6 +393,32 @@ impl Config {
         names
     }
 
+    /// Settings a tenant's table gives that its clock ignores, one sentence per tenant:
+    /// `tick_lateness` and `max_future` act on `clock = "wall"` tenants only. Not an
+    /// error (switching the clock back makes them count), but worth a warning.
+    pub fn ignored_settings(&self) -> Vec<String> {
+        let defaults = TenantConfig::default();
+        self.tenants
+            .iter()
+            .filter(|(_, t)| t.clock == ClockMode::Event)
+            .filter_map(|(name, t)| {
+                let keys: Vec<&str> = [
+                    ("tick_lateness", t.tick_lateness != defaults.tick_lateness),
+                    ("max_future", t.max_future != defaults.max_future),
+                ]
+                .into_iter()
+                .filter_map(|(k, set)| set.then_some(k))
+                .collect();
+                (!keys.is_empty()).then(|| {
+                    format!(
+                        "[tenant.{name}] sets {} but its clock is \"event\": they act on clock = \"wall\" tenants only",
+                        keys.join(" and ")
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The settings of `tenant` (its table, else the defaults).
     pub fn tenant(&self, tenant: &str) -> &TenantConfig {
         self.tenants.get(tenant).unwrap_or(&self.default_tenant)
@@ -533,6 +559,19 @@ not_ready_max = "15m"
         assert_eq!(cfg.tenants_without_table(), ["acmee", "zed"]);
         assert!(
             Config::parse(&format!("{}[tenant.acme]\n", tok("a", "acme"))).unwrap().tenants_without_table().is_empty()
+        );
+    }
+
+    #[test]
+    fn wall_clock_settings_on_an_event_clock_tenant_are_named() {
+        let cfg = Config::parse(
+            "[tenant.acme]\nclock = \"event\"\ntick_lateness = \"2s\"\n\n[tenant.beta]\nclock = \"event\"\n\n\
+             [tenant.gamma]\ntick_lateness = \"2s\"\nmax_future = \"1m\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.ignored_settings(),
+            ["[tenant.acme] sets tick_lateness but its clock is \"event\": they act on clock = \"wall\" tenants only"]
         );
     }
 

@@ -32,6 +32,9 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
              (or, for a local trial only, use --no-auth on a loopback address)"
         );
     }
+    for ignored in config.ignored_settings() {
+        tracing::warn!("{ignored}");
+    }
     let untabled = config.tenants_without_table();
     if !untabled.is_empty() {
         // Allowed (such a tenant uses the defaults), but a typo in a token's tenant looks
