@@ -1363,7 +1363,9 @@ impl Occupancy {
         };
         #[cfg(test)]
         if cfg.eager {
-            return self.intervals_eager(t, cfg, from, to, only);
+            let rows = self.intervals_eager(t, cfg, from, to, only);
+            let (from, to) = (from.map_or(i64::MIN, |f| f.nanos), to.map_or(i64::MAX, |t| t.nanos));
+            return Self::with_empty_intervals(t, cfg, rows, from, to, only);
         }
         let now = t.now();
         let watermark = t.clock.0.watermark().map_or(i64::MIN, |w| w.nanos);
@@ -1406,6 +1408,65 @@ impl Occupancy {
                     figures,
                 });
             }
+        }
+        Self::with_empty_intervals(t, cfg, out, from, to, only)
+    }
+
+    /// `rows` (sorted by start) with a total row of zeros for every interval that has
+    /// none, from the first row's interval (the first in [from, to) with anything in
+    /// it) to the tenant's current one, starting before `to`: the contract's "one per interval with `queue: null`", so that a quiet
+    /// quarter-hour reads as nothing happening, not as missing data. Queue rows stay
+    /// sparse (a queue with nothing in an interval has no row), and a `queue` filter
+    /// gets no fillers.
+    fn with_empty_intervals(
+        t: &Tenant,
+        cfg: &Resolved,
+        rows: Vec<IntervalRow>,
+        from: i64,
+        to: i64,
+        only: Option<Option<u32>>,
+    ) -> Vec<IntervalRow> {
+        let Some(first) = rows.first().map(|r| r.start.nanos) else { return rows };
+        if only.is_some() {
+            return rows;
+        }
+        let mut days = t.days.0;
+        let watermark = t.clock.0.watermark().map_or(i64::MIN, |w| w.nanos);
+        // Up to the tenant's current interval; no filler starts at or after `to`.
+        let end = days.interval(cfg.tz, cfg.interval_ns, t.now().max(first)).1;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut rows = rows.into_iter().peekable();
+        let mut c = first;
+        loop {
+            if let Some(r) = rows.next_if(|r| r.start.nanos <= c) {
+                c = c.max(r.end.nanos);
+                out.push(r);
+                continue;
+            }
+            let next = rows.peek().map(|r| r.start.nanos);
+            let limit = next.unwrap_or(end);
+            if c >= limit || c >= to {
+                match next {
+                    Some(n) if n > c => c = n,
+                    _ => break,
+                }
+                continue;
+            }
+            // An interval boundary normally; a filler never reaches into the next row.
+            let e = days.interval(cfg.tz, cfg.interval_ns, c).1.min(limit);
+            if e <= c {
+                break;
+            }
+            if e > from && c < to {
+                out.push(IntervalRow {
+                    start: Ts::from_nanos(c),
+                    end: Ts::from_nanos(e),
+                    queue: None,
+                    closed: e <= watermark,
+                    figures: Figures::new(&Stats::default(), cfg.default_sl),
+                });
+            }
+            c = e;
         }
         out
     }

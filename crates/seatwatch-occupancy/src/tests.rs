@@ -522,6 +522,30 @@ fn intervals_follow_the_configured_length_and_query_range() {
 }
 
 #[test]
+fn a_quiet_interval_has_a_total_row_of_zeros_up_to_the_current_one() {
+    // The black-box run: login 10:00, logout 10:05, heartbeat 10:50. The contract wants
+    // a total row per interval: 10:15 and 10:30 (closed, nothing in them) and the open
+    // 10:45 read as zeros, not as missing.
+    let mut s = Sim::new();
+    s.login("10:00:00", "a1", "st").logout("10:05:00", "a1").heartbeat("10:50:00");
+    let all = s.occ.intervals(T, None, None, None);
+    let starts: Vec<Ts> = all.iter().map(|r| r.start).collect();
+    assert_eq!(starts, [at("10:00:00"), at("10:15:00"), at("10:30:00"), at("10:45:00")]);
+    assert!(all.iter().all(|r| r.queue.is_none()));
+    assert_eq!(all[0].figures.staffed_seconds, 300.0);
+    for r in &all[1..] {
+        assert_eq!((r.figures.staffed_seconds, r.figures.offered, r.figures.service_level), (0.0, 0, None));
+    }
+    assert_eq!(all.iter().map(|r| r.closed).collect::<Vec<_>>(), [true, true, true, false]);
+    // Within a range (from the first interval in it with anything), and not for one
+    // queue (queue rows stay sparse).
+    let part = s.occ.intervals(T, Some(at("10:00:00")), Some(at("10:40:00")), None);
+    assert_eq!(part.iter().map(|r| r.start).collect::<Vec<_>>(), [at("10:00:00"), at("10:15:00"), at("10:30:00")]);
+    assert_eq!(part[2].end, at("10:45:00"), "whole intervals, as the rows with data are");
+    assert!(s.occ.intervals(T, None, None, Some("sales")).is_empty());
+}
+
+#[test]
 fn time_in_state_follows_the_tenants_clock_not_the_wall_clock() {
     let mut s = Sim::new();
     s.login("08:00:00", "a1", "st");
