@@ -110,7 +110,14 @@ macro_rules! scoped {
 /// [`scoped!`] for the projections' views, which also wait for the start-up fold.
 macro_rules! scoped_view {
     ($state:expr, $headers:expr, $q:expr) => {{
-        let s = scoped!($state, $headers, $q);
+        let s = match scope(&$state, &$headers, &$q) {
+            Ok(s) => s,
+            // During the start-up fold a tenant only the log knows may not be known yet.
+            Err(Denied::UnknownTenant) if !$state.is_ready() => {
+                return not_ready(&$state).unwrap_or_else(|| Denied::UnknownTenant.into_response());
+            }
+            Err(d) => return d.into_response(),
+        };
         if let Some(r) = not_ready(&$state) {
             return r;
         }

@@ -61,7 +61,10 @@ fn follow(state: &AppState, stop: &CancellationToken, handle: &tokio::runtime::H
     loop {
         let mut retry = false;
         match catch_up(state) {
-            Ok(n) if n > 0 => tracing::trace!(applied = n, "projections advanced"),
+            Ok(n) if n > 0 => {
+                tracing::trace!(applied = n, "projections advanced");
+                state.folded.notify_waiters();
+            }
             Ok(_) => {}
             Err(e) => {
                 // E.g. the log is being reopened after a failed write (a full disk): try
@@ -70,7 +73,9 @@ fn follow(state: &AppState, stop: &CancellationToken, handle: &tokio::runtime::H
                 retry = true;
             }
         }
-        if !state.is_ready() {
+        // Ready only once a fold reached the log's end: a read error during the start-up
+        // fold keeps the read API's 503, not a partial 200.
+        if !state.is_ready() && !retry {
             state.ready.store(true, Ordering::Release);
             tracing::info!(position = state.log.head().last_seq, "projections caught up");
         }

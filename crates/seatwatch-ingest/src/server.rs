@@ -47,6 +47,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set once the projections caught up with the log as it was at start.
     pub ready: AtomicBool,
+    /// Notified after the follower folded new records (the ticker then looks at the
+    /// deadlines again: a fold adds deadlines and fires those a tick carried past).
+    pub folded: tokio::sync::Notify,
     /// Open WebSocket connections (for `/metrics`).
     pub open_connections: AtomicU64,
     /// Ingest frames read off sockets so far (tests use it to see backpressure work).
@@ -85,6 +88,7 @@ impl AppState {
             tracker: TaskTracker::new(),
             metrics: telemetry::handle(),
             ready: AtomicBool::new(false),
+            folded: tokio::sync::Notify::new(),
             open_connections: AtomicU64::new(0),
             frames_read: AtomicU64::new(0),
             sockets: crate::listener::SocketStats::default(),
@@ -114,6 +118,8 @@ impl PushHub {
     /// Subscribe to `tenant`'s pushes.
     pub fn subscribe(&self, tenant: &str) -> broadcast::Receiver<Arc<Push>> {
         let mut channels = self.channels.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Channels nobody listens to any more are dropped (each holds PUSH_BUFFER slots).
+        channels.retain(|name, c| name == tenant || c.receiver_count() > 0);
         channels.entry(tenant.to_owned()).or_insert_with(|| broadcast::channel(PUSH_BUFFER).0).subscribe()
     }
 
@@ -257,5 +263,7 @@ mod tests {
         assert!(matches!(globex.try_recv(), Err(broadcast::error::TryRecvError::Lagged(3))));
         drop(globex);
         assert!(!hub.listening(), "a dropped subscriber stops the pushes being built");
+        let _acme = hub.subscribe("acme");
+        assert_eq!(hub.channels.read().unwrap().len(), 1, "globex's unused channel was dropped");
     }
 }

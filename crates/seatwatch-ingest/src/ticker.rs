@@ -23,20 +23,36 @@ use seatwatch_model::{Event, EventKind, Ts};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Run until shutdown.
 pub async fn run(state: Arc<AppState>) {
     let every = Duration::from_millis(state.config.server.tick_interval.0.max(1000));
+    // Whole seconds of the wall clock (and every `tick_interval`): every tenant that needs
+    // a tick gets one.
+    let aligned = || {
+        let now_ms = chrono::Utc::now().timestamp_subsec_millis();
+        Instant::now() + every.saturating_sub(Duration::from_millis(u64::from(now_ms) % 1000))
+    };
+    let mut next_periodic = aligned();
     // The newest tick written per tenant: a deadline it carried past needs no wake-up.
     let mut covered: HashMap<String, i64> = HashMap::new();
     loop {
-        // Align to whole seconds of the wall clock, or wake for the next deadline.
-        let now_ms = chrono::Utc::now().timestamp_subsec_millis();
-        let periodic = every.saturating_sub(Duration::from_millis(u64::from(now_ms) % 1000));
-        let wait = next_deadline_wait(&state, &covered).map_or(periodic, |w| w.min(periodic));
+        // Registered before the deadlines are read, so a fold in between is not missed.
+        let folded = state.folded.notified();
+        tokio::pin!(folded);
+        folded.as_mut().enable();
+        let wake =
+            next_deadline_wait(&state, &covered).map_or(next_periodic, |w| next_periodic.min(Instant::now() + w));
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {},
+            _ = tokio::time::sleep_until(wake) => {},
+            // New records folded: deadlines added, or fired by the last tick; look again.
+            _ = &mut folded => continue,
             _ = state.shutdown.cancelled() => return,
+        }
+        let periodic = Instant::now() >= next_periodic;
+        if periodic {
+            next_periodic = aligned();
         }
         if !state.is_ready() {
             continue;
@@ -55,6 +71,14 @@ pub async fn run(state: Arc<AppState>) {
                     (t, ts)
                 })
                 .filter(|(t, ts)| e.needs_tick(t, *ts))
+                // Between whole seconds, only the tenants whose next deadline this tick
+                // carries past, and that no tick written already has.
+                .filter(|(t, ts)| {
+                    periodic
+                        || e.compliance.next_deadline(t).is_some_and(|d| {
+                            d.nanos < ts.nanos && covered.get(t.as_str()).is_none_or(|c| *c <= d.nanos)
+                        })
+                })
                 .collect(),
             Err(_) => return,
         };

@@ -127,6 +127,84 @@ async fn tick_lateness_lets_an_event_delayed_on_its_way_beat_its_deadline() {
     assert_eq!(raised, Some(ts(2_000)), "raised at the deadline itself");
 }
 
+/// The login and not-ready of `agent` stamped `start`, as one frame's events.
+fn not_ready_from(id: &str, agent: &str, start: chrono::DateTime<chrono::Utc>) -> String {
+    let ts = start.to_rfc3339();
+    format!(
+        "{},{}",
+        ev(&format!("{id}-l"), "login", &ts, Some(agent), &format!(r#","station":"S-{agent}""#)),
+        ev(&format!("{id}-n"), "not_ready", &ts, Some(agent), "")
+    )
+}
+
+/// The next whole second of the wall clock, plus `ms`.
+fn after_next_second(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    now + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(now.timestamp_subsec_nanos()))
+        + chrono::Duration::milliseconds(ms)
+}
+
+#[tokio::test]
+async fn a_second_deadline_in_the_same_second_gets_its_own_wake_up() {
+    // Deadlines at a whole second + 10 ms and + 200 ms: the second must not wait for the
+    // next whole-second tick (800 ms after it) because the first one's tick was still
+    // being folded when the ticker looked again.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("[tenant.globex.rules]\nnot_ready_max = \"2s\"\n")).await;
+    let mut ws = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    let d1 = after_next_second(10);
+    let d2 = after_next_second(200);
+    let two = chrono::Duration::seconds(2);
+    let frame = format!("[{},{}]", not_ready_from("a", "g1", d1 - two), not_ready_from("b", "g2", d2 - two));
+    assert_eq!(roundtrip(&mut ws, &frame).await["accepted"], 4);
+    let d2 = seatwatch_model::Ts::from_datetime(&d2).unwrap();
+    let fired = tick_where(&srv, |e| e.event.ts > d2).await;
+    drop(ws);
+    srv.stop().await;
+    let after = Duration::from_nanos((fired.received.nanos - d2.nanos) as u64);
+    assert!(after < Duration::from_millis(750), "the tick past the second deadline came {after:?} after it");
+}
+
+#[tokio::test]
+async fn one_tenants_deadlines_do_not_make_ticks_for_another() {
+    // w2 (wall clock, one agent logged in, no deadline) gets its whole-second ticks only,
+    // while globex's ten deadlines 100 ms apart each get a tick of their own.
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[[token]]\nname = \"w2-acd\"\ntenant = \"w2\"\nrole = \"producer\"\nsha256 = \"{}\"\n\n\
+         [tenant.w2]\nclock = \"wall\"\n\n[tenant.globex.rules]\nnot_ready_max = \"2s\"\n",
+        seatwatch_config::hash_secret("w2-secret")
+    );
+    let srv = Server::start(dir.path(), config(&extra)).await;
+    let mut w2 = srv.connect(Some("w2-secret")).await.unwrap();
+    let login = ev("w-l", "login", &chrono::Utc::now().to_rfc3339(), Some("x1"), r#","station":"X1""#);
+    assert_eq!(roundtrip(&mut w2, &login).await["accepted"], 1);
+    let mut ws = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    let first = after_next_second(50);
+    let two = chrono::Duration::seconds(2);
+    let events: Vec<String> = (0..10)
+        .map(|i| {
+            not_ready_from(&format!("g{i}"), &format!("g{i}"), first - two + chrono::Duration::milliseconds(100 * i))
+        })
+        .collect();
+    assert_eq!(roundtrip(&mut ws, &format!("[{}]", events.join(","))).await["accepted"], 20);
+    let last = seatwatch_model::Ts::from_datetime(&(first + chrono::Duration::milliseconds(900))).unwrap();
+    tick_where(&srv, |e| e.tenant.as_str() == "globex" && e.event.ts > last).await;
+    let w2_ticks: Vec<i64> = srv
+        .state
+        .log
+        .read_from(1)
+        .filter_map(Result::ok)
+        .filter(|e| e.event.kind == seatwatch_model::EventKind::Tick && e.tenant.as_str() == "w2")
+        .map(|e| e.received.nanos)
+        .collect();
+    drop((w2, ws));
+    srv.stop().await;
+    for pair in w2_ticks.windows(2) {
+        assert!(pair[1] - pair[0] >= 900_000_000, "w2 ticked twice within a second: {w2_ticks:?}");
+    }
+}
+
 #[test]
 fn tick_lateness_is_bounded() {
     let e = seatwatch_config::Config::parse("[tenant.acme]\ntick_lateness = \"11m\"\n").unwrap_err().to_string();
