@@ -182,8 +182,12 @@ fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     remove_incomplete_sled_snapshots(&log_dir);
     let config = sled::Config::new().path(&log_dir).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES);
     let db = config.open().map_err(|e| match e {
-        // Not damage: the files are there but this user may not use them.
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+        // Not damage: the files are there but this user, or this machine right now, cannot
+        // use them (permissions, a full disk, no file descriptors or memory left).
+        sled::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::StorageFull)
+                || matches!(io.raw_os_error(), Some(12 | 23 | 24)) =>
+        {
             LogError::io("cannot open the database in", &log_dir, io)
         }
         e if e.to_string().contains("could not acquire lock") => LogError::Locked { dir: data_dir.to_path_buf() },

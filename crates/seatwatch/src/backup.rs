@@ -304,9 +304,14 @@ fn fetch(target: &Target, trust: &Trust, start: u64, token: &str) -> Result<Resp
     Ok(resp)
 }
 
-/// The entries of `dir` (None: it does not exist).
-fn entries(dir: &Path) -> Option<Vec<std::ffi::OsString>> {
-    std::fs::read_dir(dir).ok().map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+/// The entries of `dir`: `Ok(None)` when it does not exist; an error when it cannot be
+/// listed (then a failed run cleans nothing up: it cannot tell what it made).
+fn entries(dir: &Path) -> std::io::Result<Option<Vec<std::ffi::OsString>>> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<Vec<_>>>().map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn append(log: &Log, out: &Path, batch: Vec<RawRecord>) -> Result<()> {
@@ -342,14 +347,20 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
     let first = if new { Some(fetch(&target, &trust, 1, &a.token)?) } else { None };
     let mut appended = false;
     let result = copy(&a, &target, &trust, key.as_ref(), first, &mut appended);
-    if result.is_err() && new && !appended {
+    // Another backup holding the directory made it, not this run: leave it alone.
+    let locked_out = result
+        .as_ref()
+        .err()
+        .is_some_and(|e| e.chain().any(|c| matches!(c.downcast_ref::<LogError>(), Some(LogError::Locked { .. }))));
+    if result.is_err() && new && !appended && !locked_out {
         // Nothing was copied: take away what this run made.
         match before {
-            None => {
+            Err(_) => {}
+            Ok(None) => {
                 let _ = std::fs::remove_dir_all(&a.out);
             }
-            Some(before) => {
-                for name in entries(&a.out).unwrap_or_default() {
+            Ok(Some(before)) => {
+                for name in entries(&a.out).ok().flatten().unwrap_or_default() {
                     if !before.contains(&name) {
                         let p = a.out.join(&name);
                         let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
