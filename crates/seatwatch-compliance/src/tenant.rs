@@ -830,11 +830,30 @@ impl TenantState {
                 let info = self.calls.info_entry(call.as_str());
                 info.last = info.last.max(t);
                 let old: Vec<Deadline> = info.pending.take_if(|(_, k)| matches!(k, DKey::Callback { .. }));
-                info.pending.push((due.nanos, key.clone()));
+                // Promised for a time already past: overdue from the promise, not from a
+                // due time (maybe days) before anyone had promised anything.
+                let past = due.nanos < t;
+                if !past {
+                    info.pending.push((due.nanos, key.clone()));
+                }
                 for o in old {
                     self.remove_deadline(&o);
                 }
-                self.add_deadline(due.nanos, key);
+                if past {
+                    let tz = cx.s.timezone;
+                    let msg = format!(
+                        "call-back for call {call} was promised for {}, already past when the promise was recorded at {} (seed art. 20, job duties 2.5)",
+                        date_hm(tz, due.nanos),
+                        date_hm(tz, t)
+                    );
+                    let id = format!("callback_overdue-{seq}");
+                    if let Some(id) = self.raise(cx, Rule::CallbackOverdue, id, Some(a), Some(call), t, msg, vec![seq])
+                    {
+                        self.callback_active.entry_or_default(call).push(id);
+                    }
+                } else {
+                    self.add_deadline(due.nanos, key);
+                }
             }
             EventKind::CallbackDone { call } => {
                 if let Some(info) = self.calls.info_mut(call.as_str()) {

@@ -720,6 +720,35 @@ fn callback_overdue_strict_and_cleared_by_done() {
 }
 
 #[test]
+fn a_callback_promised_for_a_time_already_past_is_overdue_from_the_promise() {
+    // Promised at 12:00 for 11:00 the same day (or a week before, a typo): overdue from
+    // the promise itself, not raised at a time before anyone had promised anything.
+    let mut l = Log::new();
+    let promise =
+        |due: &str, call: &str| EventKind::CallbackPromised { call: CallId::from(call), due: ts(due, "+08:00") };
+    let p = l.ev(&at("12:00:00"), Some("a"), promise("2026-02-23T11:00:00", "c1"));
+    assert_eq!(l.summary(), vec![(Rule::CallbackOverdue, s("a"), s("03-02 12:00:00"), None)]);
+    let alarm = &l.all()[0];
+    assert_eq!((alarm.id.as_str(), alarm.evidence.clone()), (format!("callback_overdue-{p}").as_str(), vec![p]));
+    assert!(
+        alarm
+            .message
+            .contains("promised for 2026-02-23 11:00, already past when the promise was recorded at 2026-03-02 12:00"),
+        "{}",
+        alarm.message
+    );
+    // Done later: cleared, as any overdue call-back.
+    l.ev(&at("12:30:00"), Some("a"), EventKind::CallbackDone { call: CallId::from("c1") });
+    assert_eq!(l.summary()[0].3, Some(s("03-02 12:30:00")));
+    // A due exactly at the promise is not past: it waits for time to go beyond it.
+    let mut l = Log::new();
+    l.ev(&at("12:00:00"), Some("a"), promise(&at("12:00:00"), "c2"));
+    assert!(l.all().is_empty());
+    l.hb(&at("12:00:01"));
+    assert_eq!(l.summary(), vec![(Rule::CallbackOverdue, s("a"), s("03-02 12:00:00"), None)]);
+}
+
+#[test]
 fn emergency_must_be_escalated_within_five_minutes() {
     let mut l = Log::new();
     l.ev(

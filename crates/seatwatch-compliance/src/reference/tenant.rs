@@ -690,11 +690,28 @@ impl TenantState {
                 info.last = info.last.max(t);
                 let old: Vec<(i64, DKey)> =
                     info.pending.extract_if(.., |(_, k)| matches!(k, DKey::Callback { .. })).collect();
-                info.pending.push((due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq }));
+                let past = due.nanos < t;
+                if !past {
+                    info.pending.push((due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq }));
+                }
                 for o in old {
                     self.deadlines.remove(&o);
                 }
-                self.add_deadline(due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq });
+                if past {
+                    let tz = cx.s.timezone;
+                    let msg = format!(
+                        "call-back for call {call} was promised for {}, already past when the promise was recorded at {} (seed art. 20, job duties 2.5)",
+                        date_hm(tz, due.nanos),
+                        date_hm(tz, t)
+                    );
+                    let id = format!("callback_overdue-{seq}");
+                    if let Some(id) = self.raise(cx, Rule::CallbackOverdue, id, Some(a), Some(call), t, msg, vec![seq])
+                    {
+                        self.callback_active.entry_or_default(call).push(id);
+                    }
+                } else {
+                    self.add_deadline(due.nanos, DKey::Callback { agent: a.clone(), call: call.clone(), seq });
+                }
             }
             EventKind::CallbackDone { call } => {
                 if let Some(info) = self.calls.get_mut(call) {
