@@ -25,6 +25,7 @@ pub use alarm::{Alarm, AlarmChange, AlarmQuery};
 pub use local::{iso_week_label, midnight as local_midnight, week_monday};
 pub use rules::{Rule, Rules, RulesError, TenantSettings, UnknownRule, Weekday};
 pub use schedule::{ScheduledShift, scheduled_shift};
+pub use tenant::marks_week_worked;
 
 use seatwatch_model::{BINCODE_CONFIG, Envelope, Projector, Ts};
 use std::collections::BTreeMap;

@@ -327,6 +327,23 @@ struct ShiftInst {
 }
 
 /// What the tenant's fold needs besides its state.
+/// Whether an agent's event of this kind shows the agent worked that ISO week (what
+/// `qa_coverage_low` needs to judge the week): a login, a state change or a call event.
+/// The supervision report counts weeks by the same test.
+pub fn marks_week_worked(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Login { .. }
+            | EventKind::Ready
+            | EventKind::NotReady { .. }
+            | EventKind::Offered { .. }
+            | EventKind::Answered { .. }
+            | EventKind::Missed { .. }
+            | EventKind::Ended { .. }
+            | EventKind::WrapUp { .. }
+    )
+}
+
 pub(crate) struct Cx<'a> {
     pub(crate) s: &'a TenantSettings,
     pub(crate) tenant: &'a str,
@@ -674,14 +691,13 @@ impl TenantState {
     fn agent_event(&mut self, cx: &mut Cx<'_>, env: &Envelope, a: &AgentId, ix: u32, t: i64, wm: Option<i64>) {
         let seq = env.seq;
         let raw = env.event.ts.nanos;
+        if marks_week_worked(&env.event.kind) {
+            self.mark_worked(cx, a, ix, raw, seq, wm);
+        }
         match &env.event.kind {
-            EventKind::Login { station } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
-                self.login(cx, a, ix, station, t, seq);
-            }
+            EventKind::Login { station } => self.login(cx, a, ix, station, t, seq),
             EventKind::Logout => self.logout(cx, a, ix, t, seq),
             EventKind::Ready => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let st = &mut self.agents.slot_mut(ix).st;
                 st.status_ready = true;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
@@ -691,7 +707,6 @@ impl TenantState {
                 self.end_wrap(cx, ix, t, seq);
             }
             EventKind::NotReady { .. } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let st = &mut self.agents.slot_mut(ix).st;
                 st.status_ready = false;
                 if !matches!(st.state, AState::Ringing | AState::Talking) {
@@ -700,7 +715,6 @@ impl TenantState {
                 }
             }
             EventKind::Offered { call, emergency, .. } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.end_not_ready(cx, ix, t, seq);
                 self.end_wrap(cx, ix, t, seq);
                 let st = &mut self.agents.slot_mut(ix).st;
@@ -731,14 +745,12 @@ impl TenantState {
                 }
             }
             EventKind::Answered { call, rings } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.end_not_ready(cx, ix, t, seq);
                 self.end_wrap(cx, ix, t, seq);
                 self.agents.slot_mut(ix).st.state = AState::Talking;
                 self.answered(cx, a, ix, call, *rings, raw, t, seq);
             }
             EventKind::Missed { call } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let leg = self.calls.leg_mut(call.as_str(), ix);
                 let rang_ready =
                     leg.as_ref().and_then(|l| l.offered().filter(|_| l.ready_at_offer() && l.answered().is_none()));
@@ -759,7 +771,6 @@ impl TenantState {
                 }
             }
             EventKind::Ended { call } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 let st = &self.agents.slot(ix).st;
                 let logged_out = st.state == AState::LoggedOut;
                 let c = self.calls.find(call.as_str());
@@ -776,7 +787,6 @@ impl TenantState {
                 }
             }
             EventKind::WrapUp { .. } => {
-                self.mark_worked(cx, a, ix, raw, seq, wm);
                 self.end_not_ready(cx, ix, t, seq);
                 self.start_wrap(cx, ix, t, seq);
             }

@@ -106,17 +106,7 @@ impl WeekBook {
         let wm = self.clock.observe(env).map(|t| t.nanos);
         let ev = &env.event;
         let Some(agent) = ev.agent.as_ref().filter(|_| ev.kind.has_agent()) else { return };
-        let activity = matches!(
-            ev.kind,
-            EventKind::Login { .. }
-                | EventKind::Ready
-                | EventKind::NotReady { .. }
-                | EventKind::Offered { .. }
-                | EventKind::Answered { .. }
-                | EventKind::Missed { .. }
-                | EventKind::Ended { .. }
-                | EventKind::WrapUp { .. }
-        );
+        let activity = seatwatch_compliance::marks_week_worked(&ev.kind);
         let qa = matches!(ev.kind, EventKind::Monitored { .. } | EventKind::CallbackSampled { .. });
         if !activity && !qa {
             return;

@@ -135,7 +135,13 @@ fn same_view(c: &Compliance, r: &Reference) -> Result<(), TestCaseError> {
 }
 
 fn check(steps: &[Step], calls: u8, cut: usize) -> Result<(), TestCaseError> {
-    let log = build(steps, calls);
+    compare(&build(steps, calls), cut).map(|_| ())
+}
+
+/// Fold `log` through both projectors, the optimised one restored from the reference's
+/// snapshot before record `cut`: the same changes, deadlines, views and snapshots
+/// throughout. Returns the optimised projector.
+fn compare(log: &[Envelope], cut: usize) -> Result<Compliance, TestCaseError> {
     let (mut c, mut r) = both();
     let cut = cut % (log.len() + 1);
     for (i, env) in log.iter().enumerate() {
@@ -160,7 +166,7 @@ fn check(steps: &[Step], calls: u8, cut: usize) -> Result<(), TestCaseError> {
     }
     same_view(&c, &r)?;
     prop_assert_eq!(c.snapshot(), r.snapshot(), "final snapshot");
-    Ok(())
+    Ok(c)
 }
 
 proptest! {
@@ -212,22 +218,7 @@ fn handovers(steps: &[(i64, i64, u8, u8)], cut: usize) -> Result<usize, TestCase
             }
         })
         .collect();
-    let (mut c, mut r) = both();
-    let cut = cut % (log.len() + 1);
-    for (i, env) in log.iter().enumerate() {
-        if i == cut {
-            let (d, per) = settings();
-            let snap = r.snapshot();
-            prop_assert_eq!(&c.snapshot(), &snap, "snapshot before record {}", i);
-            c = Compliance::restore(&snap, d, per).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        }
-        c.apply(env);
-        r.apply(env);
-        prop_assert_eq!(c.take_changes(), r.take_changes(), "changes at record {}: {:?}", i, env);
-        prop_assert_eq!(c.next_deadline("acme"), r.next_deadline("acme"), "next_deadline at record {}", i);
-    }
-    same_view(&c, &r)?;
-    prop_assert_eq!(c.snapshot(), r.snapshot(), "final snapshot");
+    let c = compare(&log, cut)?;
     Ok(c.alarms("acme", &AlarmQuery::default()).iter().filter(|a| a.rule == crate::Rule::DuplicateLogin).count())
 }
 
