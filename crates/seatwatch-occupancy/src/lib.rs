@@ -231,6 +231,18 @@ enum Presence {
     NotReady,
 }
 
+/// How an agent came to be known: by its own state events, or only by a roster entry (a
+/// supervisor's wallboard lists the whole roster, absent agents included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+enum Listing {
+    /// The agent has sent state events (listed from then on, whatever the roster says).
+    Seen,
+    /// Only a roster entry so far: listed as logged out since that entry.
+    Rostered,
+    /// A roster entry, then `"active": false`, and no state event: not listed.
+    Retired,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 enum Act {
     Idle,
@@ -328,6 +340,7 @@ struct Agent {
     /// Queue indexes, sorted.
     members: Vec<u32>,
     today: Counters,
+    listing: Listing,
 }
 
 impl Agent {
@@ -348,7 +361,13 @@ impl Agent {
             reason_ver: 0,
             members: Vec::new(),
             today: Counters::default(),
+            listing: Listing::Seen,
         }
+    }
+
+    /// Whether the read views list the agent.
+    fn listed(&self) -> bool {
+        self.listing != Listing::Retired
     }
 
     /// The precedence: logged out > activity (ringing, talking, wrap-up) > not ready > ready.
@@ -682,20 +701,49 @@ impl Tenant {
             }
             ag.since = eff;
         }
-        if cx.changes.track {
-            if cx.changes.q.len() >= MAX_PENDING_CHANGES {
-                cx.changes.q.pop_front();
-                cx.changes.dropped += 1;
+        self.push_change(cx, a);
+    }
+
+    /// Queue agent `a`'s state as a change (when changes are tracked).
+    fn push_change(&mut self, cx: &mut Cx<'_>, a: usize) {
+        if !cx.changes.track {
+            return;
+        }
+        let ag = &self.agents[a];
+        if cx.changes.q.len() >= MAX_PENDING_CHANGES {
+            cx.changes.q.pop_front();
+            cx.changes.dropped += 1;
+        }
+        cx.changes.q.push_back(AgentStateChange {
+            tenant: self.name.clone(),
+            agent: ag.id.clone(),
+            state: ag.state(),
+            since: ag.since,
+            station: ag.station.as_ref().map(Text::to_string),
+            reason: ag.shown_reason().map(str::to_owned),
+            seq: cx.seq,
+        });
+    }
+
+    /// A `roster` entry: an agent the tenant has not seen yet is listed as logged out
+    /// from the entry on (until its first state event, or until it leaves the roster
+    /// without one). An agent that has sent state events is not affected.
+    fn roster(&mut self, cx: &mut Cx<'_>, id: &AgentId, ts: Ts, active: bool) {
+        let known = self.agent_index.0.get(id.as_str()).map(|&i| i as usize);
+        match (known, active) {
+            (None, true) => {
+                let a = self.agent(id, ts);
+                self.agents[a].listing = Listing::Rostered;
+                self.push_change(cx, a);
             }
-            cx.changes.q.push_back(AgentStateChange {
-                tenant: self.name.clone(),
-                agent: ag.id.clone(),
-                state: new,
-                since: ag.since,
-                station: ag.station.as_ref().map(Text::to_string),
-                reason: ag.shown_reason().map(str::to_owned),
-                seq: cx.seq,
-            });
+            (Some(a), true) if self.agents[a].listing == Listing::Retired => {
+                self.agents[a] = Agent { listing: Listing::Rostered, ..Agent::new(id, ts) };
+                self.push_change(cx, a);
+            }
+            (Some(a), false) if self.agents[a].listing == Listing::Rostered => {
+                self.agents[a].listing = Listing::Retired;
+            }
+            _ => {}
         }
     }
 
@@ -766,6 +814,10 @@ impl Tenant {
         }
         let Some(agent) = env.event.agent.as_ref() else { return };
         let kind = &env.event.kind;
+        if let EventKind::Roster { active, .. } = kind {
+            self.roster(cx, agent, ts, *active);
+            return;
+        }
         if !matches!(
             kind,
             EventKind::Login { .. }
@@ -782,6 +834,11 @@ impl Tenant {
             return;
         }
         let a = self.agent(agent, ts);
+        if self.agents[a].listing != Listing::Seen {
+            // Known only from the roster: its history starts with this event, as for an
+            // agent first seen here.
+            self.agents[a] = Agent::new(agent, ts);
+        }
         let (eff, before) = self.begin(cfg, a, ts);
         match kind {
             EventKind::Login { station } => {
@@ -1248,6 +1305,7 @@ impl Occupancy {
         let mut out: Vec<AgentView> = t
             .agents
             .iter()
+            .filter(|ag| ag.listed())
             .map(|ag| {
                 let state = ag.state();
                 let mut counters = ag.today.clone();
@@ -1280,7 +1338,7 @@ impl Occupancy {
     pub fn agent_state_counts(&self, tenant: &str) -> BTreeMap<AgentState, u64> {
         let mut out: BTreeMap<AgentState, u64> = AgentState::ALL.iter().map(|s| (*s, 0)).collect();
         if let Some((t, _)) = self.tenant(tenant) {
-            for ag in &t.agents {
+            for ag in t.agents.iter().filter(|a| a.listed()) {
                 *out.entry(ag.state()).or_insert(0) += 1;
             }
         }
@@ -1555,7 +1613,7 @@ impl Occupancy {
             })
             .collect();
         for (i, ag) in t.agents.iter().enumerate() {
-            if wanted(i as u32) {
+            if wanted(i as u32) && ag.listed() {
                 let entry =
                     TimelineEntry { agent: ag.id.clone(), state: ag.state(), from: ag.since, to: now, open: true };
                 out.push((i as u32, entry));

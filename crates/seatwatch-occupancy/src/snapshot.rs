@@ -129,9 +129,10 @@ pub enum SnapshotError {
 
 /// The format's magic and version: version 2 books agent time lazily (the open segment,
 /// its corrections, each agent's `interval_from`); version 3 adds the service level's
-/// cohort numerator to the counters and each call's first-offer queue. Snapshots of
+/// cohort numerator to the counters and each call's first-offer queue; version 4 lists
+/// agents known only from the roster (each agent's `listing`). Snapshots of
 /// other versions are refused (the server then folds the log).
-const MAGIC: &[u8; 8] = b"SWOCC\x00\x00\x03";
+const MAGIC: &[u8; 8] = b"SWOCC\x00\x00\x04";
 
 /// What the state depends on: the time zone, the interval and the lateness.
 fn fingerprint(cfg: &Resolved) -> String {
