@@ -551,6 +551,50 @@ mod tests {
     }
 
     #[test]
+    fn a_no_show_is_on_its_own_days_row_and_month_without_a_roster() {
+        // The calendar tester's case: no roster, so the agent is known from its first login
+        // (Friday 30 January), which the no-show of Monday 2 February cites as evidence.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-01-30T08:00:00+08:00", login()),
+                ("2026-01-30T17:40:00+08:00", EventKind::Logout),
+                ("2026-02-02T09:30:01+08:00", EventKind::Heartbeat),
+            ],
+        );
+        let rows = rows(&r);
+        assert!(!rows["2026-01-30"].absent, "the day present: {rows:#?}");
+        let mon = &rows["2026-02-02"];
+        assert!(mon.absent && mon.first_login.is_none(), "{mon:?}");
+        assert_eq!(mon.alarms, ["absent-a1-2026-02-02"]);
+        let cards = cards(&r);
+        assert_eq!((cards["2026-01"].days_absent, cards["2026-01"].days_present), (0, 1));
+        assert_eq!(cards["2026-02"].days_absent, 1);
+    }
+
+    #[test]
+    fn a_night_shifts_early_logout_after_midnight_counts_in_the_shifts_month() {
+        // The calendar tester's case: the night of 31 October, out at 05:30 on 1 November.
+        let r = replay(
+            "Asia/Shanghai",
+            &[
+                ("2026-10-20T09:00:00+08:00", shift("2026-10-31", Some(("22:00", "06:00")))),
+                ("2026-10-31T21:50:00+08:00", login()),
+                ("2026-11-01T05:30:00+08:00", EventKind::Logout),
+                ("2026-11-01T06:30:00+08:00", EventKind::Heartbeat),
+            ],
+        );
+        assert!(rows(&r)["2026-10-31"].early);
+        let cards = cards(&r);
+        let oct = &cards["2026-10"];
+        assert_eq!((oct.days_early, oct.alarms[&seatwatch_compliance::Rule::EarlyLogout]), (1, 1), "{oct:?}");
+        assert!(
+            cards.get("2026-11").is_none_or(|nov| nov.alarms[&seatwatch_compliance::Rule::EarlyLogout] == 0),
+            "{cards:#?}"
+        );
+    }
+
+    #[test]
     fn a_night_shifts_whole_session_is_on_its_shifts_row() {
         // The black-box tester's night: shift Tuesday 22:00 to Wednesday 06:00, Wednesday
         // off; in at 21:50, out at 06:05. Calendar days would give 7,800 s and 21,900 s.

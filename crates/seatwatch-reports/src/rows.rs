@@ -193,14 +193,15 @@ fn secs(ns: i64) -> f64 {
 
 const ATTENDANCE_RULES: [Rule; 3] = [Rule::LateLogin, Rule::EarlyLogout, Rule::Absent];
 
-/// The local date an attendance alarm is about: the day its login or logout was booked
-/// to, else the date in a no-show alarm's id (`absent-AGENT-YYYY-MM-DD`), else the
-/// local date it was raised.
+/// The local date an attendance alarm is about: the date in a no-show alarm's id
+/// (`absent-AGENT-YYYY-MM-DD`: its evidence may cite the login that first made the agent
+/// known, days earlier), else the day its login or logout was booked to, else the local
+/// date it was raised.
 fn alarm_day(replay_tz: chrono_tz::Tz, a: &Alarm, agent: &AgentId, rows: &BTreeMap<u64, (AgentId, Date)>) -> Date {
-    if let Some(d) = a.evidence.iter().find_map(|s| rows.get(s).filter(|(x, _)| x == agent).map(|(_, d)| *d)) {
+    if let Some(d) = a.id.len().checked_sub(10).and_then(|i| a.id.get(i..)).and_then(Date::parse) {
         return d;
     }
-    if let Some(d) = a.id.len().checked_sub(10).and_then(|i| a.id.get(i..)).and_then(Date::parse) {
+    if let Some(d) = a.evidence.iter().find_map(|s| rows.get(s).filter(|(x, _)| x == agent).map(|(_, d)| *d)) {
         return d;
     }
     Date::from_naive(local_date(replay_tz, a.raised_at.nanos))
@@ -402,10 +403,21 @@ impl Replay {
             keys.insert(k.clone());
             att_by.entry(k).or_default().push(r);
         }
+        // An attendance alarm counts in the month of the day its attendance row is (a
+        // night shift's early logout after midnight on the 1st is the last month's, like
+        // the day it marks early); any other alarm in the month it was raised.
+        let row_month: BTreeMap<&str, Month> = att
+            .iter()
+            .flat_map(|r| {
+                let d = r.date.to_naive();
+                r.alarms.iter().map(move |id| (id.as_str(), (chrono::Datelike::year(&d), chrono::Datelike::month(&d))))
+            })
+            .collect();
         let mut alarms: BTreeMap<(AgentId, Month), BTreeMap<Rule, u64>> = BTreeMap::new();
         for a in self.engine.compliance.alarms(tenant, &AlarmQuery::default()) {
             let Some(agent) = a.agent.clone() else { continue };
-            let k = (agent, month_of(tz, a.raised_at.nanos));
+            let month = row_month.get(a.id.as_str()).copied().unwrap_or_else(|| month_of(tz, a.raised_at.nanos));
+            let k = (agent, month);
             keys.insert(k.clone());
             *alarms.entry(k).or_default().entry(a.rule).or_insert(0) += 1;
         }
