@@ -306,6 +306,12 @@ impl Config {
             if t.name.is_empty() || t.name.len() > 64 {
                 return Err(ConfigError::Invalid(format!("{what}: `name` must be 1 to 64 bytes")));
             }
+            if t.name == SERVER_SOURCE {
+                return Err(ConfigError::Invalid(format!(
+                    "{what}: the name {SERVER_SOURCE:?} is the server's own (the source of its tick records); \
+                     give the token another name"
+                )));
+            }
             if !names.insert(t.name.as_str()) {
                 return Err(ConfigError::Invalid(format!(
                     "{what}: two tokens are named {:?}; names must be unique (they become each event's source)",
@@ -446,6 +452,9 @@ impl Config {
     }
 }
 
+/// The source of the records the server writes itself (ticks): no token may be named so.
+pub const SERVER_SOURCE: &str = "server";
+
 /// Tenant names: they appear in URLs, metric labels and file names.
 pub fn valid_tenant(name: &str) -> bool {
     !name.is_empty()
@@ -585,6 +594,16 @@ not_ready_max = "15m"
         );
         let e = Config::parse(&text).unwrap_err().to_string();
         assert!(e.contains("(name \"b\")") && e.contains("same `sha256` as the token named \"a\""), "{e}");
+    }
+
+    #[test]
+    fn no_token_may_take_the_servers_own_source_name() {
+        let h = "a".repeat(64);
+        let e =
+            Config::parse(&format!("[[token]]\nname=\"server\"\ntenant=\"t\"\nrole=\"producer\"\nsha256=\"{h}\"\n"))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("\"server\" is the server's own"), "{e}");
     }
 
     #[test]

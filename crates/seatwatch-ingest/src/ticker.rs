@@ -93,7 +93,7 @@ pub async fn run(state: Arc<AppState>) {
             .into_iter()
             .map(|(tenant, ts)| Pending {
                 tenant: tenant.into(),
-                source: "server".into(),
+                source: seatwatch_config::SERVER_SOURCE.into(),
                 received: now,
                 event: Event { id: Default::default(), ts, agent: None, kind: EventKind::Tick, extra: None },
             })

@@ -218,6 +218,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// An optional free-text label (`reason`, `name`): empty text is no label, as a
+    /// softphone with no reason selected may send it.
+    fn opt_label(&self, field: &str) -> Result<Option<&'a str>, Rejection> {
+        match self.get(field) {
+            Some(Json::String(s)) if s.is_empty() => Ok(None),
+            _ => self.opt_text(field, MAX_TEXT_BYTES),
+        }
+    }
+
     fn text(&self, field: &str, max: usize, what: &str) -> Result<&'a str, Rejection> {
         self.opt_text(field, max)?.ok_or_else(|| self.missing(field, what))
     }
@@ -388,9 +397,7 @@ pub fn validate_event(value: &Json<'_>, index: usize, opts: &IngestOptions<'_>) 
         ),
         "logout" => (EventKind::Logout, &[]),
         "ready" => (EventKind::Ready, &[]),
-        "not_ready" => {
-            (EventKind::NotReady { reason: cx.opt_text("reason", MAX_TEXT_BYTES)?.map(str::to_owned) }, &["reason"])
-        }
+        "not_ready" => (EventKind::NotReady { reason: cx.opt_label("reason")?.map(str::to_owned) }, &["reason"]),
         "queued" => {
             let call = cx.call()?;
             let queue = QueueId::from(cx.text("queue", MAX_TEXT_BYTES, "the queue the caller waits in")?);
@@ -445,7 +452,7 @@ pub fn validate_event(value: &Json<'_>, index: usize, opts: &IngestOptions<'_>) 
             let certified = cx.opt_bool("certified")?.ok_or_else(|| {
                 cx.missing("certified", "true once the agent passed assessment and the supervisor confirmed it")
             })?;
-            let name = cx.opt_text("name", MAX_TEXT_BYTES)?.map(str::to_owned);
+            let name = cx.opt_label("name")?.map(str::to_owned);
             let active = cx.opt_bool("active")?.unwrap_or(true);
             (EventKind::Roster { certified, name, active }, &["certified", "name", "active"])
         }
@@ -546,6 +553,10 @@ mod tests {
         let e = check(json!({"id":"1","type":"busy","ts":"2026-03-02T08:20:00+08:00","agent":"a1","reason":"lunch"}))
             .unwrap();
         assert_eq!(e.kind, EventKind::NotReady { reason: Some("lunch".into()) });
+        // No reason selected: an empty reason is none, not a bad event.
+        let e = check(json!({"id":"2","type":"not_ready","ts":"2026-03-02T08:20:00+08:00","agent":"a1","reason":""}))
+            .unwrap();
+        assert_eq!(e.kind, EventKind::NotReady { reason: None });
     }
 
     #[test]

@@ -341,6 +341,13 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
         None if new && copied_in.exists() => Some(read_key(&copied_in)?),
         None => None,
     };
+    if new && key.is_none() {
+        eprintln!(
+            "backup: note: no --caller-key: the copy gets a caller key of its own, so a server restored from it \
+             hashes callers differently from this one (the log's stored hashes stay as they are). To restore \
+             with the same hashing, pass the server's DATA/caller.key with --caller-key (docs/operations.md)"
+        );
+    }
     // For a new backup the server and the token are checked before anything is made, so
     // that a refused token or a server that is not there leaves no directory behind.
     let before = entries(&a.out);
@@ -403,6 +410,14 @@ fn copy(
         .header("x-seatwatch-last-seq")
         .and_then(|v| v.parse::<u64>().ok())
         .context("GET /v1/log did not say its last seq (x-seatwatch-last-seq)")?;
+    if announced < start - 1 {
+        bail!(
+            "the server's log ends at seq {announced}, before this copy's last seq {}: the copy is not of this \
+             server's log, or the server has lost records since it was made (restored from an older backup, or \
+             repaired); nothing was copied. Keep this copy, and back the server up into a new --out directory",
+            start - 1
+        );
+    }
     let bar = progress(announced.saturating_sub(start - 1), "copying");
     let mut body = resp.body;
     let (mut batch, mut batch_bytes, mut expect) = (Vec::new(), 0usize, start);

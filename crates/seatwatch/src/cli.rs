@@ -63,7 +63,7 @@ pub struct ServeArgs {
     pub no_auth: bool,
     /// How the log is checked at start. `background`: start from the duplicate index's
     /// checkpoint, check the records after it before serving and the ones before it while
-    /// serving (a bad record stops the server with exit code 1). `full`: check every
+    /// serving (a bad record stops the server with exit code 2, as any refusal to start does). `full`: check every
     /// record before serving (start-up time grows with the log).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = StartCheck::Background)]
     pub start_check: StartCheck,

@@ -9,6 +9,9 @@ pub fn run(a: TokenArgs) -> Result<ExitCode> {
     if a.name.is_empty() || a.name.len() > 64 || a.name.contains(['"', '\\', '\n']) {
         bail!("--name must be 1 to 64 bytes without quotes, backslashes or newlines (got {:?})", a.name);
     }
+    if a.name == seatwatch_config::SERVER_SOURCE {
+        bail!("--name {:?} is the server's own (the source of its tick records); choose another name", a.name);
+    }
     if !seatwatch_config::valid_tenant(&a.tenant) {
         bail!("--tenant {:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.'", a.tenant);
     }

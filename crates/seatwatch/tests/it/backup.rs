@@ -119,3 +119,40 @@ fn a_failed_backup_leaves_no_half_made_directory() {
     let (status, log) = server.terminate();
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn extending_a_copy_from_a_server_whose_log_is_shorter_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let (data, copy) = (dir.path().join("data"), dir.path().join("copy"));
+    let server = Serve::start(&cfg, &data);
+    let o = run(&[
+        "simulate",
+        "--url",
+        &format!("ws://{}/v1/ingest", server.addr),
+        "--token",
+        PRODUCER,
+        "--agents",
+        "2",
+        "--queues",
+        "1",
+        "--date",
+        "2026-03-02",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let key = data.join("caller.key");
+    let o = backup(&format!("http://{}", server.addr), ADMIN, &copy, Some(&key));
+    assert!(o.status.success(), "{}", text(&o));
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    let before = run(&["verify", "--data", s(&copy)]);
+
+    // Another server, with a log of its own (empty): the copy is not of it.
+    let other = Serve::start(&cfg, &dir.path().join("other"));
+    let o = backup(&format!("http://{}", other.addr), ADMIN, &copy, None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("the server's log ends at seq 0, before this copy's last seq"), "{}", text(&o));
+    let (status, log) = other.terminate();
+    assert!(status.success(), "{log}");
+    assert_eq!(run(&["verify", "--data", s(&copy)]).stdout, before.stdout, "the copy is untouched");
+}

@@ -45,6 +45,9 @@ fn bad_arguments_get_clap_errors_not_panics() {
     let o = run(&["token", "--name", "x", "--tenant", "bad tenant!", "--role", "reader"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("--tenant"), "{}", text(&o));
+    let o = run(&["token", "--name", "server", "--tenant", "t", "--role", "producer"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("the server's own"), "{}", text(&o));
 }
 
 #[test]
