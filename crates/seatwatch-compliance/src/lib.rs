@@ -74,7 +74,9 @@ pub enum SnapshotError {
 /// 3: a no-show `absent` and `roster_not_published` cite the record that fired them;
 /// `duplicate_login` with another agent is judged when the watermark passes the login
 /// (pending checks and their `Duplicate` deadlines are in the state).
-pub const SNAPSHOT_VERSION: u8 = 3;
+/// 4: a first login stamped less than `absent_after` late that arrives after its no-show
+/// `absent` was raised clears that alarm.
+pub const SNAPSHOT_VERSION: u8 = 4;
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct SnapshotBody {

@@ -1091,6 +1091,12 @@ impl TenantState {
                         }
                     }
                 }
+                // The login came less than `absent_after` late (or on time) but after its
+                // no-show was raised (a wall-clock tick passed the deadline before the
+                // producer's late event arrived): not absent. Cleared at once.
+                if absent_raised && !logged_in && t.saturating_sub(si.start) <= after {
+                    self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
+                }
             }
         }
 

@@ -209,6 +209,30 @@ fn no_show_fires_via_watermark_strictly_after_the_hour() {
 }
 
 #[test]
+fn a_login_stamped_before_the_absence_deadline_arriving_after_it_clears_the_no_show() {
+    // The live tester's wall-clock case: the tick passed 09:30 before the producer's
+    // login, stamped 09:29:50, arrived. Late, not absent: the no-show clears at once.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    for a in ["late", "on_time"] {
+        l.login("2026-02-27T08:00:00", a, a);
+        l.logout("2026-02-27T17:40:00", a);
+    }
+    l.hb(&at("09:30:01"));
+    assert_eq!(l.only(Rule::Absent).len(), 2);
+    let login = l.login(&at("09:29:50"), "late", "late");
+    l.login(&at("08:20:00"), "on_time", "on_time");
+    assert_eq!(
+        l.summary(),
+        vec![
+            (Rule::LateLogin, s("late"), s("03-02 09:29:50"), None),
+            (Rule::Absent, s("late"), s("03-02 09:30:00"), Some(s("03-02 09:30:00"))),
+            (Rule::Absent, s("on_time"), s("03-02 09:30:00"), Some(s("03-02 09:30:00"))),
+        ]
+    );
+    assert!(l.all()[1].evidence.contains(&login), "the clearing login is evidence: {:?}", l.all()[1]);
+}
+
+#[test]
 fn unknown_agents_are_not_absent_and_weekends_are_free() {
     let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
     l.login("2026-02-27T08:00:00", "a1", "s1"); // Friday
