@@ -302,7 +302,12 @@ pub async fn log(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q
     let from_seq = match q.get("from_seq").map(|s| s.parse::<u64>()) {
         None => 1,
         Some(Ok(n)) => n.max(1),
-        Some(Err(_)) => return bad_request("`from_seq` must be a whole number ≥ 1".into()),
+        Some(Err(_)) => {
+            return bad_request(
+                "`from_seq` must be a whole number (the first seq wanted; 0 and 1 both start at the first record)"
+                    .into(),
+            );
+        }
     };
     let to_seq = state.log.head().last_seq;
     tracing::info!(admin = %who.name, from_seq, to_seq, "raw log requested");

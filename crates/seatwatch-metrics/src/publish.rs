@@ -259,10 +259,20 @@ impl Publisher {
             if n <= pn {
                 continue;
             }
-            let d = n - pn;
-            let mean_ns = (sum - psum) / i128::from(d);
-            let value = mean_ns as f64 / NANOS_PER_SEC as f64;
-            handle.record_many(value, usize::try_from(d).unwrap_or(usize::MAX));
+            // `d` samples summing to `added` ns: `d - r` at the floor of their mean and `r`
+            // one nanosecond above it, so the recorder's sum gains exactly `added` (up to
+            // its f64 rounding). Both values lie within the bucket: the samples are whole
+            // nanoseconds, so the mean's ceiling is at most the largest of them.
+            let (d, added) = (i128::from(n - pn), sum - psum);
+            let (mean_ns, r) = (added.div_euclid(d), added.rem_euclid(d));
+            let at = |ns: i128| ns as f64 / NANOS_PER_SEC as f64;
+            let count = |k: i128| usize::try_from(k).unwrap_or(usize::MAX);
+            if d > r {
+                handle.record_many(at(mean_ns), count(d - r));
+            }
+            if r > 0 {
+                handle.record_many(at(mean_ns + 1), count(r));
+            }
         }
         *prev = cur.clone();
     }

@@ -293,6 +293,16 @@ mod tests {
     }
 
     #[test]
+    fn csv_numbers_are_the_json_numbers_digit_for_digit() {
+        // 6/13 and 10/3: the shortest text that reads back as the same double, as in JSON.
+        let (a, b) = (6.0f64 / 13.0, 10.0f64 / 3.0);
+        let row = serde_json::json!({"a": a, "b": b, "c": 0.1 + 0.2}).to_string();
+        let csv = report(&[&row]).render(Format::Csv);
+        assert_eq!(csv, format!("a,b,c\n{a},{b},{}\n", 0.1 + 0.2));
+        assert!(row.contains(&a.to_string()) && csv.contains("0.46153846153846156"), "{row} {csv}");
+    }
+
+    #[test]
     fn tables_align_and_round_fractions() {
         let r = report(&[
             r#"{"agent":"a1","share":0.8333333333333334,"n":12}"#,
