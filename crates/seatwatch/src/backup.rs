@@ -314,11 +314,19 @@ fn entries(dir: &Path) -> std::io::Result<Option<Vec<std::ffi::OsString>>> {
     }
 }
 
-fn append(log: &Log, out: &Path, batch: Vec<RawRecord>) -> Result<()> {
+/// Append `batch` to the copy; `start` is the first seq this run copies (the copy held
+/// the records before it), which tells a foreign copy from a bad stream.
+fn append(log: &Log, out: &Path, start: u64, batch: Vec<RawRecord>) -> Result<()> {
     log.append_raw(batch).map_err(|e| match e {
-        LogError::RawRejected { seq, reason } => anyhow::anyhow!(
+        LogError::RawRejected { seq, reason } if seq == start && start > 1 => anyhow::anyhow!(
             "record {seq} from the server does not continue the copy in {}: {reason}. \
              Is this directory a backup of another server's log? Back up into a new directory.",
+            out.display()
+        ),
+        LogError::RawRejected { seq, reason } => anyhow::anyhow!(
+            "record {seq} from the server is not sound: {reason}. The server's log or the connection altered it; \
+             nothing from record {seq} on was copied into {} (run `seatwatch verify` on the server's data \
+             directory)",
             out.display()
         ),
         other => anyhow::Error::new(other).context(format!("cannot append to the copy in {}", out.display())),
@@ -443,14 +451,14 @@ fn copy(
         batch.push(RawRecord { seq, bytes });
         expect += 1;
         if batch.len() >= BATCH_RECORDS || batch_bytes >= BATCH_BYTES {
-            append(&log, &a.out, std::mem::take(&mut batch))?;
+            append(&log, &a.out, start, std::mem::take(&mut batch))?;
             *appended = true;
             batch_bytes = 0;
             bar.set_position(expect - start);
         }
     }
     let last_batch = !batch.is_empty();
-    append(&log, &a.out, batch)?;
+    append(&log, &a.out, start, batch)?;
     *appended |= last_batch;
     bar.finish_and_clear();
     let head = log.head();

@@ -156,3 +156,76 @@ fn extending_a_copy_from_a_server_whose_log_is_shorter_is_refused() {
     assert!(status.success(), "{log}");
     assert_eq!(run(&["verify", "--data", s(&copy)]).stdout, before.stdout, "the copy is untouched");
 }
+
+/// `GET path` with the admin token over plain HTTP/1.1: the raw response's head and body.
+fn raw_get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (String::from_utf8_lossy(&all[..at]).into_owned(), all[at + 4..].to_vec())
+}
+
+#[test]
+fn a_record_altered_on_the_way_is_named_as_such_and_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let data = dir.path().join("data");
+    let server = Serve::start(&cfg, &data);
+    let o = run(&[
+        "simulate",
+        "--url",
+        &format!("ws://{}/v1/ingest", server.addr),
+        "--token",
+        PRODUCER,
+        "--agents",
+        "2",
+        "--queues",
+        "1",
+        "--date",
+        "2026-03-02",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (head, body) = raw_get(server.addr, "/v1/log?from_seq=1");
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // The body may be chunked: keep the server's framing, alter one byte of record 3's
+    // payload (found by its seq header).
+    let last_seq = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("x-seatwatch-last-seq: ").map(str::to_owned))
+        .unwrap();
+    let mut body = body;
+    let mut marker = 3u64.to_be_bytes().to_vec();
+    marker.extend_from_slice(&[0, 0]);
+    let at = body.windows(marker.len()).position(|w| w == marker.as_slice()).expect("record 3 in the stream");
+    body[at + 12 + 20] ^= 0x01;
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    let serve_once = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = fake.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let _ = c.read(&mut req).unwrap();
+        let framing =
+            if chunked { "Transfer-Encoding: chunked".to_owned() } else { format!("Content-Length: {}", body.len()) };
+        write!(
+            c,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.seatwatch.log-v1\r\nx-seatwatch-last-seq: {last_seq}\r\n{framing}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        c.write_all(&body).unwrap();
+    });
+    let out = dir.path().join("copy");
+    let o = backup(&format!("http://{addr}"), ADMIN, &out, None);
+    serve_once.join().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("record 3 from the server is not sound"), "{}", text(&o));
+    assert!(!text(&o).contains("another server's log"), "{}", text(&o));
+    assert!(!out.exists(), "nothing was copied, nothing is left");
+}
