@@ -12,7 +12,8 @@ use std::sync::Arc;
 /// One alarm, as `GET /v1/alarms` shows it.
 ///
 /// JSON: `{"id","rule","agent","call","raised_at","cleared_at","message","evidence"}`,
-/// with `agent`, `call` and `cleared_at` `null` when absent.
+/// with `agent`, `call` and `cleared_at` `null` when absent, and `"withdrawn": true` on a
+/// withdrawn alarm (only listed when asked for: `state=withdrawn`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, Encode, Decode)]
 pub struct Alarm {
     /// Unique within the tenant and the same on every replay, e.g. `late_login-42`.
@@ -31,6 +32,12 @@ pub struct Alarm {
     pub message: String,
     /// The log sequence numbers of the events behind the alarm, ascending.
     pub evidence: Vec<u64>,
+    /// Shown to be false after it was raised: an event stamped before `raised_at`
+    /// arrived afterwards and ends the condition before the deadline (a producer behind
+    /// the tenant's clock). `cleared_at` is then `raised_at`; the alarm is kept (its id
+    /// stays taken, the stream told of it) but left out of the lists unless asked for.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
     /// The tenant (not serialized: the API is per tenant).
     #[serde(skip)]
     pub tenant: String,
@@ -56,17 +63,27 @@ pub struct AlarmQuery {
     pub from: Option<Ts>,
     /// Only alarms raised before this.
     pub to: Option<Ts>,
+    /// The withdrawn alarms instead of the others (`state=withdrawn`).
+    pub withdrawn: bool,
 }
 
 impl AlarmQuery {
     /// Whether `a` passes the filter.
     pub fn matches(&self, a: &Alarm) -> bool {
-        self.matches_parts(a.rule, a.agent.as_ref().map(AgentId::as_str), a.raised_at.nanos, a.is_active())
+        self.matches_parts(a.rule, a.agent.as_ref().map(AgentId::as_str), a.raised_at.nanos, a.is_active(), a.withdrawn)
     }
 
     /// [`AlarmQuery::matches`] on the fields it looks at.
-    pub(crate) fn matches_parts(&self, rule: Rule, agent: Option<&str>, raised_at: i64, active: bool) -> bool {
-        (!self.active_only || active)
+    pub(crate) fn matches_parts(
+        &self,
+        rule: Rule,
+        agent: Option<&str>,
+        raised_at: i64,
+        active: bool,
+        withdrawn: bool,
+    ) -> bool {
+        withdrawn == self.withdrawn
+            && (!self.active_only || active)
             && self.rule.is_none_or(|r| r == rule)
             && self.agent.as_deref().is_none_or(|ag| agent == Some(ag))
             && self.from.is_none_or(|f| raised_at >= f.nanos)
@@ -89,6 +106,7 @@ pub(crate) struct Stored {
     pub(crate) cleared_at: Option<i64>,
     pub(crate) message: Box<str>,
     pub(crate) evidence: Box<[u64]>,
+    pub(crate) withdrawn: bool,
 }
 
 /// A tenant's alarms, by `(raised_at, id)` (the API's order) and by id.
@@ -114,6 +132,7 @@ struct AlarmRef<'a> {
     cleared_at: Option<Ts>,
     message: &'a str,
     evidence: &'a [u64],
+    withdrawn: bool,
     tenant: &'a str,
 }
 
@@ -169,6 +188,7 @@ impl AlarmBook {
             cleared_at: s.cleared_at.map(Ts::from_nanos),
             message: s.message.clone().into(),
             evidence: s.evidence.to_vec(),
+            withdrawn: s.withdrawn,
             tenant: tenant.to_owned(),
         }
     }
@@ -189,6 +209,7 @@ impl AlarmBook {
                 cleared_at: s.cleared_at.map(Ts::from_nanos),
                 message: &s.message,
                 evidence: &s.evidence,
+                withdrawn: s.withdrawn,
                 tenant,
             }
             .encode(e)?;
@@ -221,6 +242,7 @@ impl AlarmBook {
                 cleared_at: a.cleared_at.map(|t| t.nanos),
                 message: a.message.into_boxed_str(),
                 evidence: a.evidence.into_boxed_slice(),
+                withdrawn: a.withdrawn,
             };
             book.insert(&id, at, stored);
         }
@@ -273,12 +295,15 @@ mod tests {
             cleared_at: None,
             message: "m".into(),
             evidence: vec![7],
+            withdrawn: false,
             tenant: "acme".into(),
         };
         assert_eq!(
             serde_json::to_string(&a).unwrap(),
             r#"{"id":"late_login-7","rule":"late_login","agent":"a1","call":null,"raised_at":"2026-03-02T00:41:00Z","cleared_at":null,"message":"m","evidence":[7]}"#
         );
+        let w = Alarm { withdrawn: true, cleared_at: Some(a.raised_at), ..a };
+        assert!(serde_json::to_string(&w).unwrap().ends_with(r#""evidence":[7],"withdrawn":true}"#));
     }
 
     fn alarm(id: &str, at: i64, agent: Option<&str>, cleared: Option<i64>) -> Alarm {
@@ -291,6 +316,7 @@ mod tests {
             cleared_at: cleared.map(Ts::from_nanos),
             message: format!("message of {id}"),
             evidence: vec![1, 5, at.unsigned_abs()],
+            withdrawn: at == 7,
             tenant: "acme".into(),
         }
     }
@@ -336,6 +362,7 @@ mod tests {
             cleared_at: None,
             message: "".into(),
             evidence: Box::new([]),
+            withdrawn: false,
         };
         assert!(!book.insert("b", 99, again.clone()));
         assert!(book.insert("n", 99, again));
@@ -375,6 +402,7 @@ mod tests {
             cleared_at: Some(t(200)),
             message: String::new(),
             evidence: vec![],
+            withdrawn: false,
             tenant: Default::default(),
         };
         assert!(AlarmQuery::default().matches(&a));
@@ -384,5 +412,10 @@ mod tests {
         assert!(!AlarmQuery { agent: Some("a2".into()), ..Default::default() }.matches(&a));
         assert!(AlarmQuery { from: Some(t(100)), to: Some(t(101)), ..Default::default() }.matches(&a));
         assert!(!AlarmQuery { to: Some(t(100)), ..Default::default() }.matches(&a));
+        // Withdrawn alarms only when asked for, and then only they.
+        assert!(!AlarmQuery { withdrawn: true, ..Default::default() }.matches(&a));
+        let w = Alarm { withdrawn: true, ..a };
+        assert!(!AlarmQuery::default().matches(&w));
+        assert!(AlarmQuery { withdrawn: true, ..Default::default() }.matches(&w));
     }
 }

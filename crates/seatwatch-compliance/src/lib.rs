@@ -75,7 +75,8 @@ pub enum SnapshotError {
 /// `duplicate_login` with another agent is judged when the watermark passes the login
 /// (pending checks and their `Duplicate` deadlines are in the state).
 /// 4: a first login stamped less than `absent_after` late that arrives after its no-show
-/// `absent` was raised clears that alarm.
+/// `absent` was raised clears that alarm; an alarm cleared by an event stamped before it
+/// was raised is withdrawn (each alarm encodes `withdrawn`).
 pub const SNAPSHOT_VERSION: u8 = 4;
 
 #[derive(bincode::Encode, bincode::Decode)]
@@ -131,7 +132,7 @@ impl Compliance {
         t.alarms
             .from(lower)
             .take_while(|(at, _, _)| q.to.is_none_or(|to| *at < to.nanos))
-            .filter(|(at, _, s)| q.matches_parts(s.rule, s.agent.as_deref(), *at, s.cleared_at.is_none()))
+            .filter(|(at, _, s)| q.matches_parts(s.rule, s.agent.as_deref(), *at, s.cleared_at.is_none(), s.withdrawn))
             .map(|(at, id, s)| alarm::AlarmBook::view(tenant, at, id, s))
             .collect()
     }

@@ -460,6 +460,7 @@ impl TenantState {
             cleared_at: None,
             message: message.into_boxed_str(),
             evidence: evidence.into_boxed_slice(),
+            withdrawn: false,
         };
         tracing::debug!(tenant = cx.tenant, id = %id, "compliance alarm raised");
         if cx.record {
@@ -472,12 +473,15 @@ impl TenantState {
     }
 
     /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`.
+    /// Cleared by an event stamped before it was raised (`at` < `raised_at`), the alarm
+    /// was false when raised: it is withdrawn (see [`crate::Alarm::withdrawn`]).
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
         let Some((raised, alarm)) = self.alarms.get_mut(id) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
         alarm.cleared_at = Some(at.max(raised));
+        alarm.withdrawn = at < raised;
         if seq != 0 && !alarm.evidence.contains(&seq) {
             let mut evidence = std::mem::take(&mut alarm.evidence).into_vec();
             evidence.push(seq);

@@ -209,9 +209,9 @@ fn no_show_fires_via_watermark_strictly_after_the_hour() {
 }
 
 #[test]
-fn a_login_stamped_before_the_absence_deadline_arriving_after_it_clears_the_no_show() {
+fn a_login_stamped_before_the_absence_deadline_arriving_after_it_withdraws_the_no_show() {
     // The live tester's wall-clock case: the tick passed 09:30 before the producer's
-    // login, stamped 09:29:50, arrived. Late, not absent: the no-show clears at once.
+    // login, stamped 09:29:50, arrived. Late, not absent: the no-show is withdrawn.
     let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
     for a in ["late", "on_time"] {
         l.login("2026-02-27T08:00:00", a, a);
@@ -219,17 +219,48 @@ fn a_login_stamped_before_the_absence_deadline_arriving_after_it_clears_the_no_s
     }
     l.hb(&at("09:30:01"));
     assert_eq!(l.only(Rule::Absent).len(), 2);
+    l.c.take_changes();
     let login = l.login(&at("09:29:50"), "late", "late");
     l.login(&at("08:20:00"), "on_time", "on_time");
+    assert_eq!(l.summary(), vec![(Rule::LateLogin, s("late"), s("03-02 09:29:50"), None)]);
+    let withdrawn = l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() });
+    let ids: Vec<&str> = withdrawn.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, [format!("absent-late-{MON}"), format!("absent-on_time-{MON}")]);
+    let w = &withdrawn[0];
+    assert_eq!((w.withdrawn, w.cleared_at), (true, Some(w.raised_at)));
+    assert!(w.evidence.contains(&login), "the login that disproved it is evidence: {w:?}");
+    // The stream is told: each withdrawal is a clear that says so.
+    let cleared: Vec<(String, bool)> =
+        l.c.take_changes()
+            .into_iter()
+            .filter_map(|c| match c {
+                AlarmChange::Cleared(a) => Some((a.id, a.withdrawn)),
+                AlarmChange::Raised(_) => None,
+            })
+            .collect();
+    assert_eq!(cleared, [(format!("absent-late-{MON}"), true), (format!("absent-on_time-{MON}"), true)]);
+    assert_eq!(l.c.active_counts("acme")[&Rule::Absent], 0);
+}
+
+#[test]
+fn an_event_stamped_before_a_deadline_arriving_after_it_withdraws_the_alarm_and_a_later_one_clears_it() {
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow, Rule::LateLogin]);
+    l.login(&at("08:00:00"), "a1", "s1");
+    l.login(&at("08:00:00"), "a2", "s2");
+    l.not_ready(&at("10:00:00"), "a1");
+    l.not_ready(&at("10:00:00"), "a2");
+    l.hb(&at("10:15:01"));
+    assert_eq!(l.only(Rule::NotReadyOverlong).len(), 2);
+    l.ready(&at("10:14:59"), "a1"); // late news: a1 was back in time
+    l.ready(&at("10:16:00"), "a2"); // a2 was not
     assert_eq!(
         l.summary(),
-        vec![
-            (Rule::LateLogin, s("late"), s("03-02 09:29:50"), None),
-            (Rule::Absent, s("late"), s("03-02 09:30:00"), Some(s("03-02 09:30:00"))),
-            (Rule::Absent, s("on_time"), s("03-02 09:30:00"), Some(s("03-02 09:30:00"))),
-        ]
+        vec![(Rule::NotReadyOverlong, s("a2"), s("03-02 10:15:00"), Some(s("03-02 10:16:00")))],
+        "only the true alarm is listed"
     );
-    assert!(l.all()[1].evidence.contains(&login), "the clearing login is evidence: {:?}", l.all()[1]);
+    let w = l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() });
+    assert_eq!(w.len(), 1);
+    assert_eq!((w[0].agent.as_ref().map(|a| a.as_str()), w[0].withdrawn), (Some("a1"), true));
 }
 
 #[test]
@@ -906,8 +937,10 @@ fn older_event_of_an_agent_applies_at_its_last_time() {
     let mut l = Log::new();
     l.not_ready(&at("10:00:00"), "a");
     l.hb(&at("10:20:00"));
-    l.ready(&at("10:10:00"), "a"); // goes back in time: applied at 10:20 (>= raised_at)
-    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a"), s("03-02 10:15:00"), Some(s("03-02 10:15:00")))]);
+    l.ready(&at("10:10:00"), "a"); // stamped before the deadline: the alarm was false
+    assert!(l.summary().is_empty(), "{:?}", l.summary());
+    let w = l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() });
+    assert_eq!((w.len(), w[0].rule, w[0].cleared_at), (1, Rule::NotReadyOverlong, Some(w[0].raised_at)));
 }
 
 #[test]

@@ -179,13 +179,17 @@ pub async fn intervals(State(state): State<Arc<AppState>>, headers: HeaderMap, Q
     .into_response()
 }
 
-/// `GET /v1/alarms?state=active|all&rule=&agent=&from=&to=` (default `state=active`).
+/// `GET /v1/alarms?state=active|all|withdrawn&rule=&agent=&from=&to=` (default
+/// `state=active`; `withdrawn` lists the alarms withdrawn after they were raised).
 pub async fn alarms(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
     let (_, tenant) = scoped_view!(state, headers, q);
-    let active_only = match q.get("state").map(String::as_str) {
-        None | Some("") | Some("active") => true,
-        Some("all") => false,
-        Some(other) => return bad_request(format!("`state` must be `active` or `all`, not {other:?}")),
+    let (active_only, withdrawn) = match q.get("state").map(String::as_str) {
+        None | Some("") | Some("active") => (true, false),
+        Some("all") => (false, false),
+        Some("withdrawn") => (false, true),
+        Some(other) => {
+            return bad_request(format!("`state` must be `active`, `all` or `withdrawn`, not {other:?}"));
+        }
     };
     let rule = match q.get("rule").filter(|s| !s.is_empty()) {
         None => None,
@@ -201,7 +205,8 @@ pub async fn alarms(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let query = AlarmQuery { active_only, rule, agent: q.get("agent").filter(|s| !s.is_empty()).cloned(), from, to };
+    let agent = q.get("agent").filter(|s| !s.is_empty()).cloned();
+    let query = AlarmQuery { active_only, rule, agent, from, to, withdrawn };
     let e = engine!(state);
     Json(json!({"alarms": e.compliance.alarms(&tenant, &query)})).into_response()
 }

@@ -565,6 +565,7 @@ pub(crate) fn sample_row(kind: ReportKind) -> String {
                 cleared_at: None,
                 message: String::new(),
                 evidence: Vec::new(),
+                withdrawn: false,
                 tenant: Default::default(),
             };
             line(&AlarmRow { tenant: "", alarm: &alarm })

@@ -388,6 +388,7 @@ impl TenantState {
             cleared_at: None,
             message,
             evidence,
+            withdrawn: false,
             tenant: cx.tenant.to_owned(),
         };
         tracing::debug!(tenant = cx.tenant, id = %alarm.id, "compliance alarm raised");
@@ -409,6 +410,7 @@ impl TenantState {
             return;
         }
         alarm.cleared_at = Some(Ts::from_nanos(at.max(raised)));
+        alarm.withdrawn = at < raised;
         if seq != 0 && !alarm.evidence.contains(&seq) {
             alarm.evidence.push(seq);
             alarm.evidence.sort_unstable();

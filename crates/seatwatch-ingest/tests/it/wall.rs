@@ -127,6 +127,42 @@ async fn tick_lateness_lets_an_event_delayed_on_its_way_beat_its_deadline() {
     assert_eq!(raised, Some(ts(2_000)), "raised at the deadline itself");
 }
 
+#[tokio::test]
+async fn an_event_that_beat_its_deadline_but_arrived_after_the_alarm_withdraws_it() {
+    // With tick_lateness = 0 the tick past g1's deadline raises the alarm; g1's `ready`,
+    // stamped before the deadline, then arrives: the alarm was false and is withdrawn,
+    // listed only under `state=withdrawn`.
+    let dir = tempfile::tempdir().unwrap();
+    let srv =
+        Server::start(dir.path(), config("tick_lateness = \"0s\"\n[tenant.globex.rules]\nnot_ready_max = \"1s\"\n"))
+            .await;
+    let mut ws = srv.connect(Some(GLOBEX_ACD)).await.unwrap();
+    let now = chrono::Utc::now();
+    let at = |ms: i64| (now + chrono::Duration::milliseconds(ms)).to_rfc3339();
+    let ts = |ms: i64| seatwatch_model::Ts::from_datetime(&(now + chrono::Duration::milliseconds(ms))).unwrap();
+    let frame = format!(
+        "[{},{}]",
+        ev("w-1", "login", &at(0), Some("g1"), r#","station":"G1""#),
+        ev("w-2", "not_ready", &at(0), Some("g1"), r#","reason":"break""#),
+    );
+    assert_eq!(roundtrip(&mut ws, &frame).await["accepted"], 2);
+    tick_where(&srv, |e| e.event.ts > ts(1_000)).await;
+    srv.caught_up().await;
+    let before = srv.get_json("/v1/alarms?state=all&rule=not_ready_overlong", GLOBEX_READER).await;
+    let ready = ev("w-3", "ready", &at(900), Some("g1"), "");
+    assert_eq!(roundtrip(&mut ws, &ready).await["accepted"], 1);
+    srv.caught_up().await;
+    let listed = srv.get_json("/v1/alarms?state=all", GLOBEX_READER).await;
+    let withdrawn = srv.get_json("/v1/alarms?state=withdrawn", GLOBEX_READER).await;
+    drop(ws);
+    srv.stop().await;
+    assert_eq!(before["alarms"].as_array().unwrap().len(), 1, "raised at the deadline: {before}");
+    assert_eq!(listed["alarms"], serde_json::json!([]), "{listed}");
+    let w = &withdrawn["alarms"][0];
+    assert_eq!((w["rule"].as_str(), w["withdrawn"].as_bool()), (Some("not_ready_overlong"), Some(true)), "{withdrawn}");
+    assert_eq!(w["cleared_at"], w["raised_at"]);
+}
+
 /// The login and not-ready of `agent` stamped `start`, as one frame's events.
 fn not_ready_from(id: &str, agent: &str, start: chrono::DateTime<chrono::Utc>) -> String {
     let ts = start.to_rfc3339();
