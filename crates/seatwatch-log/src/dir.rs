@@ -14,6 +14,8 @@ pub const LOCK_FILE: &str = "seatwatch.lock";
 pub const KEY_FILE: &str = "caller.key";
 /// The sled database's directory inside the data directory.
 pub const LOG_DIR: &str = "log";
+/// A database `seatwatch repair` rebuilt, complete, before it is renamed to [`LOG_DIR`].
+pub(crate) const REBUILT_DIR: &str = "log.rebuilt";
 
 /// Take the data directory's exclusive lock; held until the returned file is dropped.
 pub fn acquire_lock(dir: &Path) -> Result<File, LogError> {
@@ -100,6 +102,9 @@ pub fn holds_log(dir: &Path) -> bool {
 /// database file is gone: sled would silently start an empty log.
 pub fn check_database_present(data_dir: &Path) -> Result<(), LogError> {
     let db = db_file_path(data_dir);
+    if !db.exists() && data_dir.join(REBUILT_DIR).is_dir() {
+        return Err(LogError::RepairInterrupted { data_dir: data_dir.to_path_buf() });
+    }
     if data_dir.join(KEY_FILE).exists() && !db.exists() {
         return Err(LogError::MissingDatabase { path: db });
     }
@@ -128,10 +133,15 @@ pub fn open_sled(data_dir: &Path) -> Result<sled::Db, LogError> {
 
 /// Wait (with the same backoff) until no sled instance holds the lock on `DIR/log/db`.
 pub fn wait_sled_released(data_dir: &Path) {
-    let path = db_file_path(data_dir);
+    wait_file_unlocked(&db_file_path(data_dir));
+}
+
+/// Wait (with the same backoff) until no sled instance holds the lock on `path` (a
+/// database file).
+pub(crate) fn wait_file_unlocked(path: &Path) {
     let mut wait = std::time::Duration::from_millis(1);
     for _ in 0..12 {
-        let Ok(f) = FsOpen::new().read(true).write(true).open(&path) else { return };
+        let Ok(f) = FsOpen::new().read(true).write(true).open(path) else { return };
         match f.try_lock() {
             Ok(()) => return,
             Err(std::fs::TryLockError::Error(_)) => return,
@@ -177,11 +187,28 @@ fn remove_incomplete_sled_snapshots(log_dir: &Path) {
 /// (docs/performance.md).
 pub const SLED_CACHE_BYTES: u64 = 4 << 20;
 
+/// sled's configuration for a database at `path`: the one Seatwatch always uses.
+pub(crate) fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES)
+}
+
+/// sled's own snapshot files in `DIR/log` (`snap.*`): a cache of its page table that sled
+/// rebuilds from its database file when they are gone.
+pub fn sled_snapshots(data_dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(data_dir.join(LOG_DIR)) else { return Vec::new() };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("snap.") && e.path().is_file())
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
 fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
     let log_dir = data_dir.join(LOG_DIR);
     remove_incomplete_sled_snapshots(&log_dir);
-    let config = sled::Config::new().path(&log_dir).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES);
-    let db = config.open().map_err(|e| match e {
+    let db = sled_config(&log_dir).open().map_err(|e| match e {
         // Not damage: the files are there but this user, or this machine right now, cannot
         // use them (permissions, a full disk, no file descriptors or memory left).
         sled::Error::Io(io)
@@ -191,11 +218,35 @@ fn open_sled_once(data_dir: &Path) -> Result<sled::Db, LogError> {
             LogError::io("cannot open the database in", &log_dir, io)
         }
         e if e.to_string().contains("could not acquire lock") => LogError::Locked { dir: data_dir.to_path_buf() },
-        e => LogError::sled("opening the database", &e),
+        e => LogError::Unopenable {
+            data_dir: data_dir.to_path_buf(),
+            message: unopenable_message(&e),
+            snapshot: !sled_snapshots(data_dir).is_empty(),
+        },
     })?;
     sync_dir(&log_dir)?;
     sync_dir(data_dir)?;
     Ok(db)
+}
+
+/// What [`LogError::Unopenable`] says when sled cannot parse `log/conf`.
+pub(crate) const CONF_UNREADABLE: &str = "sled cannot read its configuration file log/conf (damaged, or not sled's)";
+
+/// sled's reason for not opening a database, in words (its own text ends in an empty
+/// backtrace, and blames an old sled version for a configuration file it cannot parse).
+fn unopenable_message(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Unsupported(m) if m.contains("0.29") => CONF_UNREADABLE.to_owned(),
+        sled::Error::Corruption { at: Some(at), .. } => {
+            format!("sled found corrupted data at {at:?} while recovering the database")
+        }
+        sled::Error::Corruption { at: None, .. } => {
+            "sled found corrupted data while recovering the database (its snapshot `snap.*`, its configuration \
+             `conf` or the database file `db`)"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The file sled writes its log to, which each commit `sync_data`s.
@@ -311,7 +362,12 @@ pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
     } else {
         match db.range(..=format::segment_key(skip_to + 1)).next_back() {
             Some(Ok((k, _))) => key_seq(&k).unwrap_or(1),
-            Some(Err(e)) => return Err(corrupt(skip_to + 1, format!("sled cannot read the segment: {e}"))),
+            Some(Err(e)) => {
+                return Err(corrupt(
+                    skip_to + 1,
+                    format!("sled cannot read the segment: {}", crate::error::sled_text(&e)),
+                ));
+            }
             None => 1,
         }
     };
@@ -319,7 +375,8 @@ pub fn scan(db: &sled::Db, start: Start) -> Result<Tail, LogError> {
     let mut head = if skip_to == 0 { format::GENESIS } else { start_link };
     let mut last: Option<(u64, sled::IVec, [u8; 32])> = None;
     for item in db.range(format::segment_key(first_key)..) {
-        let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
+        let (k, v) = item
+            .map_err(|e| corrupt(expected, format!("sled cannot read the segment: {}", crate::error::sled_text(&e))))?;
         let key = check_segment_key(&k, expected)?;
         let link_before = head;
         let mut r = SegmentReader::new(&v).map_err(|r| corrupt(expected, r))?;

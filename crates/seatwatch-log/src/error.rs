@@ -34,6 +34,41 @@ pub enum LogError {
         /// sled's error, as text.
         message: String,
     },
+    /// sled cannot open the database at all (its recovery found damage it cannot get
+    /// past), so not one record could be read or checked.
+    #[error("{}", unopenable_text(data_dir, message, *snapshot))]
+    Unopenable {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// sled's reason, in words.
+        message: String,
+        /// Whether `log/` holds sled's own snapshot (`snap.*`), which `seatwatch repair`
+        /// sets aside: the damage may be there, in a cache sled can rebuild.
+        snapshot: bool,
+    },
+    /// `seatwatch repair` cannot make the log usable (nothing was deleted).
+    #[error(
+        "the log in {} cannot be repaired: {reason}. Restore the data directory from a backup (docs/operations.md)",
+        data_dir.display()
+    )]
+    Unrepairable {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// Why, and what was set aside.
+        reason: String,
+    },
+    /// A `seatwatch repair` that rebuilt the log was interrupted after it moved the old
+    /// database into the quarantine and before it put the new one in place.
+    #[error(
+        "a `seatwatch repair` of {} was interrupted while it put a rebuilt log in place (the old database is in \
+         its quarantine directory): run `seatwatch repair --data {}` again to finish it",
+        data_dir.display(),
+        data_dir.display()
+    )]
+    RepairInterrupted {
+        /// The data directory.
+        data_dir: PathBuf,
+    },
     /// A commit could not be made durable; nothing of the request was stored (send it again).
     #[error("the log could not make this batch durable, nothing of it was stored (send it again): {reason}")]
     Write {
@@ -130,23 +165,43 @@ pub enum LogError {
     },
 }
 
+fn unopenable_text(data_dir: &std::path::Path, message: &str, snapshot: bool) -> String {
+    let log = data_dir.join("log");
+    let snap = if snapshot {
+        "its snapshot files (log/snap.*, a cache sled rebuilds from its database file, where such damage often is) \
+         and, if that is not enough, "
+    } else {
+        ""
+    };
+    format!(
+        "the log's database in {} cannot be opened: {message}; no record could be read. Run `seatwatch repair \
+         --data {}`, which sets aside sled's {snap}its configuration file (log/conf, written anew with the settings \
+         Seatwatch always uses) and then checks the log, or restore the data directory from a backup",
+        log.display(),
+        data_dir.display()
+    )
+}
+
 impl LogError {
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         LogError::Io { what, path: path.into(), source }
     }
 
     pub(crate) fn sled(what: &'static str, e: &sled::Error) -> Self {
-        let message = match e {
-            // sled's own text ends in an empty backtrace ("... backtrace ()").
-            sled::Error::Corruption { at: Some(at), .. } => {
-                format!("the database file is damaged: sled found corrupted data at {at:?}")
-            }
-            sled::Error::Corruption { at: None, .. } => {
-                "the database file is damaged: sled found corrupted data it cannot read past".to_owned()
-            }
-            other => other.to_string(),
-        };
-        LogError::Sled { what, message }
+        LogError::Sled { what, message: sled_text(e) }
+    }
+}
+
+/// sled's error in words (its own text of damage ends in an empty backtrace, "... backtrace ()").
+pub(crate) fn sled_text(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Corruption { at: Some(at), .. } => {
+            format!("the database file is damaged: sled found corrupted data at {at:?}")
+        }
+        sled::Error::Corruption { at: None, .. } => {
+            "the database file is damaged: sled found corrupted data it cannot read past".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 

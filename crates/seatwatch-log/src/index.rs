@@ -264,7 +264,8 @@ pub fn verify_prefix(db: &sled::Db, upto: u64, mut progress: impl FnMut(u64) -> 
     let mut expected = 1u64;
     let mut head = format::GENESIS;
     for item in db.range(..=segment_key(upto)) {
-        let (k, v) = item.map_err(|e| corrupt(expected, format!("sled cannot read the segment: {e}")))?;
+        let (k, v) = item
+            .map_err(|e| corrupt(expected, format!("sled cannot read the segment: {}", crate::error::sled_text(&e))))?;
         dir::check_segment_key(&k, expected)?;
         let mut r = SegmentReader::new(&v).map_err(|r| corrupt(expected, r))?;
         while let Some(rec) = r.next_record().map_err(|r| corrupt(expected, r))? {

@@ -16,6 +16,9 @@ use std::path::Path;
 /// with `seatwatch backup` instead). It never creates a log.
 pub fn verify(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
     if !dir.join(dir::LOG_DIR).is_dir() {
+        if dir.join(dir::REBUILT_DIR).is_dir() {
+            return Err(VerifyError::Open(LogError::RepairInterrupted { data_dir: dir.to_path_buf() }));
+        }
         return Err(VerifyError::NoLog { dir: dir.to_path_buf() });
     }
     let _lock = dir::acquire_lock(dir).map_err(VerifyError::Open)?;
@@ -39,7 +42,9 @@ pub(crate) fn verify_db(db: &sled::Db, progress: &mut dyn FnMut(u64)) -> Result<
     let mut prev = format::GENESIS;
     let bad = |seq: u64, reason: String| VerifyError::BadRecord { seq, reason, good: seq - 1 };
     for item in db.iter() {
-        let (k, v) = item.map_err(|e| bad(expected, format!("the database cannot read the next segment: {e}")))?;
+        let (k, v) = item.map_err(|e| {
+            bad(expected, format!("the database cannot read the next segment: {}", crate::error::sled_text(&e)))
+        })?;
         let Some(key) = key_seq(&k) else {
             return Err(bad(expected, format!("a segment key is {} bytes long, not 8", k.len())));
         };

@@ -33,10 +33,17 @@ pub enum Command {
     ///
     /// Exit status: 0 the log verifies ("ok: …" with its head); 1 the log is bad
     /// ("FAILED: …" and the first bad sequence number); 2 the log could not be checked
-    /// (the directory is in use by a running server, missing, or unreadable): no verdict.
+    /// (the directory is in use by a running server, missing, or unreadable, or the
+    /// database cannot be opened at all, for instance because sled's own snapshot file
+    /// is damaged: `seatwatch repair` sets that aside): no verdict.
     Verify(VerifyArgs),
     /// Make a log that does not verify usable again: move every record from the first
     /// bad one on into a quarantine file (nothing is deleted) and keep the good prefix.
+    ///
+    /// When the database file itself is damaged, the good prefix is copied into a new
+    /// database and the whole old one moved into the quarantine; when sled cannot open
+    /// the database, its snapshot (a cache) is set aside first. Exit status: 0 the log
+    /// verifies now (what was done is printed); 2 it could not be repaired.
     Repair(RepairArgs),
     /// Copy a running server's log into a data directory of its own (or extend a copy).
     Backup(BackupArgs),

@@ -1,5 +1,6 @@
 //! `seatwatch verify`: check the whole log. Exit 0: it verifies; 1: it does not (the
-//! first bad seq is printed); 2: it could not be checked (in use, missing, unreadable).
+//! first bad seq is printed); 2: it could not be checked (in use, missing, unreadable, or a
+//! database sled cannot open).
 
 use crate::cli::VerifyArgs;
 use anyhow::Result;
@@ -8,8 +9,10 @@ use seatwatch_log::{LogError, VerifyError};
 use std::process::ExitCode;
 
 /// Whether `e` says something about the log itself (exit 1), rather than that it could
-/// not be checked at all (exit 2): a bad record, a database sled cannot read, or a
-/// database file that is gone from a directory that held a log.
+/// not be checked at all (exit 2): a bad record, records lost from the end, or a
+/// database file that is gone from a directory that held a log. A database sled cannot
+/// open is no verdict: no record was read (often only sled's snapshot, a cache, is
+/// damaged, which `seatwatch repair` sets aside).
 fn is_a_verdict(e: &VerifyError) -> bool {
     match e {
         VerifyError::BadRecord { .. } => true,
@@ -45,16 +48,6 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             println!("FAILED: {e}");
-            if let seatwatch_log::VerifyError::Open(seatwatch_log::LogError::Sled { .. }) = &e {
-                // The database itself cannot be read: no record can be vouched for.
-                let acked = seatwatch_log::load_hwm(&a.data)
-                    .map(|n| format!("; records up to seq {n} were acknowledged (log.hwm)"))
-                    .unwrap_or_default();
-                println!(
-                    "first bad seq: 1 (the database cannot be opened, so no record could be checked{acked}); \
-                     restore the data directory from a backup (docs/operations.md)"
-                );
-            }
             Ok(ExitCode::from(1))
         }
     }

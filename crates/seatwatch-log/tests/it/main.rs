@@ -12,4 +12,5 @@ mod golden;
 mod index;
 mod props;
 mod repair;
+mod sleddamage;
 mod tamper;
