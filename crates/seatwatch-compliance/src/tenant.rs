@@ -79,10 +79,13 @@ pub(crate) struct TimeMemo {
     wm: Option<(i64, NaiveDate)>,
     /// A local date, the Monday of its ISO week and local midnight seven days after it.
     week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
-    /// The last `scheduled_shift`s computed, by everything they depend on besides the
-    /// tenant's settings (fixed for the tenant): the date, the shift override and the
-    /// leave. Agents on the default schedule share them (the no-show check of one agent
-    /// looks at a few dates, then the next agent's at the same dates).
+    /// The last `scheduled_shift`s computed, by everything their instants depend on
+    /// besides the tenant's settings (fixed for the tenant): the date and the override's
+    /// hours (`None`: the default schedule). An override's seq only passes through to
+    /// `shift_seq`, and an `off` day or a leave that wins is decided before the look-up,
+    /// so agents with the same hours share entries whatever their events' seqs (the
+    /// no-show check of one agent looks at a few dates, then the next agent's at the
+    /// same dates; with per-agent overrides a key holding the seq never hit).
     sched: [Option<(SchedKey, Option<ScheduledShift>)>; SCHED_MEMO],
     /// The slot of `sched` to replace next.
     sched_next: usize,
@@ -90,7 +93,7 @@ pub(crate) struct TimeMemo {
 
 const SCHED_MEMO: usize = 8;
 
-type SchedKey = (Date, Option<(Option<ShiftHours>, u64)>, Option<u64>);
+type SchedKey = (Date, Option<ShiftHours>);
 
 impl TimeMemo {
     /// `local_date(tz, nanos)`, remembered per UTC second in `slot`.
@@ -378,7 +381,9 @@ pub(crate) struct TenantState {
     /// Logins that found another agent at their station, by seq (ascending), until the
     /// watermark passes them (`DKey::Duplicate`).
     dup_pending: Vec<(u64, PendingDup)>,
-    attendance: BTreeMap<(AgentId, Date), Att>,
+    /// By agent and shift date (a hash map: a `BTreeMap` cost each no-show check a
+    /// dozen id comparisons; it encodes as one).
+    attendance: HMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
     /// Calls and call legs (`calls` and `legs` in the snapshot).
     calls: CallBook<Deadline>,
@@ -411,7 +416,7 @@ impl TenantState {
             stations: BTreeMap::new(),
             duplicates: HMap::default(),
             dup_pending: Vec::new(),
-            attendance: BTreeMap::new(),
+            attendance: HMap::default(),
             att_alarms: BTreeMap::new(),
             calls: CallBook::default(),
             survey_active: HMap::default(),
@@ -899,7 +904,18 @@ impl TenantState {
         let st = self.agents.get(a);
         let shift = st.and_then(|st| st.shifts.get(&d)).copied();
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
-        let key = (d, shift, leave_seq);
+        // What `scheduled_shift` decides without the time zone: a later leave or an
+        // `off` override is no shift; else the override's hours (and its seq, which the
+        // result only carries) or the default schedule's.
+        if leave_seq.is_some_and(|ls| shift.is_none_or(|(_, ss)| ss < ls)) {
+            return None;
+        }
+        let (hours, seq) = match shift {
+            Some((None, _)) => return None,
+            Some((Some(h), seq)) => (Some(h), Some(seq)),
+            None => (None, None),
+        };
+        let key = (d, hours);
         let memo = &mut self.memo;
         let si = match memo.sched.iter().flatten().find(|(k, _)| *k == key) {
             Some((_, si)) => *si,
@@ -910,7 +926,7 @@ impl TenantState {
                 si
             }
         }?;
-        Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq: si.shift_seq })
+        Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq })
     }
 
     /// The scheduled shift whose attendance window (`window_before_start` before its start
@@ -1000,7 +1016,7 @@ impl TenantState {
             st.absent_from = Some((to_date(date.to_naive().succ_opt().unwrap_or(date.to_naive())), nb));
         }
         if let Some(si) = self.schedule(cx.s, a, date.to_naive()) {
-            let att = self.attendance.entry((a.clone(), date)).or_default();
+            let att = self.attendance_mut(a, date);
             if logged_in {
                 att.attended = true;
             } else if !att.attended && !att.absent_raised {
@@ -1032,6 +1048,14 @@ impl TenantState {
 
     // ----- attendance, sessions ---------------------------------------------------------
 
+    /// `a`'s attendance on the shift of `date`, created (default) when missing (the
+    /// `BTreeMap`'s `entry((a.clone(), date)).or_default()`, cloning the id only to
+    /// insert it).
+    fn attendance_mut(&mut self, a: &AgentId, date: Date) -> &mut Att {
+        let hash = crate::hmap::attendance_hash(a, date);
+        self.attendance.entry_or_insert_by(hash, |(x, d)| *d == date && x == a, || ((a.clone(), date), Att::default()))
+    }
+
     fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, _ix: u32, station: &str, t: i64, seq: u64) {
         let tz = cx.s.timezone;
         let st = self.agents.entry_or_default(a);
@@ -1044,7 +1068,7 @@ impl TenantState {
         // late_login / absent (first login of the shift)
         if let Some(si) = self.window_for(cx.s, a, t) {
             let date = to_date(si.date);
-            let att = self.attendance.entry((a.clone(), date)).or_default();
+            let att = self.attendance_mut(a, date);
             if !att.attended {
                 att.attended = true;
                 let absent_raised = att.absent_raised;
@@ -1053,9 +1077,7 @@ impl TenantState {
                     let late = t - si.start;
                     if late > after {
                         if !absent_raised {
-                            if let Some(att) = self.attendance.get_mut(&(a.clone(), date)) {
-                                att.absent_raised = true;
-                            }
+                            self.attendance_mut(a, date).absent_raised = true;
                             let due = si.start.saturating_add(after);
                             let msg = format!(
                                 "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
@@ -1214,7 +1236,7 @@ impl TenantState {
         let was_out = self.agents.get(a).is_some_and(|st| st.state == AState::LoggedOut);
         if !was_out && let Some(si) = self.window_for(cx.s, a, t) {
             let date = to_date(si.date);
-            self.attendance.entry((a.clone(), date)).or_default().attended = true;
+            self.attendance_mut(a, date).attended = true;
             if t < si.end {
                 let early = si.end - t;
                 let after = cx.s.rules.absent_after.as_nanos();
