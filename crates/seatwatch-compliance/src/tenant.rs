@@ -590,7 +590,12 @@ impl TenantState {
                 Some(e) => e.clone(),
                 None => {
                     let Some((ix, t)) = own else { break };
-                    let Some(e) = self.agents.slot(ix).own.iter().min().filter(|(due, _)| *due < t) else { break };
+                    let list = &self.agents.slot(ix).own;
+                    // Usually none is due: a scan of the due times, not of the keys' order.
+                    if !list.iter().any(|(due, _)| *due < t) {
+                        break;
+                    }
+                    let Some(e) = list.iter().min() else { break };
                     e.clone()
                 }
             };
@@ -604,8 +609,8 @@ impl TenantState {
             DKey::NotReady { agent } => self.fire_not_ready(cx, agent.ix, due),
             DKey::WrapUp { agent } => self.fire_wrap(cx, agent.ix, due),
             DKey::Absent { agent, date } => {
-                let agent = self.agents.slot(agent.ix).id.clone();
-                self.fire_absent(cx, &agent, date, due);
+                let id = self.agents.slot(agent.ix).id.clone();
+                self.fire_absent(cx, agent.ix, &id, date, due);
             }
             DKey::Callback { agent, call, seq } => {
                 let agent = self.agents.slot(agent.ix).id.clone();
@@ -900,8 +905,15 @@ impl TenantState {
     /// The agent's shift on local `date`, or `None` when not scheduled (no workday, `off`,
     /// or approved leave; of a shift and a leave for the same date the later one wins).
     fn schedule(&mut self, s: &TenantSettings, a: &AgentId, date: NaiveDate) -> Option<ShiftInst> {
+        let ix = self.agents.find(a);
+        self.schedule_of(s, ix, date)
+    }
+
+    /// [`TenantState::schedule`] of the agent in slot `ix` (`None`: an agent with no
+    /// slot, on the default schedule), for callers that have looked the agent up.
+    fn schedule_of(&mut self, s: &TenantSettings, ix: Option<u32>, date: NaiveDate) -> Option<ShiftInst> {
         let d = to_date(date);
-        let st = self.agents.get(a);
+        let st = ix.map(|ix| &self.agents.slot(ix).st);
         let shift = st.and_then(|st| st.shifts.get(&d)).copied();
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
         // What `scheduled_shift` decides without the time zone: a later leave or an
@@ -992,7 +1004,7 @@ impl TenantState {
         let after = cx.s.rules.absent_after.as_nanos();
         let mut day = from.to_naive();
         for _ in 0..PLAN_HORIZON_DAYS {
-            if let Some(si) = self.schedule(cx.s, a, day) {
+            if let Some(si) = self.schedule_of(cx.s, Some(ix), day) {
                 let due = si.start.saturating_add(after);
                 if due > not_before {
                     let date = to_date(day);
@@ -1008,14 +1020,15 @@ impl TenantState {
         }
     }
 
-    fn fire_absent(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, due: i64) {
-        let Some(st) = self.agents.get_mut(a) else { return };
+    /// `a`: the id of the agent in slot `ix`.
+    fn fire_absent(&mut self, cx: &mut Cx<'_>, ix: u32, a: &AgentId, date: Date, due: i64) {
+        let st = &mut self.agents.slot_mut(ix).st;
         st.absent_pending = None;
         let logged_in = !st.stations.is_empty();
         if let Some((_, nb)) = st.absent_from {
             st.absent_from = Some((to_date(date.to_naive().succ_opt().unwrap_or(date.to_naive())), nb));
         }
-        if let Some(si) = self.schedule(cx.s, a, date.to_naive()) {
+        if let Some(si) = self.schedule_of(cx.s, Some(ix), date.to_naive()) {
             let att = self.attendance_mut(a, date);
             if logged_in {
                 att.attended = true;
