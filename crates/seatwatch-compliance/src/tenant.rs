@@ -75,8 +75,9 @@ pub(crate) struct TimeMemo {
     /// changes only at whole seconds (chrono-tz looks spans up by the UTC second), so the
     /// second determines the local date.
     raw: Option<(i64, NaiveDate)>,
-    /// The same for the watermark.
-    wm: Option<(i64, NaiveDate)>,
+    /// The same for the watermark, with the date as the model's (the daily prune's
+    /// check, once per record).
+    wm: Option<(i64, Date)>,
     /// A local date, the Monday of its ISO week and local midnight seven days after it.
     week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
     /// The last `scheduled_shift`s computed, by everything their instants depend on
@@ -583,7 +584,21 @@ impl TenantState {
     /// is before the watermark (nothing can come before it); otherwise none is before the
     /// watermark, and it is the agent's own first deadline if that is before the event's
     /// time. Firing may add or remove deadlines, so the choice is made again after each.
+    ///
+    /// Twice per record, and almost always nothing is due: that is checked here, inline,
+    /// and the loop runs only when something is.
+    #[inline]
     fn settle(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(u32, i64)>) {
+        let global_due = self.deadlines.first().is_some_and(|(due, _)| wm.is_some_and(|w| *due < w));
+        let own_due = own.is_some_and(|(ix, t)| self.agents.slot(ix).own.iter().any(|(due, _)| *due < t));
+        if global_due || own_due {
+            self.settle_due(cx, wm, own);
+        }
+    }
+
+    /// [`TenantState::settle`] when something is due.
+    #[inline(never)]
+    fn settle_due(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(u32, i64)>) {
         loop {
             let global = self.deadlines.first().filter(|(due, _)| wm.is_some_and(|w| *due < w));
             let entry = match global {
@@ -1644,7 +1659,15 @@ impl TenantState {
 
     /// Once per local day of the watermark, drop bookkeeping that can no longer matter.
     fn prune(&mut self, cx: &mut Cx<'_>, wm: i64) {
-        let today = to_date(TimeMemo::local_date(&mut self.memo.wm, cx.s.timezone, wm));
+        let sec = wm.div_euclid(1_000_000_000);
+        let today = match self.memo.wm {
+            Some((s, d)) if s == sec => d,
+            _ => {
+                let d = to_date(local_date(cx.s.timezone, wm));
+                self.memo.wm = Some((sec, d));
+                d
+            }
+        };
         if self.pruned_day.is_some_and(|d| d >= today) {
             return;
         }
