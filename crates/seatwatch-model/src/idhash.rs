@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn the_tail_word_is_the_zero_padded_copy() {
-        let bytes: Vec<u8> = (1..=8).map(|i| i * 37).collect();
+        let bytes: Vec<u8> = (1..=8).map(|i| i * 31).collect();
         for r in 0..8 {
             let mut w = [0u8; 8];
             w[..r].copy_from_slice(&bytes[..r]);
