@@ -40,6 +40,20 @@ impl Key for CallId {
     }
 }
 
+/// An agent's day (the attendance book's key).
+impl Key for (AgentId, seatwatch_model::Date) {
+    #[inline]
+    fn hash_key(&self) -> u64 {
+        attendance_hash(&self.0, self.1)
+    }
+}
+
+/// The hash of the key `(a, date)`, without building it.
+#[inline]
+pub(crate) fn attendance_hash(a: &AgentId, date: seatwatch_model::Date) -> u64 {
+    IdHash::default().str(a.as_str()).bytes(&date.0.to_le_bytes()).finish()
+}
+
 /// A hash map with the observable behaviour of a `BTreeMap` (see the module docs).
 #[derive(Clone)]
 pub(crate) struct HMap<K, V> {
@@ -60,6 +74,11 @@ impl<K: Key, V> HMap<K, V> {
     #[inline]
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
         self.table.find(k.hash_key(), |(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    /// Keep the entries `f` passes (in no particular order: `f` must not depend on it).
+    pub(crate) fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
+        self.table.retain(|(k, v)| f(k, v));
     }
 
     /// `entry(k.clone()).or_default()` of a `BTreeMap`, cloning `k` only to insert it.

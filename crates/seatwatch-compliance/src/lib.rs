@@ -233,12 +233,13 @@ impl Projector for Compliance {
         }
         self.position = env.seq;
         let Compliance { default, per_tenant, tenants, record_changes, outbox, .. } = self;
-        let s = per_tenant.get(env.tenant.as_str()).unwrap_or(default);
-        let t = match tenants.get_mut(env.tenant.as_str()) {
+        let tenant = env.tenant.as_str();
+        let s = per_tenant.get(tenant).unwrap_or(default);
+        let t = match tenants.get_mut(tenant) {
             Some(t) => t,
-            None => tenants.entry(env.tenant.to_string()).or_insert_with(|| TenantState::new(s, &env.tenant)),
+            None => tenants.entry(tenant.to_owned()).or_insert_with(|| TenantState::new(s, tenant)),
         };
-        let mut cx = Cx { s, tenant: &env.tenant, out: outbox, record: *record_changes, seq: env.seq };
+        let mut cx = Cx { s, tenant, out: outbox, record: *record_changes, seq: env.seq };
         t.apply(&mut cx, env);
     }
 

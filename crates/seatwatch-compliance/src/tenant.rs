@@ -75,14 +75,18 @@ pub(crate) struct TimeMemo {
     /// changes only at whole seconds (chrono-tz looks spans up by the UTC second), so the
     /// second determines the local date.
     raw: Option<(i64, NaiveDate)>,
-    /// The same for the watermark.
-    wm: Option<(i64, NaiveDate)>,
+    /// The same for the watermark, with the date as the model's (the daily prune's
+    /// check, once per record).
+    wm: Option<(i64, Date)>,
     /// A local date, the Monday of its ISO week and local midnight seven days after it.
     week: Option<(NaiveDate, NaiveDate, Option<i64>)>,
-    /// The last `scheduled_shift`s computed, by everything they depend on besides the
-    /// tenant's settings (fixed for the tenant): the date, the shift override and the
-    /// leave. Agents on the default schedule share them (the no-show check of one agent
-    /// looks at a few dates, then the next agent's at the same dates).
+    /// The last `scheduled_shift`s computed, by everything their instants depend on
+    /// besides the tenant's settings (fixed for the tenant): the date and the override's
+    /// hours (`None`: the default schedule). An override's seq only passes through to
+    /// `shift_seq`, and an `off` day or a leave that wins is decided before the look-up,
+    /// so agents with the same hours share entries whatever their events' seqs (the
+    /// no-show check of one agent looks at a few dates, then the next agent's at the
+    /// same dates; with per-agent overrides a key holding the seq never hit).
     sched: [Option<(SchedKey, Option<ScheduledShift>)>; SCHED_MEMO],
     /// The slot of `sched` to replace next.
     sched_next: usize,
@@ -90,7 +94,7 @@ pub(crate) struct TimeMemo {
 
 const SCHED_MEMO: usize = 8;
 
-type SchedKey = (Date, Option<(Option<ShiftHours>, u64)>, Option<u64>);
+type SchedKey = (Date, Option<ShiftHours>);
 
 impl TimeMemo {
     /// `local_date(tz, nanos)`, remembered per UTC second in `slot`.
@@ -378,7 +382,9 @@ pub(crate) struct TenantState {
     /// Logins that found another agent at their station, by seq (ascending), until the
     /// watermark passes them (`DKey::Duplicate`).
     dup_pending: Vec<(u64, PendingDup)>,
-    attendance: BTreeMap<(AgentId, Date), Att>,
+    /// By agent and shift date (a hash map: a `BTreeMap` cost each no-show check a
+    /// dozen id comparisons; it encodes as one).
+    attendance: HMap<(AgentId, Date), Att>,
     att_alarms: BTreeMap<(AgentId, Date), Vec<String>>,
     /// Calls and call legs (`calls` and `legs` in the snapshot).
     calls: CallBook<Deadline>,
@@ -411,7 +417,7 @@ impl TenantState {
             stations: BTreeMap::new(),
             duplicates: HMap::default(),
             dup_pending: Vec::new(),
-            attendance: BTreeMap::new(),
+            attendance: HMap::default(),
             att_alarms: BTreeMap::new(),
             calls: CallBook::default(),
             survey_active: HMap::default(),
@@ -582,14 +588,33 @@ impl TenantState {
     /// is before the watermark (nothing can come before it); otherwise none is before the
     /// watermark, and it is the agent's own first deadline if that is before the event's
     /// time. Firing may add or remove deadlines, so the choice is made again after each.
+    ///
+    /// Twice per record, and almost always nothing is due: that is checked here, inline,
+    /// and the loop runs only when something is.
+    #[inline]
     fn settle(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(u32, i64)>) {
+        let global_due = self.deadlines.first().is_some_and(|(due, _)| wm.is_some_and(|w| *due < w));
+        let own_due = own.is_some_and(|(ix, t)| self.agents.slot(ix).own.iter().any(|(due, _)| *due < t));
+        if global_due || own_due {
+            self.settle_due(cx, wm, own);
+        }
+    }
+
+    /// [`TenantState::settle`] when something is due.
+    #[inline(never)]
+    fn settle_due(&mut self, cx: &mut Cx<'_>, wm: Option<i64>, own: Option<(u32, i64)>) {
         loop {
             let global = self.deadlines.first().filter(|(due, _)| wm.is_some_and(|w| *due < w));
             let entry = match global {
                 Some(e) => e.clone(),
                 None => {
                     let Some((ix, t)) = own else { break };
-                    let Some(e) = self.agents.slot(ix).own.iter().min().filter(|(due, _)| *due < t) else { break };
+                    let list = &self.agents.slot(ix).own;
+                    // Usually none is due: a scan of the due times, not of the keys' order.
+                    if !list.iter().any(|(due, _)| *due < t) {
+                        break;
+                    }
+                    let Some(e) = list.iter().min() else { break };
                     e.clone()
                 }
             };
@@ -603,8 +628,8 @@ impl TenantState {
             DKey::NotReady { agent } => self.fire_not_ready(cx, agent.ix, due),
             DKey::WrapUp { agent } => self.fire_wrap(cx, agent.ix, due),
             DKey::Absent { agent, date } => {
-                let agent = self.agents.slot(agent.ix).id.clone();
-                self.fire_absent(cx, &agent, date, due);
+                let id = self.agents.slot(agent.ix).id.clone();
+                self.fire_absent(cx, agent.ix, &id, date, due);
             }
             DKey::Callback { agent, call, seq } => {
                 let agent = self.agents.slot(agent.ix).id.clone();
@@ -899,11 +924,29 @@ impl TenantState {
     /// The agent's shift on local `date`, or `None` when not scheduled (no workday, `off`,
     /// or approved leave; of a shift and a leave for the same date the later one wins).
     fn schedule(&mut self, s: &TenantSettings, a: &AgentId, date: NaiveDate) -> Option<ShiftInst> {
+        let ix = self.agents.find(a);
+        self.schedule_of(s, ix, date)
+    }
+
+    /// [`TenantState::schedule`] of the agent in slot `ix` (`None`: an agent with no
+    /// slot, on the default schedule), for callers that have looked the agent up.
+    fn schedule_of(&mut self, s: &TenantSettings, ix: Option<u32>, date: NaiveDate) -> Option<ShiftInst> {
         let d = to_date(date);
-        let st = self.agents.get(a);
+        let st = ix.map(|ix| &self.agents.slot(ix).st);
         let shift = st.and_then(|st| st.shifts.get(&d)).copied();
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
-        let key = (d, shift, leave_seq);
+        // What `scheduled_shift` decides without the time zone: a later leave or an
+        // `off` override is no shift; else the override's hours (and its seq, which the
+        // result only carries) or the default schedule's.
+        if leave_seq.is_some_and(|ls| shift.is_none_or(|(_, ss)| ss < ls)) {
+            return None;
+        }
+        let (hours, seq) = match shift {
+            Some((None, _)) => return None,
+            Some((Some(h), seq)) => (Some(h), Some(seq)),
+            None => (None, None),
+        };
+        let key = (d, hours);
         let memo = &mut self.memo;
         let si = match memo.sched.iter().flatten().find(|(k, _)| *k == key) {
             Some((_, si)) => *si,
@@ -914,7 +957,7 @@ impl TenantState {
                 si
             }
         }?;
-        Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq: si.shift_seq })
+        Some(ShiftInst { date, start: si.start.nanos, end: si.end.nanos, seq })
     }
 
     /// The scheduled shift whose attendance window (`window_before_start` before its start
@@ -980,7 +1023,7 @@ impl TenantState {
         let after = cx.s.rules.absent_after.as_nanos();
         let mut day = from.to_naive();
         for _ in 0..PLAN_HORIZON_DAYS {
-            if let Some(si) = self.schedule(cx.s, a, day) {
+            if let Some(si) = self.schedule_of(cx.s, Some(ix), day) {
                 let due = si.start.saturating_add(after);
                 if due > not_before {
                     let date = to_date(day);
@@ -996,15 +1039,16 @@ impl TenantState {
         }
     }
 
-    fn fire_absent(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, due: i64) {
-        let Some(st) = self.agents.get_mut(a) else { return };
+    /// `a`: the id of the agent in slot `ix`.
+    fn fire_absent(&mut self, cx: &mut Cx<'_>, ix: u32, a: &AgentId, date: Date, due: i64) {
+        let st = &mut self.agents.slot_mut(ix).st;
         st.absent_pending = None;
         let logged_in = !st.stations.is_empty();
         if let Some((_, nb)) = st.absent_from {
             st.absent_from = Some((to_date(date.to_naive().succ_opt().unwrap_or(date.to_naive())), nb));
         }
-        if let Some(si) = self.schedule(cx.s, a, date.to_naive()) {
-            let att = self.attendance.entry((a.clone(), date)).or_default();
+        if let Some(si) = self.schedule_of(cx.s, Some(ix), date.to_naive()) {
+            let att = self.attendance_mut(a, date);
             if logged_in {
                 att.attended = true;
             } else if !att.attended && !att.absent_raised {
@@ -1036,6 +1080,14 @@ impl TenantState {
 
     // ----- attendance, sessions ---------------------------------------------------------
 
+    /// `a`'s attendance on the shift of `date`, created (default) when missing (the
+    /// `BTreeMap`'s `entry((a.clone(), date)).or_default()`, cloning the id only to
+    /// insert it).
+    fn attendance_mut(&mut self, a: &AgentId, date: Date) -> &mut Att {
+        let hash = crate::hmap::attendance_hash(a, date);
+        self.attendance.entry_or_insert_by(hash, |(x, d)| *d == date && x == a, || ((a.clone(), date), Att::default()))
+    }
+
     fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, _ix: u32, station: &str, t: i64, seq: u64) {
         let tz = cx.s.timezone;
         let st = self.agents.entry_or_default(a);
@@ -1048,7 +1100,7 @@ impl TenantState {
         // late_login / absent (first login of the shift)
         if let Some(si) = self.window_for(cx.s, a, t) {
             let date = to_date(si.date);
-            let att = self.attendance.entry((a.clone(), date)).or_default();
+            let att = self.attendance_mut(a, date);
             if !att.attended {
                 att.attended = true;
                 let absent_raised = att.absent_raised;
@@ -1057,9 +1109,7 @@ impl TenantState {
                     let late = t - si.start;
                     if late > after {
                         if !absent_raised {
-                            if let Some(att) = self.attendance.get_mut(&(a.clone(), date)) {
-                                att.absent_raised = true;
-                            }
+                            self.attendance_mut(a, date).absent_raised = true;
                             let due = si.start.saturating_add(after);
                             let msg = format!(
                                 "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
@@ -1218,7 +1268,7 @@ impl TenantState {
         let was_out = self.agents.get(a).is_some_and(|st| st.state == AState::LoggedOut);
         if !was_out && let Some(si) = self.window_for(cx.s, a, t) {
             let date = to_date(si.date);
-            self.attendance.entry((a.clone(), date)).or_default().attended = true;
+            self.attendance_mut(a, date).attended = true;
             if t < si.end {
                 let early = si.end - t;
                 let after = cx.s.rules.absent_after.as_nanos();
@@ -1613,7 +1663,15 @@ impl TenantState {
 
     /// Once per local day of the watermark, drop bookkeeping that can no longer matter.
     fn prune(&mut self, cx: &mut Cx<'_>, wm: i64) {
-        let today = to_date(TimeMemo::local_date(&mut self.memo.wm, cx.s.timezone, wm));
+        let sec = wm.div_euclid(1_000_000_000);
+        let today = match self.memo.wm {
+            Some((s, d)) if s == sec => d,
+            _ => {
+                let d = to_date(local_date(cx.s.timezone, wm));
+                self.memo.wm = Some((sec, d));
+                d
+            }
+        };
         if self.pruned_day.is_some_and(|d| d >= today) {
             return;
         }

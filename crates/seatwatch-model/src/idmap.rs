@@ -153,6 +153,16 @@ impl<V> IdMap<V> {
         }
     }
 
+    /// Remove `k` if its value passes `f`, in one look-up: `None` when there is no `k`,
+    /// `Some(Ok(value))` when it was removed, `Some(Err(&value))` when it stays.
+    pub fn remove_if(&mut self, k: &str, f: impl FnOnce(&V) -> bool) -> Option<Result<V, &V>> {
+        match self.table.find_entry(hash(k.as_bytes()), |e| e.0.is(k)) {
+            Ok(o) if f(&o.get().1) => Some(Ok(o.remove().0.1)),
+            Ok(o) => Some(Err(&o.into_mut().1)),
+            Err(_) => None,
+        }
+    }
+
     /// Keep the entries whose value passes `f`.
     pub fn retain(&mut self, mut f: impl FnMut(&V) -> bool) {
         self.table.retain(|e| f(&e.1));
@@ -230,6 +240,8 @@ mod tests {
         assert_eq!(m.get(&long), None);
         *m.get_or_insert_with("new", || 7) += 1;
         assert_eq!(m.get("new"), Some(&8));
+        assert_eq!(m.remove_if("new", |v| *v != 8), Some(Err(&8)));
+        assert_eq!(m.remove_if("absent", |_| true), None);
         m.retain(|v| *v != 8);
         assert_eq!(m.get("new"), None);
         let copy: IdMap<u32> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();

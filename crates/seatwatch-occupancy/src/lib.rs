@@ -999,9 +999,9 @@ impl Tenant {
                 // with no agent and was never transferred, anyone) says so; the
                 // transferring agent's own `ended` leaves the transferred call open.
                 let mine = |c: &Call| c.agent == Some(a as u32) || (c.agent.is_none() && !c.transferred);
-                let (q, elsewhere) = match self.calls.0.get(call.as_str()) {
-                    Some(c) if mine(c) => (self.calls.0.remove(call.as_str()).and_then(|c| c.queue), false),
-                    Some(c) => (c.queue, true),
+                let (q, elsewhere) = match self.calls.0.remove_if(call.as_str(), mine) {
+                    Some(Ok(c)) => (c.queue, false),
+                    Some(Err(c)) => (c.queue, true),
                     None => (None, false),
                 };
                 let ag = &mut self.agents[a];
