@@ -937,25 +937,42 @@ impl Tenant {
                         s.answered_in_threshold += u64::from(if total { total_in } else { q_in });
                     });
                     // The service level's numerator goes where its denominator counted
-                    // the call, for the total by the tenant's formula and for the queue
-                    // by the queue's: one booking when both name the same instant (the
-                    // usual case: one formula for all), else one each.
+                    // the call: for the total by the tenant's formula; for a queue's row
+                    // by that queue's own formula, in every queue whose row counted the
+                    // call (the queue of its first offer, of its last `queued`, the one
+                    // that answered: a call that moved between queues with different
+                    // formulas may be in two rows, or in none). One booking when the
+                    // total's and a queue's name the same instant (the usual case: one
+                    // formula for all), else one each.
                     let at_total = cohorts.of(cfg.default_sl.formula, ts, q).filter(|_| total_in).map(|c| c.0);
-                    let at_queue = q_sl
-                        .and_then(|sl| cohorts.of(sl.formula, ts, q))
-                        .filter(|_| q_in)
-                        .and_then(|(at, cq)| cq.map(|cq| (at, cq)));
-                    match (at_total, at_queue) {
-                        (Some(t), Some((at, cq))) if t.nanos == at.nanos => {
-                            self.count(cfg, at, Some(cq), |s, _| s.sl_calls += 1);
+                    let mut at_queues: [Option<(Ts, u32)>; 3] = [None; 3];
+                    let candidates = [cohorts.offered.and_then(|c| c.1), cohorts.queued.and_then(|c| c.1), q];
+                    for (i, cand) in candidates.into_iter().enumerate() {
+                        let Some(cand) = cand else { continue };
+                        if candidates[..i].contains(&Some(cand)) {
+                            continue;
                         }
-                        (t, qc) => {
-                            if let Some(at) = t {
-                                self.count(cfg, at, None, |s, total| s.sl_calls += u64::from(total));
-                            }
-                            if let Some((at, cq)) = qc {
-                                self.count(cfg, at, Some(cq), |s, total| s.sl_calls += u64::from(!total));
-                            }
+                        let Some(sl) = self.queue_sl.0.get(cand as usize).copied() else { continue };
+                        if let Some((at, Some(cq))) = cohorts.of(sl.formula, ts, q)
+                            && cq == cand
+                            && within(sl)
+                        {
+                            at_queues[i] = Some((at, cand));
+                        }
+                    }
+                    let merged = at_total
+                        .and_then(|t| at_queues.iter().position(|b| b.is_some_and(|(at, _)| at.nanos == t.nanos)));
+                    if let Some(at) = at_total
+                        && merged.is_none()
+                    {
+                        self.count(cfg, at, None, |s, total| s.sl_calls += u64::from(total));
+                    }
+                    for (i, booking) in at_queues.into_iter().enumerate() {
+                        let Some((at, cq)) = booking else { continue };
+                        if merged == Some(i) {
+                            self.count(cfg, at, Some(cq), |s, _| s.sl_calls += 1);
+                        } else {
+                            self.count(cfg, at, Some(cq), |s, total| s.sl_calls += u64::from(!total));
                         }
                     }
                 }

@@ -514,6 +514,38 @@ fn a_call_answered_after_an_interval_boundary_counts_its_service_level_where_it_
 }
 
 #[test]
+fn a_call_that_moves_between_queues_with_other_formulas_counts_where_each_queue_counted_it() {
+    // The property test's case: offered in "of" (formula `offered`), missed, queued again
+    // in "aa" (`answered_abandoned`) and answered there. "of" counted it at its offer and
+    // "aa" at its answer: each queue's numerator follows its own formula, so neither
+    // shows a service level above 1 ("aa"'s formula once booked the call into "of").
+    let mut settings = TenantSettings::default();
+    let sl = |formula| ServiceLevelSettings { formula, threshold: None };
+    settings.settings.queues.insert("of".into(), sl(SlFormula::Offered));
+    settings.settings.queues.insert("aa".into(), sl(SlFormula::AnsweredAbandoned));
+    settings.settings.queues.insert("al".into(), sl(SlFormula::AnsweredLongAbandoned));
+    let mut s = Sim::with(settings);
+    s.login("08:00:00", "a1", "s1").login("08:00:00", "a2", "s2");
+    // Into "of", then "aa".
+    s.offered("08:01:00", "a1", "c1", Some("of")).ev("08:01:04", "a1", EventKind::Missed { call: call("c1") });
+    s.queued("08:20:00", "c1", "aa").offered("08:20:01", "a2", "c1", Some("aa")).answered("08:20:03", "a2", "c1");
+    // Into "al", then "of" (whose `offered` counts only first offers).
+    s.offered("08:02:00", "a1", "c2", Some("al")).ev("08:02:04", "a1", EventKind::Missed { call: call("c2") });
+    s.queued("08:21:00", "c2", "of").offered("08:21:01", "a1", "c2", Some("of")).answered("08:21:03", "a1", "c2");
+    s.sys("08:31:00", EventKind::Heartbeat);
+    for (hms, qn) in
+        [("08:00:00", "of"), ("08:15:00", "of"), ("08:00:00", "al"), ("08:15:00", "al"), ("08:15:00", "aa")]
+    {
+        let f = s.row(hms, Some(qn)).figures;
+        assert!(f.service_level.is_none_or(|v| v <= 1.0), "{qn} at {hms}: {f:?}");
+    }
+    let of = s.row("08:00:00", Some("of")).figures;
+    assert_eq!((of.offered, of.service_level_calls), (1, 1), "c1 counted at its first offer, in time");
+    let aa = s.row("08:15:00", Some("aa")).figures;
+    assert_eq!((aa.answered, aa.service_level_calls, aa.service_level), (1, 1, Some(1.0)));
+}
+
+#[test]
 fn a_service_level_threshold_counts_answer_delay_not_rings() {
     let mut settings = TenantSettings::default();
     settings.settings.service_level =
