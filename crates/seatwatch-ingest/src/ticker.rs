@@ -25,6 +25,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The shortest time between two looks at the deadlines after folds: a deadline a fold
+/// added is noticed this much later at most (its tick is due `tick_lateness` after it).
+const LOOK_GAP: Duration = Duration::from_millis(20);
+
+/// How soon to try again when a fold holds the projections at a tick's time.
+const LOCK_RETRY: Duration = Duration::from_millis(1);
+
 /// Run until shutdown.
 pub async fn run(state: Arc<AppState>) {
     let every = Duration::from_millis(state.config.server.tick_interval.0.max(1000));
@@ -42,19 +49,28 @@ pub async fn run(state: Arc<AppState>) {
         let folded = state.folded.notified();
         tokio::pin!(folded);
         folded.as_mut().enable();
+        let looked = Instant::now();
         let wake =
             next_deadline_wait(&state, &covered).map_or(next_periodic, |w| next_periodic.min(Instant::now() + w));
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {},
-            // New records folded: deadlines added, or fired by the last tick; look again.
-            _ = &mut folded => continue,
+            // New records folded: deadlines added, or fired by the last tick; look again,
+            // at most every LOOK_GAP (a busy server folds thousands of times a second, and
+            // each look takes the projections' lock).
+            _ = &mut folded => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(looked + LOOK_GAP) => {},
+                    _ = state.shutdown.cancelled() => return,
+                }
+                continue;
+            }
             _ = state.shutdown.cancelled() => return,
         }
         let periodic = Instant::now() >= next_periodic;
-        if periodic {
-            next_periodic = aligned();
-        }
         if !state.is_ready() {
+            if periodic {
+                next_periodic = aligned();
+            }
             continue;
         }
         let Some(now) = Ts::from_datetime(&chrono::Utc::now()) else { continue };
@@ -62,26 +78,37 @@ pub async fn run(state: Arc<AppState>) {
             nanos: now.nanos.saturating_sub(state.config.tenant(tenant).tick_lateness.as_nanos()),
             ..now
         };
-        let tenants: Vec<(String, Ts)> = match state.engine.read() {
-            Ok(e) => e
-                .tenants()
-                .into_iter()
-                .map(|t| {
-                    let ts = promised(&t);
-                    (t, ts)
-                })
-                .filter(|(t, ts)| e.needs_tick(t, *ts))
-                // Between whole seconds, only the tenants whose next deadline this tick
-                // carries past, and that no tick written already has.
-                .filter(|(t, ts)| {
-                    periodic
-                        || e.compliance.next_deadline(t).is_some_and(|d| {
-                            d.nanos < ts.nanos && covered.get(t.as_str()).is_none_or(|c| *c <= d.nanos)
-                        })
-                })
-                .collect(),
-            Err(_) => return,
+        // Never wait for the lock on an async thread (the follower holds it while it
+        // folds, up to milliseconds): a fold in progress is looked at again shortly.
+        let read: Option<Vec<(String, Ts)>> = match state.engine.try_read() {
+            Ok(e) => Some(
+                e.tenants()
+                    .into_iter()
+                    .map(|t| {
+                        let ts = promised(&t);
+                        (t, ts)
+                    })
+                    .filter(|(t, ts)| e.needs_tick(t, *ts))
+                    // Between whole seconds, only the tenants whose next deadline this tick
+                    // carries past, and that no tick written already has.
+                    .filter(|(t, ts)| {
+                        periodic
+                            || e.compliance.next_deadline(t).is_some_and(|d| {
+                                d.nanos < ts.nanos && covered.get(t.as_str()).is_none_or(|c| *c <= d.nanos)
+                            })
+                    })
+                    .collect(),
+            ),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+            Err(std::sync::TryLockError::Poisoned(_)) => return,
         };
+        let Some(tenants) = read else {
+            tokio::time::sleep(LOCK_RETRY).await;
+            continue;
+        };
+        if periodic {
+            next_periodic = aligned();
+        }
         if tenants.is_empty() {
             continue;
         }
@@ -118,7 +145,8 @@ fn next_deadline_wait(state: &AppState, covered: &HashMap<String, i64>) -> Optio
         return None;
     }
     let now = Ts::from_datetime(&chrono::Utc::now())?.nanos;
-    let e = state.engine.read().ok()?;
+    // Locked by a fold in progress: its end notifies the ticker, which looks again.
+    let e = state.engine.try_read().ok()?;
     e.tenants()
         .iter()
         .filter(|t| e.is_wall(t))
