@@ -134,11 +134,21 @@ macro_rules! engine {
     };
 }
 
-/// `GET /v1/agents`.
+/// `GET /v1/agents[?include=roster]`.
 pub async fn agents(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
     let (_, tenant) = scoped_view!(state, headers, q);
+    let with_roster = match q.get("include").map(String::as_str) {
+        None | Some("") => false,
+        Some("roster") => true,
+        Some(other) => {
+            return bad_request(format!(
+                "`include` may only be `roster` (the roster's agents that have sent no state event yet), not {other:?}"
+            ));
+        }
+    };
     let e = engine!(state);
-    Json(json!({"agents": e.occupancy.agents(&tenant)})).into_response()
+    let agents = if with_roster { e.occupancy.agents_with_roster(&tenant) } else { e.occupancy.agents(&tenant) };
+    Json(json!({"agents": agents})).into_response()
 }
 
 /// `GET /v1/queues`.

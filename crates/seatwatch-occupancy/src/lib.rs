@@ -365,9 +365,10 @@ impl Agent {
         }
     }
 
-    /// Whether the read views list the agent.
-    fn listed(&self) -> bool {
-        self.listing != Listing::Retired
+    /// Whether the read views list the agent: once it has sent a state event (and, when
+    /// asked for the roster too, while it is only on the roster).
+    fn listed(&self, with_roster: bool) -> bool {
+        self.listing == Listing::Seen || (with_roster && self.listing == Listing::Rostered)
     }
 
     /// The precedence: logged out > activity (ringing, talking, wrap-up) > not ready > ready.
@@ -725,20 +726,19 @@ impl Tenant {
         });
     }
 
-    /// A `roster` entry: an agent the tenant has not seen yet is listed as logged out
-    /// from the entry on (until its first state event, or until it leaves the roster
-    /// without one). An agent that has sent state events is not affected.
-    fn roster(&mut self, cx: &mut Cx<'_>, id: &AgentId, ts: Ts, active: bool) {
+    /// A `roster` entry: an agent the tenant has not seen yet is kept as logged out from the
+    /// entry on (until its first state event, or until it leaves the roster without one),
+    /// listed only by [`Occupancy::agents_with_roster`]; no change is pushed for it. An
+    /// agent that has sent state events is not affected.
+    fn roster(&mut self, id: &AgentId, ts: Ts, active: bool) {
         let known = self.agent_index.0.get(id.as_str()).map(|&i| i as usize);
         match (known, active) {
             (None, true) => {
                 let a = self.agent(id, ts);
                 self.agents[a].listing = Listing::Rostered;
-                self.push_change(cx, a);
             }
             (Some(a), true) if self.agents[a].listing == Listing::Retired => {
                 self.agents[a] = Agent { listing: Listing::Rostered, ..Agent::new(id, ts) };
-                self.push_change(cx, a);
             }
             (Some(a), false) if self.agents[a].listing == Listing::Rostered => {
                 self.agents[a].listing = Listing::Retired;
@@ -815,7 +815,7 @@ impl Tenant {
         let Some(agent) = env.event.agent.as_ref() else { return };
         let kind = &env.event.kind;
         if let EventKind::Roster { active, .. } = kind {
-            self.roster(cx, agent, ts, *active);
+            self.roster(agent, ts, *active);
             return;
         }
         if !matches!(
@@ -1313,8 +1313,19 @@ impl Occupancy {
         Some(Ts::from_nanos(if start == cutoff { start } else { end }))
     }
 
-    /// Every agent seen, sorted by id.
+    /// Every agent that has sent a state event, sorted by id (`GET /v1/agents`).
     pub fn agents(&self, tenant: &str) -> Vec<AgentView> {
+        self.agent_views(tenant, false)
+    }
+
+    /// [`Occupancy::agents`] and the agents known only from the roster (a `roster` entry,
+    /// no state event yet: `logged_out` since that entry), sorted by id
+    /// (`GET /v1/agents?include=roster`: a wallboard of who is expected).
+    pub fn agents_with_roster(&self, tenant: &str) -> Vec<AgentView> {
+        self.agent_views(tenant, true)
+    }
+
+    fn agent_views(&self, tenant: &str, with_roster: bool) -> Vec<AgentView> {
         let Some((t, cfg)) = self.tenant(tenant) else { return Vec::new() };
         let now = t.now();
         let mut days = t.days.0;
@@ -1322,7 +1333,7 @@ impl Occupancy {
         let mut out: Vec<AgentView> = t
             .agents
             .iter()
-            .filter(|ag| ag.listed())
+            .filter(|ag| ag.listed(with_roster))
             .map(|ag| {
                 let state = ag.state();
                 let mut counters = ag.today.clone();
@@ -1355,7 +1366,7 @@ impl Occupancy {
     pub fn agent_state_counts(&self, tenant: &str) -> BTreeMap<AgentState, u64> {
         let mut out: BTreeMap<AgentState, u64> = AgentState::ALL.iter().map(|s| (*s, 0)).collect();
         if let Some((t, _)) = self.tenant(tenant) {
-            for ag in t.agents.iter().filter(|a| a.listed()) {
+            for ag in t.agents.iter().filter(|a| a.listed(false)) {
                 *out.entry(ag.state()).or_insert(0) += 1;
             }
         }
@@ -1630,7 +1641,7 @@ impl Occupancy {
             })
             .collect();
         for (i, ag) in t.agents.iter().enumerate() {
-            if wanted(i as u32) && ag.listed() {
+            if wanted(i as u32) && ag.listed(false) {
                 let entry =
                     TimelineEntry { agent: ag.id.clone(), state: ag.state(), from: ag.since, to: now, open: true };
                 out.push((i as u32, entry));

@@ -26,6 +26,19 @@ async fn the_tenant_comes_from_the_token_and_reads_are_scoped() {
     }
     // The producer may read its own tenant.
     assert_eq!(srv.get_json("/v1/agents", ACME_ACD).await, agents);
+    // An agent on the roster that has sent no state event: listed only with the roster.
+    let r = ev("t-2", "roster", "2026-03-02T08:00:00+08:00", Some("han.mei"), r#","certified":true"#);
+    assert_eq!(roundtrip(&mut acme, &r).await["accepted"], 1);
+    srv.caught_up().await;
+    assert_eq!(srv.get_json("/v1/agents", ACME_READER).await, agents);
+    let with = srv.get_json("/v1/agents?include=roster", ACME_READER).await;
+    let names: Vec<(&str, &str)> = with["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["agent"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("han.mei", "logged_out"), ("li.lei", "ready")], "{with}");
     // globex sees nothing of acme's.
     assert_eq!(srv.get_json("/v1/agents", GLOBEX_READER).await["agents"], Value::Array(vec![]));
     // Naming another tenant: 403 for readers, allowed for admins.
@@ -53,6 +66,7 @@ async fn bad_query_parameters_get_a_400_saying_what_is_accepted() {
         ("/v1/intervals?from=2026-03-02T03:00:00Z&to=2026-03-02T02:00:00Z", "the time range is empty"),
         ("/v1/alarms?from=2026-03-02T03:00:00Z&to=2026-03-02T03:00:00Z", "the time range is empty"),
         ("/v1/log?from_seq=-1", "from_seq"),
+        ("/v1/agents?include=everyone", "roster"),
     ] {
         let secret = if path.starts_with("/v1/log") { ADMIN } else { ACME_READER };
         let (status, body) = srv.get(path, Some(secret)).await;
