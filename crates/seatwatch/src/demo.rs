@@ -194,7 +194,13 @@ fn print_summary(state: &AppState, report: &seatwatch_sim::client::Report) -> Re
     for ag in &agents {
         *by_state.entry(ag.state.as_str()).or_default() += 1;
     }
-    say!("Agents now: {}", by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
+    let roster_only = engine.occupancy.agents_with_roster(TENANT).len().saturating_sub(agents.len());
+    let not_seen = if roster_only > 0 {
+        format!(" (and {roster_only} on the roster who did not log in: on leave or absent)")
+    } else {
+        String::new()
+    };
+    say!("Agents now: {}{not_seen}", by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
     say!();
     say!("Queues, whole day:");
     say!(
