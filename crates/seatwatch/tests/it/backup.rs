@@ -17,26 +17,22 @@ fn backup(url: &str, token: &str, out: &Path, key: Option<&Path>) -> std::proces
     run(&args)
 }
 
+/// The simulated centre's day (two agents, one queue) sent to `server`.
+fn simulate_a_day(server: &Serve) {
+    let url = format!("ws://{}/v1/ingest", server.addr);
+    let args =
+        ["simulate", "--url", &url, "--token", PRODUCER, "--agents", "2", "--queues", "1", "--date", "2026-03-02"];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 #[test]
 fn a_backup_with_caller_key_into_a_new_or_empty_directory_has_that_key() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cfg = write_config(dir.path(), "");
     let server = Serve::start(&cfg, &data);
-    let o = run(&[
-        "simulate",
-        "--url",
-        &format!("ws://{}/v1/ingest", server.addr),
-        "--token",
-        PRODUCER,
-        "--agents",
-        "2",
-        "--queues",
-        "1",
-        "--date",
-        "2026-03-02",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    simulate_a_day(&server);
     let url = format!("http://{}", server.addr);
     let server_key = data.join("caller.key");
     let key = std::fs::read(&server_key).unwrap();
@@ -126,20 +122,7 @@ fn extending_a_copy_from_a_server_whose_log_is_shorter_is_refused() {
     let cfg = write_config(dir.path(), "");
     let (data, copy) = (dir.path().join("data"), dir.path().join("copy"));
     let server = Serve::start(&cfg, &data);
-    let o = run(&[
-        "simulate",
-        "--url",
-        &format!("ws://{}/v1/ingest", server.addr),
-        "--token",
-        PRODUCER,
-        "--agents",
-        "2",
-        "--queues",
-        "1",
-        "--date",
-        "2026-03-02",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    simulate_a_day(&server);
     let key = data.join("caller.key");
     let o = backup(&format!("http://{}", server.addr), ADMIN, &copy, Some(&key));
     assert!(o.status.success(), "{}", text(&o));
@@ -175,20 +158,7 @@ fn a_record_altered_on_the_way_is_named_as_such_and_nothing_is_left() {
     let cfg = write_config(dir.path(), "");
     let data = dir.path().join("data");
     let server = Serve::start(&cfg, &data);
-    let o = run(&[
-        "simulate",
-        "--url",
-        &format!("ws://{}/v1/ingest", server.addr),
-        "--token",
-        PRODUCER,
-        "--agents",
-        "2",
-        "--queues",
-        "1",
-        "--date",
-        "2026-03-02",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    simulate_a_day(&server);
     let (head, body) = raw_get(server.addr, "/v1/log?from_seq=1");
     let (status, log) = server.terminate();
     assert!(status.success(), "{log}");
