@@ -146,11 +146,6 @@ impl AlarmBook {
         self.by_time.len()
     }
 
-    /// When alarm `id` was raised, if there is one.
-    pub(crate) fn raised_at(&self, id: &str) -> Option<i64> {
-        self.by_id.find(id_hash(id), |(k, _)| &**k == id).map(|(_, at)| *at)
-    }
-
     /// Add alarm `id`, raised at `at`. An id already present is left alone (false).
     pub(crate) fn insert(&mut self, id: &str, at: i64, alarm: Stored) -> bool {
         let hash = id_hash(id);
@@ -163,6 +158,12 @@ impl AlarmBook {
                 true
             }
         }
+    }
+
+    /// Take alarm `id` out of the book (to raise a withdrawn alarm's id again).
+    pub(crate) fn remove(&mut self, id: &str) -> Option<(i64, Stored)> {
+        let (key, at) = self.by_id.find_entry(id_hash(id), |(k, _)| &**k == id).ok()?.remove().0;
+        self.by_time.remove(&(at, key)).map(|s| (at, s))
     }
 
     /// Alarm `id` with its `raised_at`, to change it.
@@ -336,7 +337,7 @@ mod tests {
         let mut want = bincode::encode_to_vec(&map, cfg).unwrap();
         want.extend(bincode::encode_to_vec(&index, cfg).unwrap());
 
-        let book = AlarmBook::from_decoded(map.clone(), &index, |a: &str| Arc::from(a)).unwrap();
+        let mut book = AlarmBook::from_decoded(map.clone(), &index, |a: &str| Arc::from(a)).unwrap();
         let mut got = Vec::new();
         let mut enc = bincode::enc::EncoderImpl::new(VecWriter(&mut got), cfg);
         book.encode("acme", &mut enc).unwrap();
@@ -346,8 +347,8 @@ mod tests {
         let back: Vec<Alarm> = book.from(i64::MIN).map(|(at, id, s)| AlarmBook::view("acme", at, id, s)).collect();
         assert_eq!(back, map.values().cloned().collect::<Vec<_>>());
         assert_eq!(book.from(10).map(|(_, id, _)| id).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(book.raised_at("m"), Some(7));
-        assert_eq!(book.raised_at("nope"), None);
+        assert_eq!(book.get_mut("m").map(|(at, _)| at), Some(7));
+        assert!(book.get_mut("nope").is_none());
 
         let mut book = book;
         let (at, s) = book.get_mut("b").unwrap();
@@ -365,8 +366,14 @@ mod tests {
             withdrawn: false,
         };
         assert!(!book.insert("b", 99, again.clone()));
-        assert!(book.insert("n", 99, again));
-        assert_eq!((book.len(), book.raised_at("n")), (5, Some(99)));
+        assert!(book.insert("n", 99, again.clone()));
+        assert_eq!((book.len(), book.get_mut("n").map(|(at, _)| at)), (5, Some(99)));
+        // Removed, an id is free again, at another time.
+        assert_eq!(book.remove("n").map(|(at, _)| at), Some(99));
+        assert!(book.remove("n").is_none());
+        assert_eq!(book.len(), 4);
+        assert!(book.insert("n", 3, again));
+        assert_eq!(book.from(3).next().map(|(at, id, _)| (at, id)), Some((3, "n")));
     }
 
     #[test]

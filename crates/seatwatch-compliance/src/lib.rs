@@ -77,7 +77,9 @@ pub enum SnapshotError {
 /// 4: a first login stamped less than `absent_after` late that arrives after its no-show
 /// `absent` was raised clears that alarm; an alarm cleared by an event stamped before it
 /// was raised is withdrawn (each alarm encodes `withdrawn`).
-pub const SNAPSHOT_VERSION: u8 = 4;
+/// 5: an event stamped exactly at an alarm's `raised_at` withdraws it too; a late `shift`
+/// judges the attendance alarms of its date again; a withdrawn alarm's id is raised again.
+pub const SNAPSHOT_VERSION: u8 = 5;
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct SnapshotBody {

@@ -330,6 +330,31 @@ struct ShiftInst {
     seq: Option<u64>,
 }
 
+/// Which attendance alarm a late `shift` judges again ([`rejudge`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Judged {
+    /// The day's no-show (no login), raised at the old start + `absent_after`.
+    NoShow,
+    /// `late_login`, raised at the login.
+    Login,
+    /// `early_logout`, or absence by leaving early, raised at the logout.
+    Logout,
+}
+
+/// Whether an attendance alarm raised at `raised` under the old schedule was false under
+/// the new one (`si`: its start and end; `None`: the day is off): a no-show whose new
+/// deadline had not passed, a login no later than the new start, a logout no earlier
+/// than the new end. Alarms the new schedule still supports stay as they are, worded as
+/// raised.
+pub(crate) fn rejudge(kind: Judged, si: Option<(i64, i64)>, absent_after: i64, raised: i64) -> bool {
+    let Some((start, end)) = si else { return true };
+    match kind {
+        Judged::NoShow => start.saturating_add(absent_after) > raised,
+        Judged::Login => raised <= start,
+        Judged::Logout => raised >= end,
+    }
+}
+
 /// What the tenant's fold needs besides its state.
 /// Whether an agent's event of this kind shows the agent worked that ISO week (what
 /// `qa_coverage_low` needs to judge the week): a login, a state change or a call event.
@@ -448,8 +473,17 @@ impl TenantState {
         message: String,
         mut evidence: Vec<u64>,
     ) -> Option<String> {
-        if !cx.s.rules.is_enabled(rule) || self.alarms.raised_at(&id).is_some() {
+        if !cx.s.rules.is_enabled(rule) {
             return None;
+        }
+        // An id is raised once; a withdrawn alarm was never in force and gives its id to
+        // the alarm that is (a no-show withdrawn by a late `shift`, due again later).
+        match self.alarms.get_mut(&id) {
+            Some((_, old)) if old.withdrawn => {
+                self.alarms.remove(&id);
+            }
+            Some(_) => return None,
+            None => {}
         }
         evidence.sort_unstable();
         evidence.dedup();
@@ -479,15 +513,16 @@ impl TenantState {
     }
 
     /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`.
-    /// Cleared by an event stamped before it was raised (`at` < `raised_at`), the alarm
-    /// was false when raised: it is withdrawn (see [`crate::Alarm::withdrawn`]).
+    /// Cleared by an event stamped at or before the moment it was raised (`at` <=
+    /// `raised_at`: an event exactly at a deadline is in time), the alarm was false when
+    /// raised: it is withdrawn (see [`crate::Alarm::withdrawn`]).
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
         let Some((raised, alarm)) = self.alarms.get_mut(id) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
         alarm.cleared_at = Some(at.max(raised));
-        alarm.withdrawn = at < raised;
+        alarm.withdrawn = at <= raised;
         if seq != 0 && !alarm.evidence.contains(&seq) {
             let mut evidence = std::mem::take(&mut alarm.evidence).into_vec();
             evidence.push(seq);
@@ -1374,7 +1409,52 @@ impl TenantState {
         if let Some(id) = self.roster_active.remove(&month) {
             self.clear(cx, &id, t, seq);
         }
+        self.rejudge_attendance(cx, a, date, t, seq);
         self.plan_absent(cx, a);
+    }
+
+    /// A `shift` for `date` stamped at or before an attendance alarm of that date was
+    /// raised, arriving after it (a wall-clock tick, another producer's later event, or
+    /// the agent's own login or logout passed the old schedule first): the alarm is judged
+    /// again under the new schedule, and withdrawn when the new schedule says it was false
+    /// (see [`Self::rejudge`]).
+    fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, t: i64, seq: u64) {
+        let Some(ids) = self.att_alarms.get(&(a.clone(), date)) else { return };
+        let ids = ids.clone();
+        let Some(ix) = self.agents.find(a) else { return };
+        let si = self.schedule_of(cx.s, Some(ix), date.to_naive()).map(|si| (si.start, si.end));
+        let no_show = format!("absent-{a}-{date}");
+        let attended = self.attendance_mut(a, date).attended;
+        for id in ids {
+            let Some((raised, alarm)) = self.alarms.get_mut(&id) else { continue };
+            if alarm.cleared_at.is_some() || t > raised {
+                continue;
+            }
+            let kind = if id == no_show {
+                if attended { continue } else { Judged::NoShow }
+            } else if alarm.rule == Rule::LateLogin {
+                Judged::Login
+            } else {
+                Judged::Logout
+            };
+            if !rejudge(kind, si, cx.s.rules.absent_after.as_nanos(), raised) {
+                continue;
+            }
+            self.clear(cx, &id, t, seq);
+            if let Some(ids) = self.att_alarms.get_mut(&(a.clone(), date)) {
+                ids.retain(|x| *x != id);
+            }
+            if kind == Judged::NoShow {
+                // Planned again: the agent may still be absent under the new start.
+                self.attendance_mut(a, date).absent_raised = false;
+                let st = &mut self.agents.slot_mut(ix).st;
+                if let Some((from, nb)) = st.absent_from
+                    && from > date
+                {
+                    st.absent_from = Some((date, nb));
+                }
+            }
+        }
     }
 
     fn fire_roster(&mut self, cx: &mut Cx<'_>, month: Month, due: i64) {

@@ -264,6 +264,85 @@ fn an_event_stamped_before_a_deadline_arriving_after_it_withdraws_the_alarm_and_
 }
 
 #[test]
+fn an_event_stamped_exactly_at_the_deadline_arriving_after_it_withdraws_the_alarm() {
+    // The ordering tester's case: ACDs that stamp whole seconds tie with deadlines. An
+    // event exactly at a deadline is in time (15 minutes of not-ready are allowed, 120 s
+    // of wrap-up are fine, a login exactly an hour late is late, not absent), so the
+    // alarm a heartbeat raised before it arrived was false: withdrawn, not "cleared".
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow, Rule::SurveyNotOffered]);
+    l.login("2026-02-27T08:00:00", "n", "sn");
+    l.logout("2026-02-27T17:40:00", "n");
+    l.login(&at("08:00:00"), "a1", "s1");
+    l.login(&at("08:00:00"), "a2", "s2");
+    l.not_ready(&at("10:00:00"), "a1");
+    l.offered(&at("10:30:00"), "a2", "c1", false);
+    l.answered(&at("10:30:05"), "a2", "c1", None);
+    l.ended(&at("10:40:00"), "a2", "c1");
+    l.hb(&at("10:42:00.001"));
+    assert_eq!(l.rules_raised(), vec![Rule::Absent, Rule::NotReadyOverlong, Rule::WrapUpOverlong]);
+    l.ready(&at("10:15:00"), "a1");
+    l.ready(&at("10:42:00"), "a2");
+    l.login(&at("09:30:00"), "n", "sn");
+    assert_eq!(l.summary(), vec![(Rule::LateLogin, s("n"), s("03-02 09:30:00"), None)], "only the true alarm");
+    let w = l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() });
+    let rules: Vec<Rule> = w.iter().map(|a| a.rule).collect();
+    assert_eq!(rules, [Rule::Absent, Rule::NotReadyOverlong, Rule::WrapUpOverlong]);
+    assert!(w.iter().all(|a| a.cleared_at == Some(a.raised_at)), "{w:?}");
+    // One millisecond later is not in time: raised and cleared, and listed.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login(&at("08:00:00"), "a1", "s1");
+    l.not_ready(&at("10:00:00"), "a1");
+    l.hb(&at("10:15:01"));
+    l.ready(&at("10:15:00.001"), "a1");
+    assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a1"), s("03-02 10:15:00"), Some(s("03-02 10:15:00")))]);
+    assert!(!l.all()[0].withdrawn);
+}
+
+#[test]
+fn a_late_shift_stamped_before_the_no_show_judges_the_day_again() {
+    // The ordering tester's case: the default schedule's no-show was raised at 09:30,
+    // then WFM's shift for that day arrived, stamped 08:00: start 10:00. Under the new
+    // schedule nobody was absent at 09:30: withdrawn; the day is judged by the new start.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    for a in ["late", "gone", "off", "kept", "came"] {
+        l.login("2026-02-27T08:00:00", a, a);
+        l.logout("2026-02-27T17:40:00", a);
+    }
+    l.login(&at("09:00:00"), "came", "came"); // late under 08:30, absent raised never
+    l.hb(&at("09:30:01"));
+    assert_eq!(l.only(Rule::Absent).len(), 4);
+    for a in ["late", "gone", "came"] {
+        l.shift(&at("08:00:00"), a, MON, Some(("10:00", "19:00")));
+    }
+    l.shift(&at("08:00:00"), "off", MON, None);
+    // Stamped after the no-show: the day's schedule changed too late to matter.
+    l.shift(&at("09:31:00"), "kept", MON, Some(("10:00", "19:00")));
+    l.login(&at("10:05:00"), "late", "late"); // 5 minutes after the new start
+    l.hb(&at("11:00:00.001")); // "gone" still has not come: absent under the new start
+    let absent = l.only(Rule::Absent);
+    assert_eq!(
+        absent,
+        vec![
+            (Rule::Absent, s("kept"), s("03-02 09:30:00"), None),
+            (Rule::Absent, s("gone"), s("03-02 11:00:00"), None),
+        ]
+    );
+    let gone = l.all().into_iter().find(|a| a.agent.as_ref().is_some_and(|x| x.as_str() == "gone"));
+    let gone = gone.unwrap_or_else(|| panic!("no alarm for gone"));
+    assert_eq!(gone.id, format!("absent-gone-{MON}"), "the withdrawn no-show's id, raised again");
+    assert!(gone.message.contains("shift start 10:00"), "{}", gone.message);
+    // "came" logged in at 09:00, late under 08:30, before the shift (stamped 08:00) that
+    // put the start at 10:00 arrived: not late after all.
+    assert_eq!(l.only(Rule::LateLogin), vec![(Rule::LateLogin, s("late"), s("03-02 10:05:00"), None)]);
+    let w: Vec<String> =
+        l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() }).into_iter().map(|a| a.id).collect();
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w.contains(&format!("absent-late-{MON}")) && w.contains(&format!("absent-off-{MON}")), "{w:?}");
+    assert!(w.iter().any(|id| id.starts_with("late_login-")), "{w:?}");
+    assert_eq!(l.c.active_counts("acme")[&Rule::Absent], 2);
+}
+
+#[test]
 fn unknown_agents_are_not_absent_and_weekends_are_free() {
     let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
     l.login("2026-02-27T08:00:00", "a1", "s1"); // Friday

@@ -7,6 +7,7 @@ use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
 };
+use crate::tenant::{Judged, rejudge};
 use crate::{Alarm, AlarmChange, Rule, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -373,8 +374,16 @@ impl TenantState {
         message: String,
         mut evidence: Vec<u64>,
     ) -> Option<String> {
-        if !cx.s.rules.is_enabled(rule) || self.alarm_index.contains_key(&id) {
+        if !cx.s.rules.is_enabled(rule) {
             return None;
+        }
+        // An id is raised once; a withdrawn alarm gives its id to the alarm that is.
+        if let Some(&at) = self.alarm_index.get(&id) {
+            if !self.alarms.get(&(at, id.clone())).is_some_and(|old| old.withdrawn) {
+                return None;
+            }
+            self.alarm_index.remove(&id);
+            self.alarms.remove(&(at, id.clone()));
         }
         evidence.sort_unstable();
         evidence.dedup();
@@ -402,7 +411,8 @@ impl TenantState {
         Some(id)
     }
 
-    /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`.
+    /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`;
+    /// withdrawn when cleared by an event stamped at or before its `raised_at`.
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
         let Some(&raised) = self.alarm_index.get(id) else { return };
         let Some(alarm) = self.alarms.get_mut(&(raised, id.to_owned())) else { return };
@@ -410,7 +420,7 @@ impl TenantState {
             return;
         }
         alarm.cleared_at = Some(Ts::from_nanos(at.max(raised)));
-        alarm.withdrawn = at < raised;
+        alarm.withdrawn = at <= raised;
         if seq != 0 && !alarm.evidence.contains(&seq) {
             alarm.evidence.push(seq);
             alarm.evidence.sort_unstable();
@@ -1179,7 +1189,46 @@ impl TenantState {
         if let Some(id) = self.roster_active.remove(&month) {
             self.clear(cx, &id, t, seq);
         }
+        self.rejudge_attendance(cx, a, date, t, seq);
         self.plan_absent(cx, a);
+    }
+
+    /// A `shift` stamped at or before an attendance alarm of its date was raised: the
+    /// alarm judged again under the new schedule (`crate::tenant::rejudge`).
+    fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, t: i64, seq: u64) {
+        let Some(ids) = self.att_alarms.get(&(a.clone(), date)).cloned() else { return };
+        let si = self.schedule(cx.s, a, date.to_naive()).map(|si| (si.start, si.end));
+        let no_show = format!("absent-{a}-{date}");
+        let attended = self.attendance.get(&(a.clone(), date)).is_some_and(|att| att.attended);
+        for id in ids {
+            let Some(&raised) = self.alarm_index.get(&id) else { continue };
+            let Some(alarm) = self.alarms.get(&(raised, id.clone())) else { continue };
+            if alarm.cleared_at.is_some() || t > raised {
+                continue;
+            }
+            let kind = match (id == no_show, alarm.rule) {
+                (true, _) if attended => continue,
+                (true, _) => Judged::NoShow,
+                (false, Rule::LateLogin) => Judged::Login,
+                (false, _) => Judged::Logout,
+            };
+            if !rejudge(kind, si, cx.s.rules.absent_after.as_nanos(), raised) {
+                continue;
+            }
+            self.clear(cx, &id, t, seq);
+            if let Some(ids) = self.att_alarms.get_mut(&(a.clone(), date)) {
+                ids.retain(|x| *x != id);
+            }
+            if kind == Judged::NoShow {
+                self.attendance.entry((a.clone(), date)).or_default().absent_raised = false;
+                if let Some(st) = self.agents.get_mut(a)
+                    && let Some((from, nb)) = st.absent_from
+                    && from > date
+                {
+                    st.absent_from = Some((date, nb));
+                }
+            }
+        }
     }
 
     fn fire_roster(&mut self, cx: &mut Cx<'_>, month: Month, due: i64) {
