@@ -330,6 +330,25 @@ struct ShiftInst {
     seq: Option<u64>,
 }
 
+/// Whether alarm `id` of `rule` was raised by time passing a deadline (its `raised_at`
+/// is the deadline) rather than at the time of the event that broke the rule. An event
+/// stamped exactly at a deadline was in time, so it withdraws such an alarm; an event
+/// stamped at the same moment as the one that raised an alarm (a logout and a login in
+/// the same millisecond) only clears it.
+pub(crate) fn raised_at_deadline(rule: Rule, id: &str) -> bool {
+    match rule {
+        Rule::NotReadyOverlong
+        | Rule::WrapUpOverlong
+        | Rule::CallbackOverdue
+        | Rule::EmergencyNotEscalated
+        | Rule::QaCoverageLow
+        | Rule::RosterNotPublished => true,
+        // A no-show (`absent-AGENT-DATE`), not an absence by leaving early (`absent-SEQ`).
+        Rule::Absent => id.strip_prefix("absent-").is_some_and(|r| !r.bytes().all(|b| b.is_ascii_digit())),
+        _ => false,
+    }
+}
+
 /// Which attendance alarm a late `shift` judges again ([`rejudge`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Judged {
@@ -513,16 +532,23 @@ impl TenantState {
     }
 
     /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`.
-    /// Cleared by an event stamped at or before the moment it was raised (`at` <=
-    /// `raised_at`: an event exactly at a deadline is in time), the alarm was false when
-    /// raised: it is withdrawn (see [`crate::Alarm::withdrawn`]).
+    /// Cleared by an event stamped before the moment it was raised, or exactly at it when
+    /// that moment was a deadline (an event exactly at a deadline is in time:
+    /// [`raised_at_deadline`]), the alarm was false when raised: it is withdrawn (see
+    /// [`crate::Alarm::withdrawn`]).
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
+        self.end_alarm(cx, id, at, seq, false);
+    }
+
+    /// [`Self::clear`], or withdraw (`withdraw`: the alarm was false by what `seq` says,
+    /// whenever it is stamped).
+    fn end_alarm(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64, withdraw: bool) {
         let Some((raised, alarm)) = self.alarms.get_mut(id) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
         alarm.cleared_at = Some(at.max(raised));
-        alarm.withdrawn = at <= raised;
+        alarm.withdrawn = withdraw || at < raised || (at == raised && raised_at_deadline(alarm.rule, id));
         if seq != 0 && !alarm.evidence.contains(&seq) {
             let mut evidence = std::mem::take(&mut alarm.evidence).into_vec();
             evidence.push(seq);
@@ -1440,7 +1466,7 @@ impl TenantState {
             if !rejudge(kind, si, cx.s.rules.absent_after.as_nanos(), raised) {
                 continue;
             }
-            self.clear(cx, &id, t, seq);
+            self.end_alarm(cx, &id, t, seq, true);
             if let Some(ids) = self.att_alarms.get_mut(&(a.clone(), date)) {
                 ids.retain(|x| *x != id);
             }

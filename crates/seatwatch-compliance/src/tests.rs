@@ -296,6 +296,14 @@ fn an_event_stamped_exactly_at_the_deadline_arriving_after_it_withdraws_the_alar
     l.ready(&at("10:15:00.001"), "a1");
     assert_eq!(l.summary(), vec![(Rule::NotReadyOverlong, s("a1"), s("03-02 10:15:00"), Some(s("03-02 10:15:00")))]);
     assert!(!l.all()[0].withdrawn);
+    // An alarm raised at an event's own time is not withdrawn by another event at that
+    // same moment: a logout and a login in one millisecond was an early logout, cleared.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login(&at("08:00:00"), "a1", "s1");
+    l.logout(&at("17:34:59.999"), "a1");
+    l.login(&at("17:34:59.999"), "a1", "s1");
+    assert_eq!(l.summary(), vec![(Rule::EarlyLogout, s("a1"), s("03-02 17:34:59"), Some(s("03-02 17:34:59")))]);
+    assert!(!l.all()[0].withdrawn);
 }
 
 #[test]

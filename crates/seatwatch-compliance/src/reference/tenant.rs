@@ -7,7 +7,7 @@ use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
 };
-use crate::tenant::{Judged, rejudge};
+use crate::tenant::{Judged, raised_at_deadline, rejudge};
 use crate::{Alarm, AlarmChange, Rule, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -412,15 +412,21 @@ impl TenantState {
     }
 
     /// Clear an alarm if it is still active; `cleared_at` is never before `raised_at`;
-    /// withdrawn when cleared by an event stamped at or before its `raised_at`.
+    /// withdrawn when cleared by an event stamped before its `raised_at` (or at it, when
+    /// that was a deadline: `crate::tenant::raised_at_deadline`).
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
+        self.end_alarm(cx, id, at, seq, false);
+    }
+
+    /// `clear`, or withdraw whenever `seq` is stamped (`withdraw`).
+    fn end_alarm(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64, withdraw: bool) {
         let Some(&raised) = self.alarm_index.get(id) else { return };
         let Some(alarm) = self.alarms.get_mut(&(raised, id.to_owned())) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
         alarm.cleared_at = Some(Ts::from_nanos(at.max(raised)));
-        alarm.withdrawn = at <= raised;
+        alarm.withdrawn = withdraw || at < raised || (at == raised && raised_at_deadline(alarm.rule, id));
         if seq != 0 && !alarm.evidence.contains(&seq) {
             alarm.evidence.push(seq);
             alarm.evidence.sort_unstable();
@@ -1215,7 +1221,7 @@ impl TenantState {
             if !rejudge(kind, si, cx.s.rules.absent_after.as_nanos(), raised) {
                 continue;
             }
-            self.clear(cx, &id, t, seq);
+            self.end_alarm(cx, &id, t, seq, true);
             if let Some(ids) = self.att_alarms.get_mut(&(a.clone(), date)) {
                 ids.retain(|x| *x != id);
             }
