@@ -17,6 +17,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -261,6 +262,33 @@ pub async fn stream(
 /// seen); without a limit tungstenite would buffer one of up to 64 MiB per subscriber.
 const STREAM_MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
 
+/// How long one push may wait for a `/v1/stream` subscriber whose socket is full (it
+/// stopped reading): then the subscriber is dropped. Shutdown does not wait for it at all.
+const STREAM_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the server's Close frame may wait for such a subscriber on shutdown.
+const STREAM_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Send one push; false when the subscriber is gone, has not taken it within
+/// [`STREAM_SEND_TIMEOUT`], or shutdown began while it waited.
+async fn push_one(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    msg: Message,
+    state: &AppState,
+    tenant: &str,
+) -> bool {
+    tokio::select! {
+        r = tokio::time::timeout(STREAM_SEND_TIMEOUT, sink.send(msg)) => match r {
+            Ok(r) => r.is_ok(),
+            Err(_) => {
+                tracing::warn!(tenant = %tenant, "a /v1/stream subscriber took no push for {STREAM_SEND_TIMEOUT:?}; dropped");
+                false
+            }
+        },
+        _ = state.shutdown.cancelled() => false,
+    }
+}
+
 async fn push_loop(
     socket: WebSocket,
     mut rx: tokio::sync::broadcast::Receiver<Arc<seatwatch_engine::Push>>,
@@ -273,12 +301,12 @@ async fn push_loop(
             msg = rx.recv() => match msg {
                 // The tenant's own channel: the check keeps isolation independent of it.
                 Ok(p) if p.tenant == tenant => {
-                    if sink.send(Message::Text(p.json.clone().into())).await.is_err() { return; }
+                    if !push_one(&mut sink, Message::Text(p.json.clone().into()), &state, &tenant).await { break; }
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     let text = json!({"type": "lagged", "missed": n}).to_string();
-                    if sink.send(Message::Text(text.into())).await.is_err() { return; }
+                    if !push_one(&mut sink, Message::Text(text.into()), &state, &tenant).await { break; }
                 }
                 Err(_) => return,
             },
@@ -293,11 +321,13 @@ async fn push_loop(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(_)) => {}
             },
-            _ = state.shutdown.cancelled() => {
-                let _ = sink.send(Message::Close(None)).await;
-                return;
-            }
+            _ = state.shutdown.cancelled() => break,
         }
+    }
+    if state.shutdown.is_cancelled() {
+        // Going away; a subscriber that does not read gets no more than a moment.
+        let close = CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() };
+        let _ = tokio::time::timeout(STREAM_CLOSE_TIMEOUT, sink.send(Message::Close(Some(close)))).await;
     }
 }
 

@@ -431,3 +431,52 @@ async fn a_stream_subscriber_sending_a_huge_message_is_closed_with_1009_and_othe
     still_served(&srv, "s-end").await;
     srv.stop().await;
 }
+
+/// A `/v1/stream` subscriber that stops reading (its socket full of pushes) must not hold
+/// up shutdown: the hostile tester's reader token kept a server alive past SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_subscriber_that_stops_reading_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    // A subscriber with a tiny receive window that never reads a byte after the upgrade.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut sub = sock.connect(srv.addr).await.unwrap();
+    let req = format!(
+        "GET /v1/stream HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {ACME_READER}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        srv.addr
+    );
+    sub.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(sub.read(&mut b).await.unwrap(), 1, "closed during the handshake");
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    // Far more pushes than the two sockets' buffers hold (~300 bytes each, 20 MB).
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    let reason = "r".repeat(100);
+    for f in 0..70 {
+        let events: Vec<String> = (0..1000)
+            .map(|i| {
+                let agent = format!("{:0>60}", i % 50);
+                let (ty, extra) = if (i / 50) % 2 == 0 {
+                    ("not_ready", format!(r#","reason":"{reason}""#))
+                } else {
+                    ("ready", String::new())
+                };
+                let ts = format!("2026-03-02T09:{:02}:{:02}.{:03}+08:00", f / 2 % 60, i / 20 % 60, i % 1000);
+                ev(&format!("p-{f}-{i}"), ty, &ts, Some(&agent), &extra)
+            })
+            .collect();
+        let reply = roundtrip(&mut ws, &format!("[{}]", events.join(","))).await;
+        assert_eq!(reply["accepted"], 1000, "{reply}");
+    }
+    srv.caught_up().await;
+    let took = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), srv.stop()).await.expect("shutdown did not wait for the subscriber");
+    assert!(took.elapsed() < Duration::from_secs(5), "shutdown took {:?}", took.elapsed());
+    drop(sub);
+}
