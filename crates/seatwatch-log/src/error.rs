@@ -168,14 +168,14 @@ pub enum LogError {
 fn unopenable_text(data_dir: &std::path::Path, message: &str, snapshot: bool) -> String {
     let log = data_dir.join("log");
     let snap = if snapshot {
-        "its snapshot files (log/snap.*, a cache sled rebuilds from its database file, where such damage often is) \
-         and, if that is not enough, "
+        "sled's snapshot files (log/snap.*, a cache sled rebuilds from its database file, where such damage often \
+         is) and, if that is not enough, "
     } else {
         ""
     };
     format!(
         "the log's database in {} cannot be opened: {message}; no record could be read. Run `seatwatch repair \
-         --data {}`, which sets aside sled's {snap}its configuration file (log/conf, written anew with the settings \
+         --data {}`, which sets aside {snap}sled's configuration file (log/conf, written anew with the settings \
          Seatwatch always uses) and then checks the log, or restore the data directory from a backup",
         log.display(),
         data_dir.display()

@@ -221,3 +221,52 @@ fn a_damaged_sled_configuration_file_is_set_aside_and_written_anew() {
     assert_eq!(r.set_aside[0].file_name().unwrap(), "conf");
     assert_eq!(verify(dir.path(), &mut |_| {}).unwrap().head, written);
 }
+
+/// Copy the files of `from` (one level of directories) into a new `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn no_flipped_byte_in_the_database_file_makes_verify_or_repair_panic() {
+    // The hostile tester's finding: ~5 % of single flipped bytes left a hole in the page
+    // table sled recovers, and sled 0.34.7 panicked writing its snapshot ("tried to
+    // serialize Uninitialized") in every command. Now sled reports corruption: a verdict
+    // or an error, never a panic, at each of these offsets spread over the file.
+    let src = tempfile::tempdir().unwrap();
+    build_restarting(src.path());
+    let len = std::fs::metadata(src.path().join("log/db")).unwrap().len();
+    let offsets: Vec<u64> = (0..150u64).map(|k| (k * len / 150 + k * 7919 % 331).min(len - 1)).collect();
+    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    for off in offsets {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("d");
+        copy_dir(src.path(), &dir);
+        let db = dir.join("log/db");
+        let mut bytes = std::fs::read(&db).unwrap();
+        bytes[usize::try_from(off).unwrap()] ^= 0xFF;
+        std::fs::write(&db, &bytes).unwrap();
+        let verdict = std::panic::catch_unwind(|| verify(&dir, &mut |_| {}))
+            .unwrap_or_else(|_| panic!("verify panicked with byte {off} flipped"));
+        let kind = match verdict {
+            Ok(_) => "whole",
+            Err(VerifyError::BadRecord { .. }) => "bad",
+            Err(_) => "no verdict",
+        };
+        *outcomes.entry(kind).or_default() += 1;
+        if kind != "whole" {
+            std::panic::catch_unwind(|| repair(&dir))
+                .unwrap_or_else(|_| panic!("repair panicked with byte {off} flipped"))
+                .ok();
+        }
+    }
+    assert!(outcomes.values().sum::<usize>() == 150, "{outcomes:?}");
+}

@@ -247,6 +247,14 @@ fn advance_snapshot(
         snapshot.apply(log_kind, pid, lsn, ptr, sz)?;
     }
 
+    // Seatwatch (ADR 0009): a page whose first write was lost to damage leaves a hole in
+    // the recovered page table, which sled 0.34.7 then panics on while writing its
+    // snapshot ("tried to serialize Uninitialized"). Report it as the corruption it is.
+    if snapshot.pt.iter().any(|p| matches!(p, PageState::Uninitialized)) {
+        error!("recovered page table has pages never written (damaged log)");
+        return Err(Error::corruption(None));
+    }
+
     // `snapshot.tip_lid` can be set based on 4 possibilities for the tip of the
     // log:
     // 1. an empty DB - tip set to None, causing a fresh segment to be
