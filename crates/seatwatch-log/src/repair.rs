@@ -322,9 +322,16 @@ fn in_place(dir: &Path, db: &sled::Db, seq: u64, reason: &str) -> Result<RepairR
     db.apply_batch(batch).map_err(|e| LogError::sled("taking the quarantined records out of the log", &e))?;
     db.flush().map_err(|e| LogError::sled("flushing the repaired log", &e))?;
     dir::open_sync_file(dir)?.sync_data().map_err(|e| LogError::io("cannot sync", dir::db_file_path(dir), e))?;
-    let now = verify_db(db, &mut |_| {}).map_err(|e| LogError::Corrupt {
-        seq,
-        reason: format!("the repaired log still does not verify ({e}); the quarantine file {} is kept", path.display()),
+    // Still bad: sled's walk of the damaged tree missed part of it (a flipped byte in an
+    // index page hides the records behind it from iteration, not from look-ups). The
+    // caller rebuilds the verified prefix instead; what was moved stays in `path`.
+    let now = verify_db(db, &mut |_| {}).map_err(|e| LogError::Sled {
+        what: "taking the damaged records out of the database in place",
+        message: format!(
+            "the repaired log still does not verify ({e}): sled's iteration missed part of the damaged database; \
+             what was taken out is kept in {}",
+            path.display()
+        ),
     })?;
     forget_acknowledged(dir, seq)?;
     tracing::warn!(
@@ -436,8 +443,7 @@ fn rebuild(dir: &Path, db: sled::Db, seq: u64, reason: &str, why: &str) -> Resul
     // The evidence first: the quarantine file naming the old directory, then the move.
     let qdir = dir.join(QUARANTINE_DIR);
     std::fs::create_dir_all(&qdir).map_err(|e| LogError::io("cannot create", &qdir, e))?;
-    let made_at = unix_now();
-    let base = format!("from-seq-{seq}-at-{made_at}");
+    let (base, made_at) = quarantine_base(&qdir, seq);
     let old = qdir.join(format!("{base}.log"));
     let records = known_last.saturating_sub(seq - 1);
     let mut header = header_json(dir, seq, reason, 0, records, made_at);
@@ -519,6 +525,20 @@ fn copy_prefix(from: &sled::Db, to: &sled::Db, seq: u64) -> Result<(), LogError>
     to.apply_batch(batch).map_err(|e| LogError::sled("writing the rebuilt database", &e))
 }
 
+/// A new quarantine entry's name for the records from `seq` on, `from-seq-SEQ-at-T`
+/// (T: Unix seconds), with `-2`, `-3`, ... when an entry of that name is there already
+/// (two repairs in one second: an in-place repair that fell back to a rebuild).
+fn quarantine_base(qdir: &Path, seq: u64) -> (String, u64) {
+    let made_at = unix_now();
+    let base = format!("from-seq-{seq}-at-{made_at}");
+    let taken = |b: &str| qdir.join(format!("{b}.swq")).exists() || qdir.join(format!("{b}.log")).exists();
+    if !taken(&base) {
+        return (base, made_at);
+    }
+    let n = (2u32..).find(|n| !taken(&format!("{base}-{n}"))).unwrap_or(u32::MAX);
+    (format!("{base}-{n}"), made_at)
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -534,8 +554,8 @@ fn quarantine(
 ) -> Result<PathBuf, LogError> {
     let qdir = dir.join(QUARANTINE_DIR);
     std::fs::create_dir_all(&qdir).map_err(|e| LogError::io("cannot create", &qdir, e))?;
-    let made_at = unix_now();
-    let path = qdir.join(format!("from-seq-{seq}-at-{made_at}.swq"));
+    let (base, made_at) = quarantine_base(&qdir, seq);
+    let path = qdir.join(format!("{base}.swq"));
     let header = header_json(dir, seq, reason, moved.len() as u64, records, made_at);
     write_quarantine(&path, MAGIC, &format!("{header}\n"), moved)?;
     dir::sync_dir(&qdir)?;
