@@ -50,13 +50,16 @@ impl IntoResponse for Denied {
     }
 }
 
+/// The credentials of an `Authorization` value with the `Bearer` scheme, whose name is
+/// case-insensitive (RFC 9110 §11.1: `BEARER`, `bearer` and `Bearer` alike).
+fn bearer(v: &str) -> Option<&str> {
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+}
+
 /// The secret a request presents, if any.
 pub fn presented_secret<'a>(headers: &'a HeaderMap, access_token: Option<&'a str>) -> Option<&'a str> {
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
+    let from_header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).map(str::trim);
     from_header.or(access_token).filter(|s| !s.is_empty())
 }
 
@@ -74,4 +77,23 @@ pub fn authorize(
     let secret = presented_secret(headers, access_token).ok_or(Denied::Unauthenticated)?;
     let id = tokens.authenticate(secret).ok_or(Denied::Unauthenticated)?;
     if allowed.contains(&id.role) { Ok(id) } else { Err(Denied::Forbidden) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_nothing_else_is_a_bearer_token() {
+        for v in ["Bearer s3", "bearer s3", "BEARER s3", "BeArEr  s3 "] {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            assert_eq!(presented_secret(&h, None), Some("s3"), "{v:?}");
+        }
+        for v in ["Basic s3", "Bearers3", "Bearer", "Bearer ", "s3"] {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            assert_eq!(presented_secret(&h, None), None, "{v:?}");
+        }
+    }
 }

@@ -21,6 +21,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Drive any Seatwatch server with the simulated call centre (load generator).
     ///
+    /// The simulated day starts at 08:00 (local) of the last workday up to today, and a
+    /// `--speed` above 1 runs it ahead of the real clock: a tenant with `clock = "wall"`
+    /// rejects what is ahead as `clock_skew`. Simulate against a tenant with
+    /// `clock = "event"`, or give an earlier `--date`.
+    ///
     /// Exit status: 0 every event sent was stored (accepted, or a duplicate of one
     /// stored before); 1 the run finished but some events were rejected or not
     /// acknowledged (a summary line on stderr says how many; the report shows the

@@ -98,6 +98,14 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
                 String::new()
             }
         );
+        if report.rejected_by_code.contains_key("clock_skew") {
+            eprintln!(
+                "simulate: the server rejected events stamped ahead of its clock (`clock_skew`): its tenant uses \
+                 `clock = \"wall\"`, and a simulated day sped up runs ahead of the real one. Run simulations \
+                 against a tenant with `clock = \"event\"` (docs/configuration.md), or keep the simulated day \
+                 in the past: `--date` an earlier day, a lower `--speed`"
+            );
+        }
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

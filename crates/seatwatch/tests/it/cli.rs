@@ -250,6 +250,28 @@ fn simulate_exits_1_with_a_summary_when_events_are_rejected() {
 }
 
 #[test]
+fn simulate_ahead_of_a_wall_clock_tenant_says_why_its_events_are_clock_skew() {
+    // The docs tester's case: a simulated day runs ahead of a wall-clock tenant's clock.
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[[token]]\nname = \"wall-acd\"\ntenant = \"wally\"\nrole = \"producer\"\nsha256 = \"{}\"\n\n\
+         [tenant.wally]\nclock = \"wall\"\n",
+        seatwatch_config::hash_secret("wall-secret")
+    );
+    let cfg = write_config(dir.path(), &extra);
+    let serve = Serve::start(&cfg, &dir.path().join("data"));
+    let url = format!("ws://{}/v1/ingest", serve.addr);
+    let later = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
+    let o =
+        run(&["simulate", "--url", &url, "--token", "wall-secret", "--agents", "2", "--queues", "1", "--date", &later]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("clock_skew") && t.contains("clock = \"event\"") && t.contains("--date"), "{t}");
+    let (status, log) = serve.terminate();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn serve_warns_about_tokens_whose_tenant_has_no_table() {
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
