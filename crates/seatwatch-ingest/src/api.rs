@@ -77,7 +77,9 @@ fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<Ts>, Box<
         Some(s) if s.is_empty() => Ok(None),
         Some(s) => Ts::parse_rfc3339(s).map(Some).ok_or_else(|| {
             Box::new(bad_request(format!(
-                "`{key}` must be an RFC 3339 time with an offset, e.g. 2026-03-02T08:00:00+08:00; got {s:?}"
+                "`{key}` must be an RFC 3339 time with an offset, e.g. 2026-03-02T00:00:00Z or \
+                 2026-03-02T08:00:00%2B08:00 (a `+` in a URL must be written %2B: unescaped it reads as a space); \
+                 got {s:?}"
             )))
         }),
     }

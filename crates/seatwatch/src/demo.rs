@@ -98,7 +98,16 @@ async fn demo(a: DemoArgs, sim: SimConfig, speed: f64) -> Result<()> {
     let log = Log::open(&data).with_context(|| format!("cannot open {}", data.display()))?;
     let listener = match tokio::net::TcpListener::bind(a.listen).await {
         Ok(l) => l,
-        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("cannot listen on 127.0.0.1")?,
+        Err(e) => {
+            let l = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("cannot listen on 127.0.0.1")?;
+            // The newcomer's demo runs whatever else holds the port; it says where.
+            eprintln!(
+                "note: cannot listen on {} ({e}); the demo listens on {} instead",
+                a.listen,
+                l.local_addr().map_or_else(|_| "another port".to_owned(), |x| x.to_string())
+            );
+            l
+        }
     };
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();

@@ -25,8 +25,12 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     let bar = progress(last.saturating_sub(a.from_seq.saturating_sub(1)), "exporting");
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut written = 0u64;
+    let mut tenants = std::collections::BTreeSet::<String>::new();
     let result = each_record(&log, a.from_seq, None, &bar, |env, link| {
         if a.tenant.as_deref().is_some_and(|t| t != env.tenant) {
+            if !tenants.contains(env.tenant.as_str()) {
+                tenants.insert(env.tenant.to_string());
+            }
             return Ok(());
         }
         let mut json = env.to_export_json();
@@ -52,9 +56,18 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e).context("cannot write to stdout"),
         _ => {}
     }
+    // The log's head, not the last exported record's: `--from-seq LAST+1` reads none.
+    let end = log.head();
     log.close().context("cannot close the log")?;
-    if let Some(head) = head {
-        eprintln!("exported {written} events (last seq {}, head {})", head.last_seq, head.hash_hex());
+    if head.is_some() {
+        // The whole log read and nothing of the tenant asked for: a wrong name, as
+        // `replay --tenant` says (not for `--from-seq`: nothing new of it is normal).
+        if let Some(t) = a.tenant.as_deref().filter(|_| written == 0 && a.from_seq <= 1) {
+            let known =
+                if tenants.is_empty() { "none".to_owned() } else { tenants.into_iter().collect::<Vec<_>>().join(", ") };
+            bail!("tenant {t:?} has no records in this log; tenants in it: {known}");
+        }
+        eprintln!("exported {written} events (the log's last seq {}, head {})", end.last_seq, end.hash_hex());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -103,6 +103,19 @@ fn the_allocator_returns_freed_memory_within_a_second() {
 }
 
 #[test]
+fn the_demo_on_a_busy_port_says_where_it_listens_instead() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().to_string();
+    let o = bin().args(["demo", "--seconds", "1", "--agents", "5", "--listen", &port]).output().unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let note = err.lines().find(|l| l.starts_with("note: cannot listen on")).unwrap_or_else(|| panic!("{t}"));
+    assert!(note.contains(&port) && note.contains("the demo listens on 127.0.0.1:"), "{note}");
+    drop(busy);
+}
+
+#[test]
 fn the_demo_piped_into_a_reader_that_stops_early_ends_quietly() {
     // `seatwatch demo | head -3`: the demo's stdout is closed after a few lines. It hung
     // (its server's follower kept the runtime alive after the print panicked); now it
@@ -197,12 +210,23 @@ fn export_from_a_seq_past_the_end_names_the_last_seq() {
     assert!(t.contains("last seq is 40") && t.contains("--from-seq 999999"), "{t}");
     assert!(!t.contains("seatwatch verify") && !t.contains("999998"), "not a corruption: {t}");
     assert!(o.stdout.is_empty());
-    // Just past the end: nothing new, not an error.
+    // Just past the end: nothing new, not an error; the summary names the log's head,
+    // not a zero hash.
     let o = run(&["export", "--data", d, "--from-seq", "41"]);
     assert!(o.status.success() && o.stdout.is_empty(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("last seq 40") && !err.contains(&"0".repeat(64)), "{err}");
     let o = run(&["export", "--data", d, "--from-seq", "40"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    // A tenant the log does not hold is named as such (as `replay --tenant` does), but
+    // an incremental export that finds nothing new of a tenant is not an error.
+    let o = run(&["export", "--data", d, "--tenant", "nosuch"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("\"nosuch\" has no records") && t.contains("tenants in it: acme"), "{t}");
+    let o = run(&["export", "--data", d, "--tenant", "nosuch", "--from-seq", "30"]);
+    assert!(o.status.success() && o.stdout.is_empty(), "{}", text(&o));
 }
 
 #[test]
