@@ -118,8 +118,8 @@ const MAX_GROUP_FRAMES: usize = 64;
 
 /// One frame of a group, in arrival order.
 enum Part {
-    /// A frame that needs no append: its reply is ready.
-    Now(Reply),
+    /// A frame that needs no append: its reply is ready (sent after earlier frames').
+    Now(Reply, Instant),
     /// A frame with `count` events in the group's append.
     Pending {
         positions: Vec<(usize, seatwatch_model::Text)>,
@@ -260,7 +260,7 @@ impl Reader {
         telemetry::frame();
         self.state.frames_read.fetch_add(1, Ordering::Relaxed);
         let Message::Text(text) = msg else {
-            group.parts.push(Part::Now(frame::unsupported("binary", self.state.log.head().last_seq)));
+            group.parts.push(Part::Now(frame::unsupported("binary", self.state.log.head().last_seq), Instant::now()));
             return;
         };
         let state = &self.state;
@@ -271,7 +271,7 @@ impl Reader {
         }
         if work.pending.is_empty() {
             let reply = frame::finish(work.positions, work.rejected, Ok(Vec::new()), state.log.head().last_seq);
-            group.parts.push(Part::Now(reply));
+            group.parts.push(Part::Now(reply, Instant::now()));
             return;
         }
         group.parts.push(Part::Pending {
@@ -516,8 +516,9 @@ fn replies(parts: Vec<Part>, outcome: Result<Vec<AppendOutcome>, LogError>, head
         .map(|part| {
             let reply = match part {
                 // Stored nothing: its `last_seq` is the log's at the time of the reply.
-                Part::Now(mut reply) => {
+                Part::Now(mut reply, started) => {
                     reply.last_seq = reply.last_seq.max(head_seq);
+                    telemetry::ack_latency(started.elapsed());
                     reply
                 }
                 Part::Pending { positions, rejected, count, started } => {

@@ -349,6 +349,11 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
         None if new && copied_in.exists() => Some(read_key(&copied_in)?),
         None => None,
     };
+    // For a new backup the server and the token are checked before anything is made, so
+    // that a refused token or a server that is not there leaves no directory behind.
+    let before = entries(&a.out);
+    let first = if new { Some(fetch(&target, &trust, 1, &a.token)?) } else { None };
+    // Said once the server answered (a run refused before it makes nothing).
     if new && key.is_none() {
         eprintln!(
             "backup: note: no --caller-key: the copy gets a caller key of its own, so a server restored from it \
@@ -356,10 +361,6 @@ pub fn run(a: BackupArgs) -> Result<ExitCode> {
              with the same hashing, pass the server's DATA/caller.key with --caller-key (docs/operations.md)"
         );
     }
-    // For a new backup the server and the token are checked before anything is made, so
-    // that a refused token or a server that is not there leaves no directory behind.
-    let before = entries(&a.out);
-    let first = if new { Some(fetch(&target, &trust, 1, &a.token)?) } else { None };
     let mut appended = false;
     let result = copy(&a, &target, &trust, key.as_ref(), first, &mut appended);
     // Another backup holding the directory made it, not this run: leave it alone.

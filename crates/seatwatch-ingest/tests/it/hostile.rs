@@ -480,3 +480,23 @@ async fn a_stream_subscriber_that_stops_reading_does_not_hold_up_shutdown() {
     assert!(took.elapsed() < Duration::from_secs(5), "shutdown took {:?}", took.elapsed());
     drop(sub);
 }
+
+/// Every frame's reply counts in the ack-latency histogram, those that store nothing too
+/// (the docs tester's 5,056 rejected frames left it empty).
+#[tokio::test]
+async fn frames_that_store_nothing_count_in_the_ack_latency_histogram() {
+    const SERIES: &str = "seatwatch_ingest_ack_latency_seconds_count";
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let before = srv.scrape(SERIES).await;
+    let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
+    for frame in ["not json", r#"{"id": "x", "type": "nonsense", "ts": "2026-03-02T08:00:00Z"}"#, "[]"] {
+        let reply = roundtrip(&mut ws, frame).await;
+        assert_eq!(reply["accepted"], 0, "{reply}");
+    }
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["rejected"][0]["code"], "unsupported_frame", "{reply}");
+    assert_eq!(srv.scrape(SERIES).await - before, 4.0);
+    srv.stop().await;
+}

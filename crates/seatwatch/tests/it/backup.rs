@@ -101,6 +101,7 @@ fn a_failed_backup_leaves_no_half_made_directory() {
             assert_eq!(o.status.code(), Some(2), "{}", text(&o));
             assert!(text(&o).contains(why), "{why}: {}", text(&o));
             assert!(!new.exists(), "{why}: a failed backup made {}", new.display());
+            assert!(!text(&o).contains("backup: note:"), "{why}: a refused run has nothing to note: {}", text(&o));
             let o = backup(url, token, &empty, key);
             assert_eq!(o.status.code(), Some(2), "{}", text(&o));
             assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "{why}: the empty directory stays empty");
@@ -112,6 +113,12 @@ fn a_failed_backup_leaves_no_half_made_directory() {
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(std::fs::read(out.join("caller.key")).unwrap(), std::fs::read(&server_key).unwrap());
     }
+    // Without the key, a new copy is told once that it has a key of its own.
+    let fresh = dir.path().join("fresh");
+    let o = backup(&url, ADMIN, &fresh, None);
+    assert!(o.status.success() && text(&o).contains("backup: note: no --caller-key"), "{}", text(&o));
+    let o = backup(&url, ADMIN, &fresh, None);
+    assert!(o.status.success() && !text(&o).contains("backup: note:"), "said once: {}", text(&o));
     let (status, log) = server.terminate();
     assert!(status.success(), "{log}");
 }
