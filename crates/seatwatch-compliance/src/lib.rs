@@ -79,7 +79,9 @@ pub enum SnapshotError {
 /// was raised is withdrawn (each alarm encodes `withdrawn`).
 /// 5: an event stamped exactly at an alarm's `raised_at` withdraws it too; a late `shift`
 /// judges the attendance alarms of its date again; a withdrawn alarm's id is raised again.
-pub const SNAPSHOT_VERSION: u8 = 5;
+/// 6: a no-show stands against a login stamped after it; `shift` and `leave_approved`
+/// judge withdrawal by their own stamp.
+pub const SNAPSHOT_VERSION: u8 = 6;
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct SnapshotBody {

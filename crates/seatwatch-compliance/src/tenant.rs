@@ -537,18 +537,20 @@ impl TenantState {
     /// [`raised_at_deadline`]), the alarm was false when raised: it is withdrawn (see
     /// [`crate::Alarm::withdrawn`]).
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
-        self.end_alarm(cx, id, at, seq, false);
+        self.end_alarm(cx, id, at, seq, at);
     }
 
-    /// [`Self::clear`], or withdraw (`withdraw`: the alarm was false by what `seq` says,
-    /// whenever it is stamped).
-    fn end_alarm(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64, withdraw: bool) {
+    /// [`Self::clear`] at `at`, judging withdrawal by `stamp`, the event's own time (for
+    /// a supervisor's `leave_approved` or `shift`, which another producer sends, the
+    /// agent's effective time `at` may be later; `i64::MIN`: withdraw in any case). A
+    /// withdrawn alarm's `cleared_at` is its `raised_at`.
+    fn end_alarm(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64, stamp: i64) {
         let Some((raised, alarm)) = self.alarms.get_mut(id) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
-        alarm.cleared_at = Some(at.max(raised));
-        alarm.withdrawn = withdraw || at < raised || (at == raised && raised_at_deadline(alarm.rule, id));
+        alarm.withdrawn = stamp < raised || (stamp == raised && raised_at_deadline(alarm.rule, id));
+        alarm.cleared_at = Some(if alarm.withdrawn { raised } else { at.max(raised) });
         if seq != 0 && !alarm.evidence.contains(&seq) {
             let mut evidence = std::mem::take(&mut alarm.evidence).into_vec();
             evidence.push(seq);
@@ -896,14 +898,16 @@ impl TenantState {
                 self.clear_all(cx, ids, t, seq);
             }
             EventKind::Roster { certified, active, .. } => self.roster(cx, a, *certified, *active, t, seq),
-            EventKind::Shift { date, hours } => self.shift(cx, a, *date, *hours, t, seq),
+            EventKind::Shift { date, hours } => self.shift(cx, a, *date, *hours, raw, t, seq),
             EventKind::LeaveApproved { from, to, .. } => {
                 self.agents.entry_or_default(a).leaves.push((*from, *to, seq));
                 let keys: Vec<(AgentId, Date)> =
                     self.att_alarms.range((a.clone(), *from)..=(a.clone(), *to)).map(|(k, _)| k.clone()).collect();
                 for k in keys {
-                    let ids = self.att_alarms.remove(&k).unwrap_or_default();
-                    self.clear_all(cx, ids, t, seq);
+                    // Withdrawn when the leave was approved (stamped) before the alarm.
+                    for id in self.att_alarms.remove(&k).unwrap_or_default() {
+                        self.end_alarm(cx, &id, t, seq, raw);
+                    }
                 }
                 self.plan_absent(cx, a);
             }
@@ -1166,7 +1170,12 @@ impl TenantState {
                 att.attended = true;
                 let absent_raised = att.absent_raised;
                 let after = cx.s.rules.absent_after.as_nanos();
-                if !logged_in && t > si.start {
+                // The shift's no-show stands against a login stamped after it was raised,
+                // whatever the schedule says now (a `shift` stamped after the no-show does
+                // not reopen the day): that login adds no `late_login` and clears nothing.
+                let stands = absent_raised
+                    && self.alarms.get_mut(&format!("absent-{a}-{date}")).is_some_and(|(raised, _)| t > raised);
+                if !logged_in && !stands && t > si.start {
                     let late = t - si.start;
                     if late > after {
                         if !absent_raised {
@@ -1209,7 +1218,7 @@ impl TenantState {
                 // The login came less than `absent_after` late (or on time) but after its
                 // no-show was raised (a wall-clock tick passed the deadline before the
                 // producer's late event arrived): not absent. Cleared at once.
-                if absent_raised && !logged_in && t.saturating_sub(si.start) <= after {
+                if absent_raised && !stands && !logged_in && t.saturating_sub(si.start) <= after {
                     self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
                 }
             }
@@ -1413,7 +1422,18 @@ impl TenantState {
         }
     }
 
-    fn shift(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, hours: Option<ShiftHours>, t: i64, seq: u64) {
+    /// `stamp`: the event's own time (`t`: the agent's effective time).
+    #[allow(clippy::too_many_arguments)]
+    fn shift(
+        &mut self,
+        cx: &mut Cx<'_>,
+        a: &AgentId,
+        date: Date,
+        hours: Option<ShiftHours>,
+        stamp: i64,
+        t: i64,
+        seq: u64,
+    ) {
         self.agents.entry_or_default(a).shifts.insert(date, (hours, seq));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());
@@ -1435,7 +1455,7 @@ impl TenantState {
         if let Some(id) = self.roster_active.remove(&month) {
             self.clear(cx, &id, t, seq);
         }
-        self.rejudge_attendance(cx, a, date, t, seq);
+        self.rejudge_attendance(cx, a, date, stamp, t, seq);
         self.plan_absent(cx, a);
     }
 
@@ -1443,21 +1463,21 @@ impl TenantState {
     /// raised, arriving after it (a wall-clock tick, another producer's later event, or
     /// the agent's own login or logout passed the old schedule first): the alarm is judged
     /// again under the new schedule, and withdrawn when the new schedule says it was false
-    /// (see [`Self::rejudge`]).
-    fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, t: i64, seq: u64) {
+    /// (see [`rejudge`]). A login that came before the shift is not judged again for
+    /// lateness (the day's first login time is not kept).
+    fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, stamp: i64, t: i64, seq: u64) {
         let Some(ids) = self.att_alarms.get(&(a.clone(), date)) else { return };
         let ids = ids.clone();
         let Some(ix) = self.agents.find(a) else { return };
         let si = self.schedule_of(cx.s, Some(ix), date.to_naive()).map(|si| (si.start, si.end));
         let no_show = format!("absent-{a}-{date}");
-        let attended = self.attendance_mut(a, date).attended;
         for id in ids {
             let Some((raised, alarm)) = self.alarms.get_mut(&id) else { continue };
-            if alarm.cleared_at.is_some() || t > raised {
+            if alarm.cleared_at.is_some() || stamp > raised {
                 continue;
             }
             let kind = if id == no_show {
-                if attended { continue } else { Judged::NoShow }
+                Judged::NoShow
             } else if alarm.rule == Rule::LateLogin {
                 Judged::Login
             } else {
@@ -1466,7 +1486,7 @@ impl TenantState {
             if !rejudge(kind, si, cx.s.rules.absent_after.as_nanos(), raised) {
                 continue;
             }
-            self.end_alarm(cx, &id, t, seq, true);
+            self.end_alarm(cx, &id, t, seq, i64::MIN);
             if let Some(ids) = self.att_alarms.get_mut(&(a.clone(), date)) {
                 ids.retain(|x| *x != id);
             }

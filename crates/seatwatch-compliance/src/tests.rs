@@ -351,6 +351,46 @@ fn a_late_shift_stamped_before_the_no_show_judges_the_day_again() {
 }
 
 #[test]
+fn a_no_show_stands_against_a_later_login_whatever_a_later_shift_says() {
+    // The schedule tester's cases. The no-show of 09:30 was raised by the default
+    // schedule; then a shift moving the start to 10:00 arrives.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    for a in ["after", "before"] {
+        l.login("2026-02-27T08:00:00", a, a);
+        l.logout("2026-02-27T17:40:00", a);
+    }
+    l.hb(&at("09:30:01"));
+    assert_eq!(l.only(Rule::Absent).len(), 2);
+    // Stamped 09:45, after the no-show: the absence happened; the login at 10:10 neither
+    // clears it nor adds a late_login ("the login that follows does not add one").
+    l.shift(&at("09:45:00"), "after", MON, Some(("10:00", "19:00")));
+    l.login(&at("10:10:00"), "after", "after");
+    // Logged in at 09:45 (after the no-show), then a shift stamped 09:00 arrives: by it
+    // the no-show was false (its deadline 11:00 had not passed), whichever came first.
+    l.login(&at("09:45:00"), "before", "before");
+    l.shift(&at("09:00:00"), "before", MON, Some(("10:00", "19:00")));
+    assert_eq!(l.summary(), vec![(Rule::Absent, s("after"), s("03-02 09:30:00"), None)]);
+    let w = l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() });
+    assert_eq!(w.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), [format!("absent-before-{MON}")]);
+}
+
+#[test]
+fn a_leave_approved_before_an_attendance_alarm_but_arriving_after_it_withdraws_it() {
+    // The schedule tester's case: the supervisor's leave (another producer) was stamped
+    // 08:00, the agent's late login at 09:00 arrived first. The leave is judged by its own
+    // stamp, not by the agent's later effective time: the alarm was false, withdrawn.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login(&at("09:00:00"), "a1", "s1");
+    l.login(&at("09:00:00"), "a2", "s2");
+    assert_eq!(l.only(Rule::LateLogin).len(), 2);
+    l.leave(&at("08:00:00"), "a1", MON, MON);
+    l.leave(&at("09:10:00"), "a2", MON, MON); // approved after the fact: cleared
+    assert_eq!(l.summary(), vec![(Rule::LateLogin, s("a2"), s("03-02 09:00:00"), Some(s("03-02 09:10:00")))]);
+    let w = l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() });
+    assert_eq!((w.len(), w[0].cleared_at), (1, Some(w[0].raised_at)), "{w:?}");
+}
+
+#[test]
 fn unknown_agents_are_not_absent_and_weekends_are_free() {
     let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
     l.login("2026-02-27T08:00:00", "a1", "s1"); // Friday

@@ -415,18 +415,19 @@ impl TenantState {
     /// withdrawn when cleared by an event stamped before its `raised_at` (or at it, when
     /// that was a deadline: `crate::tenant::raised_at_deadline`).
     fn clear(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64) {
-        self.end_alarm(cx, id, at, seq, false);
+        self.end_alarm(cx, id, at, seq, at);
     }
 
-    /// `clear`, or withdraw whenever `seq` is stamped (`withdraw`).
-    fn end_alarm(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64, withdraw: bool) {
+    /// `clear` at `at`, judging withdrawal by `stamp` (the event's own time; `i64::MIN`:
+    /// withdraw in any case); a withdrawn alarm's `cleared_at` is its `raised_at`.
+    fn end_alarm(&mut self, cx: &mut Cx<'_>, id: &str, at: i64, seq: u64, stamp: i64) {
         let Some(&raised) = self.alarm_index.get(id) else { return };
         let Some(alarm) = self.alarms.get_mut(&(raised, id.to_owned())) else { return };
         if alarm.cleared_at.is_some() {
             return;
         }
-        alarm.cleared_at = Some(Ts::from_nanos(at.max(raised)));
-        alarm.withdrawn = withdraw || at < raised || (at == raised && raised_at_deadline(alarm.rule, id));
+        alarm.withdrawn = stamp < raised || (stamp == raised && raised_at_deadline(alarm.rule, id));
+        alarm.cleared_at = Some(Ts::from_nanos(if alarm.withdrawn { raised } else { at.max(raised) }));
         if seq != 0 && !alarm.evidence.contains(&seq) {
             alarm.evidence.push(seq);
             alarm.evidence.sort_unstable();
@@ -675,14 +676,16 @@ impl TenantState {
                 self.clear_all(cx, ids, t, seq);
             }
             EventKind::Roster { certified, active, .. } => self.roster(cx, a, *certified, *active, t, seq),
-            EventKind::Shift { date, hours } => self.shift(cx, a, *date, *hours, t, seq),
+            EventKind::Shift { date, hours } => self.shift(cx, a, *date, *hours, raw, t, seq),
             EventKind::LeaveApproved { from, to, .. } => {
                 self.agents.entry_or_default(a).leaves.push((*from, *to, seq));
                 let keys: Vec<(AgentId, Date)> =
                     self.att_alarms.range((a.clone(), *from)..=(a.clone(), *to)).map(|(k, _)| k.clone()).collect();
                 for k in keys {
-                    let ids = self.att_alarms.remove(&k).unwrap_or_default();
-                    self.clear_all(cx, ids, t, seq);
+                    // Withdrawn when the leave was approved (stamped) before the alarm.
+                    for id in self.att_alarms.remove(&k).unwrap_or_default() {
+                        self.end_alarm(cx, &id, t, seq, raw);
+                    }
                 }
                 self.plan_absent(cx, a);
             }
@@ -909,7 +912,12 @@ impl TenantState {
                 att.attended = true;
                 let absent_raised = att.absent_raised;
                 let after = cx.s.rules.absent_after.as_nanos();
-                if !logged_in && t > si.start {
+                // The shift's no-show stands against a login stamped after it was raised,
+                // whatever the schedule says now (a `shift` stamped after the no-show does
+                // not reopen the day): that login adds no `late_login` and clears nothing.
+                let stands = absent_raised
+                    && self.alarm_index.get(&format!("absent-{a}-{date}")).is_some_and(|&raised| t > raised);
+                if !logged_in && !stands && t > si.start {
                     let late = t - si.start;
                     if late > after {
                         if !absent_raised {
@@ -954,7 +962,7 @@ impl TenantState {
                 // The login came less than `absent_after` late (or on time) but after its
                 // no-show was raised (a wall-clock tick passed the deadline before the
                 // producer's late event arrived): not absent. Cleared at once.
-                if absent_raised && !logged_in && t.saturating_sub(si.start) <= after {
+                if absent_raised && !stands && !logged_in && t.saturating_sub(si.start) <= after {
                     self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
                 }
             }
@@ -1173,7 +1181,18 @@ impl TenantState {
         }
     }
 
-    fn shift(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, hours: Option<ShiftHours>, t: i64, seq: u64) {
+    /// `stamp`: the event's own time (`t`: the agent's effective time).
+    #[allow(clippy::too_many_arguments)]
+    fn shift(
+        &mut self,
+        cx: &mut Cx<'_>,
+        a: &AgentId,
+        date: Date,
+        hours: Option<ShiftHours>,
+        stamp: i64,
+        t: i64,
+        seq: u64,
+    ) {
         self.agents.entry_or_default(a).shifts.insert(date, (hours, seq));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());
@@ -1195,25 +1214,23 @@ impl TenantState {
         if let Some(id) = self.roster_active.remove(&month) {
             self.clear(cx, &id, t, seq);
         }
-        self.rejudge_attendance(cx, a, date, t, seq);
+        self.rejudge_attendance(cx, a, date, stamp, t, seq);
         self.plan_absent(cx, a);
     }
 
     /// A `shift` stamped at or before an attendance alarm of its date was raised: the
     /// alarm judged again under the new schedule (`crate::tenant::rejudge`).
-    fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, t: i64, seq: u64) {
+    fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, stamp: i64, t: i64, seq: u64) {
         let Some(ids) = self.att_alarms.get(&(a.clone(), date)).cloned() else { return };
         let si = self.schedule(cx.s, a, date.to_naive()).map(|si| (si.start, si.end));
         let no_show = format!("absent-{a}-{date}");
-        let attended = self.attendance.get(&(a.clone(), date)).is_some_and(|att| att.attended);
         for id in ids {
             let Some(&raised) = self.alarm_index.get(&id) else { continue };
             let Some(alarm) = self.alarms.get(&(raised, id.clone())) else { continue };
-            if alarm.cleared_at.is_some() || t > raised {
+            if alarm.cleared_at.is_some() || stamp > raised {
                 continue;
             }
             let kind = match (id == no_show, alarm.rule) {
-                (true, _) if attended => continue,
                 (true, _) => Judged::NoShow,
                 (false, Rule::LateLogin) => Judged::Login,
                 (false, _) => Judged::Logout,
@@ -1221,7 +1238,7 @@ impl TenantState {
             if !rejudge(kind, si, cx.s.rules.absent_after.as_nanos(), raised) {
                 continue;
             }
-            self.end_alarm(cx, &id, t, seq, true);
+            self.end_alarm(cx, &id, t, seq, i64::MIN);
             if let Some(ids) = self.att_alarms.get_mut(&(a.clone(), date)) {
                 ids.retain(|x| *x != id);
             }
