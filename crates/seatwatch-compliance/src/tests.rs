@@ -391,6 +391,26 @@ fn a_leave_approved_before_an_attendance_alarm_but_arriving_after_it_withdraws_i
 }
 
 #[test]
+fn a_late_login_that_disproves_a_no_show_reports_the_withdrawal_before_the_late_login() {
+    // A stream subscriber must never see the agent absent and late at once.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login("2026-02-27T08:00:00", "a1", "s1");
+    l.logout("2026-02-27T17:40:00", "a1");
+    l.hb(&at("09:30:01"));
+    l.c.take_changes();
+    l.login(&at("09:10:00"), "a1", "s1");
+    let order: Vec<(bool, Rule)> =
+        l.c.take_changes()
+            .into_iter()
+            .map(|c| match c {
+                AlarmChange::Raised(a) => (true, a.rule),
+                AlarmChange::Cleared(a) => (false, a.rule),
+            })
+            .collect();
+    assert_eq!(order, [(false, Rule::Absent), (true, Rule::LateLogin)]);
+}
+
+#[test]
 fn unknown_agents_are_not_absent_and_weekends_are_free() {
     let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
     l.login("2026-02-27T08:00:00", "a1", "s1"); // Friday

@@ -917,6 +917,13 @@ impl TenantState {
                 // not reopen the day): that login adds no `late_login` and clears nothing.
                 let stands = absent_raised
                     && self.alarm_index.get(&format!("absent-{a}-{date}")).is_some_and(|&raised| t > raised);
+                // The login came less than `absent_after` late (or on time) but after its
+                // no-show was raised (a wall-clock tick passed the deadline before the
+                // producer's late event arrived): not absent. Withdrawn at once, before the
+                // `late_login` it is instead (a stream shows the withdrawal first).
+                if absent_raised && !stands && !logged_in && t.saturating_sub(si.start) <= after {
+                    self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
+                }
                 if !logged_in && !stands && t > si.start {
                     let late = t - si.start;
                     if late > after {
@@ -958,12 +965,6 @@ impl TenantState {
                             self.att_alarms.entry((a.clone(), date)).or_default().push(id);
                         }
                     }
-                }
-                // The login came less than `absent_after` late (or on time) but after its
-                // no-show was raised (a wall-clock tick passed the deadline before the
-                // producer's late event arrived): not absent. Cleared at once.
-                if absent_raised && !stands && !logged_in && t.saturating_sub(si.start) <= after {
-                    self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
                 }
             }
         }
