@@ -76,9 +76,13 @@ async fn slowloris_a_partial_or_silent_request_is_closed_after_the_handshake_tim
 
 /// A WebSocket to `/v1/ingest` by hand, to send frames no client library would.
 async fn raw_ws(srv: &Server, secret: &str) -> TcpStream {
-    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    upgrade(TcpStream::connect(srv.addr).await.unwrap(), srv, "/v1/ingest", secret).await
+}
+
+/// The WebSocket upgrade of `path` on the connected `s`, by hand; the 101 head read.
+async fn upgrade(mut s: TcpStream, srv: &Server, path: &str, secret: &str) -> TcpStream {
     let req = format!(
-        "GET /v1/ingest HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {secret}\r\nUpgrade: websocket\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {secret}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         srv.addr
     );
@@ -441,20 +445,7 @@ async fn a_stream_subscriber_that_stops_reading_does_not_hold_up_shutdown() {
     // A subscriber with a tiny receive window that never reads a byte after the upgrade.
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.set_recv_buffer_size(4096).unwrap();
-    let mut sub = sock.connect(srv.addr).await.unwrap();
-    let req = format!(
-        "GET /v1/stream HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {ACME_READER}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        srv.addr
-    );
-    sub.write_all(req.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        assert_eq!(sub.read(&mut b).await.unwrap(), 1, "closed during the handshake");
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    let sub = upgrade(sock.connect(srv.addr).await.unwrap(), &srv, "/v1/stream", ACME_READER).await;
     // Far more pushes than the two sockets' buffers hold (~300 bytes each, 20 MB).
     let mut ws = srv.connect(Some(ACME_ACD)).await.unwrap();
     let reason = "r".repeat(100);

@@ -100,13 +100,7 @@ async fn tick_lateness_lets_an_event_delayed_on_its_way_beat_its_deadline() {
     let now = chrono::Utc::now();
     let at = |ms: i64| (now + chrono::Duration::milliseconds(ms)).to_rfc3339();
     let ts = |ms: i64| seatwatch_model::Ts::from_datetime(&(now + chrono::Duration::milliseconds(ms))).unwrap();
-    let frame = format!(
-        "[{},{},{},{}]",
-        ev("l-1", "login", &at(0), Some("g1"), r#","station":"G1""#),
-        ev("l-2", "not_ready", &at(0), Some("g1"), r#","reason":"break""#),
-        ev("l-3", "login", &at(0), Some("g2"), r#","station":"G2""#),
-        ev("l-4", "not_ready", &at(0), Some("g2"), r#","reason":"break""#),
-    );
+    let frame = format!("[{},{}]", not_ready_from("l-1", "g1", now), not_ready_from("l-2", "g2", now));
     assert_eq!(roundtrip(&mut ws, &frame).await["accepted"], 4);
     // The server's clock passes the deadline (a tick received after it)...
     let tick = tick_where(&srv, |e| e.received > ts(2_200)).await;
@@ -140,11 +134,7 @@ async fn an_event_that_beat_its_deadline_but_arrived_after_the_alarm_withdraws_i
     let now = chrono::Utc::now();
     let at = |ms: i64| (now + chrono::Duration::milliseconds(ms)).to_rfc3339();
     let ts = |ms: i64| seatwatch_model::Ts::from_datetime(&(now + chrono::Duration::milliseconds(ms))).unwrap();
-    let frame = format!(
-        "[{},{}]",
-        ev("w-1", "login", &at(0), Some("g1"), r#","station":"G1""#),
-        ev("w-2", "not_ready", &at(0), Some("g1"), r#","reason":"break""#),
-    );
+    let frame = format!("[{}]", not_ready_from("w-1", "g1", now));
     assert_eq!(roundtrip(&mut ws, &frame).await["accepted"], 2);
     tick_where(&srv, |e| e.event.ts > ts(1_000)).await;
     srv.caught_up().await;
