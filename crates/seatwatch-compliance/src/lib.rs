@@ -81,7 +81,10 @@ pub enum SnapshotError {
 /// judges the attendance alarms of its date again; a withdrawn alarm's id is raised again.
 /// 6: a no-show stands against a login stamped after it; `shift` and `leave_approved`
 /// judge withdrawal by their own stamp.
-pub const SNAPSHOT_VERSION: u8 = 6;
+/// 7: a no-show deadline at the very moment the agent became known is checked; a `shift`
+/// that makes a date a working day again checks its no-show only from its own stamp on
+/// (each shift override encodes that stamp).
+pub const SNAPSHOT_VERSION: u8 = 7;
 
 #[derive(bincode::Encode, bincode::Decode)]
 struct SnapshotBody {

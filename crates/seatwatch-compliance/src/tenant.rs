@@ -198,8 +198,10 @@ struct AgentSt {
     absent_from: Option<(Date, i64)>,
     /// The pending no-show deadline: (due, date).
     absent_pending: Option<(i64, Date)>,
-    /// Shift overrides by local date: hours (`None` = off) and the event's seq.
-    shifts: VecMap<Date, (Option<ShiftHours>, u64)>,
+    /// Shift overrides by local date: hours (`None` = off), the event's seq, and the
+    /// earliest no-show deadline checked for that date: the `shift`'s own stamp when it
+    /// made the date a working day again (leave, a day off, a weekend), else `i64::MIN`.
+    shifts: VecMap<Date, (Option<ShiftHours>, u64, i64)>,
     /// Approved leave: from, to, seq.
     leaves: Vec<(Date, Date, u64)>,
     /// early_logout / absent alarms that a login before `end` clears: (id, end).
@@ -998,7 +1000,7 @@ impl TenantState {
     fn schedule_of(&mut self, s: &TenantSettings, ix: Option<u32>, date: NaiveDate) -> Option<ShiftInst> {
         let d = to_date(date);
         let st = ix.map(|ix| &self.agents.slot(ix).st);
-        let shift = st.and_then(|st| st.shifts.get(&d)).copied();
+        let shift = st.and_then(|st| st.shifts.get(&d)).map(|&(hours, seq, _)| (hours, seq));
         let leave_seq = st.and_then(|st| st.leaves.iter().filter(|(f, t, _)| *f <= d && d <= *t).map(|l| l.2).max());
         // What `scheduled_shift` decides without the time zone: a later leave or an
         // `off` override is no shift; else the override's hours (and its seq, which the
@@ -1090,8 +1092,9 @@ impl TenantState {
         for _ in 0..PLAN_HORIZON_DAYS {
             if let Some(si) = self.schedule_of(cx.s, Some(ix), day) {
                 let due = si.start.saturating_add(after);
-                if due > not_before {
-                    let date = to_date(day);
+                let date = to_date(day);
+                let from = self.agents.slot(ix).st.shifts.get(&date).map_or(i64::MIN, |s| s.2);
+                if due >= not_before && due >= from {
                     self.agents.slot_mut(ix).st.absent_pending = Some((due, date));
                     self.add_deadline(due, DKey::Absent { agent, date });
                     return;
@@ -1435,7 +1438,15 @@ impl TenantState {
         t: i64,
         seq: u64,
     ) {
-        self.agents.entry_or_default(a).shifts.insert(date, (hours, seq));
+        // A deadline that passed before the schedule existed is not checked: a shift
+        // that makes the date a working day again is checked for a no-show only from
+        // its own stamp on; one that moves the hours of a working day keeps what it had.
+        let checked_from = match (hours, self.schedule(cx.s, a, date.to_naive())) {
+            (Some(_), None) => stamp,
+            (Some(_), Some(_)) => self.agents.get(a).and_then(|st| st.shifts.get(&date)).map_or(i64::MIN, |s| s.2),
+            (None, _) => i64::MIN,
+        };
+        self.agents.entry_or_default(a).shifts.insert(date, (hours, seq, checked_from));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());
         let first = self.shift_months.entry(month).or_insert((t, seq));

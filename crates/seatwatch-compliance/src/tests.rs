@@ -351,6 +351,57 @@ fn a_late_shift_stamped_before_the_no_show_judges_the_day_again() {
 }
 
 #[test]
+fn an_agent_put_on_the_roster_exactly_at_the_no_show_deadline_is_checked_that_day() {
+    // Absence is "more than an hour late": at 09:30:00.000 it is not yet certain, so an
+    // agent who becomes known at that instant is checked that day, like one known a
+    // millisecond earlier; one known a millisecond later is not (its deadline passed
+    // before the tenant expected the agent).
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.roster(&at("09:29:59.999"), "before", true, true);
+    l.roster(&at("09:30:00"), "exact", true, true);
+    l.roster(&at("09:30:00.001"), "after", true, true);
+    l.hb(&at("09:31:00"));
+    let mut absent: Vec<(String, String)> = l.only(Rule::Absent).into_iter().map(|x| (x.1, x.2)).collect();
+    absent.sort();
+    assert_eq!(absent, vec![(s("before"), s("03-02 09:30:00")), (s("exact"), s("03-02 09:30:00"))]);
+    l.hb("2026-03-03T09:31:00");
+    assert!(l.all().iter().any(|a| a.id == "absent-after-2026-03-03"), "checked from the next day on");
+}
+
+#[test]
+fn a_shift_that_makes_a_day_a_working_day_checks_its_no_show_only_from_its_own_stamp() {
+    // The schedules tester's F5: a deadline that passed before the schedule existed is
+    // not checked. Monday was approved leave (or a day off); WFM reinstates it with the
+    // default hours (08:30, no-show deadline 09:30).
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    for a in ["late", "early", "off", "moved"] {
+        l.login("2026-02-27T08:00:00", a, a);
+        l.logout("2026-02-27T17:40:00", a);
+    }
+    l.leave("2026-02-27T12:00:00", "late", MON, MON);
+    l.leave("2026-02-27T12:00:00", "early", MON, MON);
+    l.shift("2026-02-27T12:00:00", "off", MON, None);
+    // Reinstated at 09:00, before it: checked as any working day.
+    l.shift(&at("09:00:00"), "early", MON, Some(("08:30", "17:35")));
+    // A working day whose hours only move keeps its check (the agent was expected).
+    l.shift(&at("09:00:00"), "moved", MON, Some(("08:00", "17:00")));
+    // Reinstated at 10:00, after the deadline: not checked that day.
+    l.shift(&at("10:00:00"), "late", MON, Some(("08:30", "17:35")));
+    l.shift(&at("10:00:00"), "off", MON, Some(("08:30", "17:35")));
+    // A second shift for the reinstated day keeps the first one's "from".
+    l.shift(&at("10:30:00"), "late", MON, Some(("08:00", "17:00")));
+    l.hb(&at("10:45:00"));
+    let mut absent: Vec<(String, String)> = l.only(Rule::Absent).into_iter().map(|x| (x.1, x.2)).collect();
+    absent.sort();
+    assert_eq!(absent, vec![(s("early"), s("03-02 09:30:00")), (s("moved"), s("03-02 09:00:00"))]);
+    // The next working day is checked as usual.
+    l.hb("2026-03-03T09:30:01");
+    for a in ["late", "off"] {
+        assert!(l.all().iter().any(|x| x.id == format!("absent-{a}-2026-03-03")), "{a}");
+    }
+}
+
+#[test]
 fn a_no_show_stands_against_a_later_login_whatever_a_later_shift_says() {
     // The schedule tester's cases. The no-show of 09:30 was raised by the default
     // schedule; then a shift moving the start to 10:00 arrives.
