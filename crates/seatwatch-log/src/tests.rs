@@ -43,7 +43,12 @@ fn a_failed_commit_is_rolled_back_and_the_log_recovers() {
         log.append_blocking(vec![pending("c"), pending("d"), pending("a")]).unwrap(),
         vec![AppendOutcome::Appended(3), AppendOutcome::Appended(4), AppendOutcome::Duplicate]
     );
-    assert_eq!(*rx.borrow_and_update(), 4);
+    // Subscribers are woken just after the acknowledgements go out.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let woken = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.wait_for(|s| *s == 4)).await.map(|r| r.is_ok())
+    });
+    assert_eq!(woken, Ok(true), "the subscriber is told about the commit");
     let ids: Vec<String> = log.read_from(1).map(|e| e.unwrap().event.id.to_string()).collect();
     assert_eq!(ids, ["a", "b", "c", "d"]);
     log.close().unwrap();
