@@ -83,7 +83,8 @@ pub enum SnapshotError {
 /// judge withdrawal by their own stamp.
 /// 7: a no-show deadline at the very moment the agent became known is checked; a `shift`
 /// that makes a date a working day again checks its no-show only from its own stamp on
-/// (each shift override encodes that stamp).
+/// (each shift override encodes that stamp); a late `shift` judges the day's first login
+/// again (each attendance mark encodes that login's time and seq).
 pub const SNAPSHOT_VERSION: u8 = 7;
 
 #[derive(bincode::Encode, bincode::Decode)]

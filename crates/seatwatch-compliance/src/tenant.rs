@@ -213,6 +213,8 @@ struct AgentSt {
 struct Att {
     attended: bool,
     absent_raised: bool,
+    /// The shift's first login: its time and seq (a late `shift` judges it again).
+    first: Option<(i64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -1156,8 +1158,63 @@ impl TenantState {
         self.attendance.entry_or_insert_by(hash, |(x, d)| *d == date && x == a, || ((a.clone(), date), Att::default()))
     }
 
-    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, _ix: u32, station: &str, t: i64, seq: u64) {
+    /// The first login of `date`'s shift `si` came at `t` (record `seq`), after the start:
+    /// `late_login`, or `absent` when more than `absent_after` late (unless the day's
+    /// absence was already raised).
+    #[allow(clippy::too_many_arguments)]
+    fn raise_late(
+        &mut self,
+        cx: &mut Cx<'_>,
+        a: &AgentId,
+        date: Date,
+        si: &ShiftInst,
+        t: i64,
+        seq: u64,
+        absent_raised: bool,
+    ) {
         let tz = cx.s.timezone;
+        let after = cx.s.rules.absent_after.as_nanos();
+        let late = t - si.start;
+        if late > after {
+            if !absent_raised {
+                self.attendance_mut(a, date).absent_raised = true;
+                let due = si.start.saturating_add(after);
+                let msg = format!(
+                    "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
+                    hm(tz, t),
+                    human(late),
+                    hm(tz, si.start),
+                    human(after)
+                );
+                let mut ev = vec![seq];
+                ev.extend(si.seq);
+                let id = format!("absent-{a}-{date}");
+                if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
+                    self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+                }
+            }
+        } else {
+            let msg = format!(
+                "first login at {} local on {date}, after {} ({} late; log in by {}, seed art. 8)",
+                hm(tz, t),
+                hm(tz, si.start),
+                human(late),
+                if si.seq.is_some() {
+                    hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
+                } else {
+                    cx.s.rules.login_by.to_string()
+                }
+            );
+            let mut ev = vec![seq];
+            ev.extend(si.seq);
+            let id = format!("late_login-{seq}");
+            if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
+                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+            }
+        }
+    }
+
+    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, _ix: u32, station: &str, t: i64, seq: u64) {
         let st = self.agents.entry_or_default(a);
         if st.first_login == 0 {
             st.first_login = seq;
@@ -1171,6 +1228,7 @@ impl TenantState {
             let att = self.attendance_mut(a, date);
             if !att.attended {
                 att.attended = true;
+                att.first = Some((t, seq));
                 let absent_raised = att.absent_raised;
                 let after = cx.s.rules.absent_after.as_nanos();
                 // The shift's no-show stands against a login stamped after it was raised,
@@ -1186,44 +1244,7 @@ impl TenantState {
                     self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
                 }
                 if !logged_in && !stands && t > si.start {
-                    let late = t - si.start;
-                    if late > after {
-                        if !absent_raised {
-                            self.attendance_mut(a, date).absent_raised = true;
-                            let due = si.start.saturating_add(after);
-                            let msg = format!(
-                                "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
-                                hm(tz, t),
-                                human(late),
-                                hm(tz, si.start),
-                                human(after)
-                            );
-                            let mut ev = vec![seq];
-                            ev.extend(si.seq);
-                            let id = format!("absent-{a}-{date}");
-                            if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
-                                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
-                            }
-                        }
-                    } else {
-                        let msg = format!(
-                            "first login at {} local on {date}, after {} ({} late; log in by {}, seed art. 8)",
-                            hm(tz, t),
-                            hm(tz, si.start),
-                            human(late),
-                            if si.seq.is_some() {
-                                hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
-                            } else {
-                                cx.s.rules.login_by.to_string()
-                            }
-                        );
-                        let mut ev = vec![seq];
-                        ev.extend(si.seq);
-                        let id = format!("late_login-{seq}");
-                        if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
-                            self.att_alarms.entry((a.clone(), date)).or_default().push(id);
-                        }
-                    }
+                    self.raise_late(cx, a, date, &si, t, seq, absent_raised);
                 }
             }
         }
@@ -1475,13 +1496,14 @@ impl TenantState {
     /// raised, arriving after it (a wall-clock tick, another producer's later event, or
     /// the agent's own login or logout passed the old schedule first): the alarm is judged
     /// again under the new schedule, and withdrawn when the new schedule says it was false
-    /// (see [`rejudge`]). A login that came before the shift is not judged again for
-    /// lateness (the day's first login time is not kept).
+    /// (see [`rejudge`]). Then the day's first login, when the shift is stamped at or
+    /// before it (the shift was in force when the agent came), is judged late by the new
+    /// start ([`TenantState::rejudge_login`]).
     fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, stamp: i64, t: i64, seq: u64) {
-        let Some(ids) = self.att_alarms.get(&(a.clone(), date)) else { return };
-        let ids = ids.clone();
+        let ids = self.att_alarms.get(&(a.clone(), date)).cloned().unwrap_or_default();
         let Some(ix) = self.agents.find(a) else { return };
-        let si = self.schedule_of(cx.s, Some(ix), date.to_naive()).map(|si| (si.start, si.end));
+        let shift = self.schedule_of(cx.s, Some(ix), date.to_naive());
+        let si = shift.map(|si| (si.start, si.end));
         let no_show = format!("absent-{a}-{date}");
         for id in ids {
             let Some((raised, alarm)) = self.alarms.get_mut(&id) else { continue };
@@ -1513,6 +1535,25 @@ impl TenantState {
                 }
             }
         }
+        if let Some(shift) = shift {
+            self.rejudge_login(cx, a, date, &shift, stamp);
+        }
+    }
+
+    /// The first login of `date`'s shift `si`, stamped at or after the `shift` (`stamp`)
+    /// that set `si` but folded before it: late (or absent) by the new start when it came
+    /// after it and inside the new attendance window, unless the day's no-show stands.
+    fn rejudge_login(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, si: &ShiftInst, stamp: i64) {
+        let Some(att) = self.attendance.get(&(a.clone(), date)) else { return };
+        let (Some((lt, lseq)), absent_raised) = (att.first, att.absent_raised) else { return };
+        let pre = cx.s.rules.window_before_start.as_nanos();
+        if stamp > lt || lt <= si.start || lt < si.start.saturating_sub(pre) || lt >= si.end {
+            return;
+        }
+        if self.alarms.get_mut(&format!("absent-{a}-{date}")).is_some_and(|(_, x)| !x.withdrawn) {
+            return;
+        }
+        self.raise_late(cx, a, date, si, lt, lseq, absent_raised);
     }
 
     fn fire_roster(&mut self, cx: &mut Cx<'_>, month: Month, due: i64) {

@@ -402,6 +402,48 @@ fn a_shift_that_makes_a_day_a_working_day_checks_its_no_show_only_from_its_own_s
 }
 
 #[test]
+fn a_login_before_a_late_shift_that_moves_the_start_earlier_is_judged_by_it() {
+    // The schedules tester's F6: the day's first login is kept, so a `shift` stamped
+    // before it (in force when the agent came) but folded after it judges it again.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    for a in ["early", "after", "way", "noshow"] {
+        l.login("2026-02-27T08:00:00", a, a);
+        l.logout("2026-02-27T17:40:00", a);
+    }
+    l.login(&at("08:20:00"), "early", "early");
+    l.login(&at("08:20:00"), "after", "after");
+    l.login(&at("08:20:00"), "way", "way");
+    // Stamped 08:00, before the 08:20 login: 20 minutes late by the new start.
+    l.shift(&at("08:00:00"), "early", MON, Some(("08:00", "17:00")));
+    // Stamped after the login: it was judged by the schedule in force then.
+    l.shift(&at("08:25:00"), "after", MON, Some(("08:00", "17:00")));
+    // 80 minutes late by a 07:00 start: absence, at start + 60 min.
+    l.shift(&at("06:00:00"), "way", MON, Some(("07:00", "17:00")));
+    // The no-show of 09:30 stands against the login at 09:45; then a shift stamped 09:00
+    // moving the start to 09:00 withdraws it, and the login is 45 minutes late.
+    l.hb(&at("09:30:01"));
+    assert!(l.only(Rule::Absent).contains(&(Rule::Absent, s("noshow"), s("03-02 09:30:00"), None)));
+    l.login(&at("09:45:00"), "noshow", "noshow");
+    assert!(l.only(Rule::LateLogin).iter().all(|x| x.1 != "noshow"));
+    l.shift(&at("09:00:00"), "noshow", MON, Some(("09:00", "18:00")));
+    l.hb(&at("12:00:00"));
+    let mut late: Vec<(String, String)> = l.only(Rule::LateLogin).into_iter().map(|x| (x.1, x.2)).collect();
+    late.sort();
+    assert_eq!(late, vec![(s("early"), s("03-02 08:20:00")), (s("noshow"), s("03-02 09:45:00"))]);
+    let early = l
+        .all()
+        .into_iter()
+        .find(|x| x.rule == Rule::LateLogin && x.agent.as_ref().is_some_and(|a| a.as_str() == "early"));
+    let early = early.unwrap_or_else(|| panic!("no late_login for early"));
+    assert!(early.message.contains("after 08:00 (20 min late"), "{}", early.message);
+    assert_eq!(early.evidence.len(), 2, "the login and the shift: {:?}", early.evidence);
+    assert_eq!(l.only(Rule::Absent), vec![(Rule::Absent, s("way"), s("03-02 08:00:00"), None)]);
+    let w: Vec<String> =
+        l.c.alarms("acme", &AlarmQuery { withdrawn: true, ..Default::default() }).into_iter().map(|a| a.id).collect();
+    assert_eq!(w, vec![format!("absent-noshow-{MON}")]);
+}
+
+#[test]
 fn a_no_show_stands_against_a_later_login_whatever_a_later_shift_says() {
     // The schedule tester's cases. The no-show of 09:30 was raised by the default
     // schedule; then a shift moving the start to 10:00 arrives.

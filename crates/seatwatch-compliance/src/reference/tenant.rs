@@ -192,6 +192,8 @@ struct AgentSt {
 struct Att {
     attended: bool,
     absent_raised: bool,
+    /// The shift's first login: its time and seq (a late `shift` judges it again).
+    first: Option<(i64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -898,8 +900,66 @@ impl TenantState {
 
     // ----- attendance, sessions ---------------------------------------------------------
 
-    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, station: &str, t: i64, seq: u64) {
+    /// The first login of `date`'s shift `si` came at `t` (record `seq`), after the start:
+    /// `late_login`, or `absent` when more than `absent_after` late (unless the day's
+    /// absence was already raised).
+    #[allow(clippy::too_many_arguments)]
+    fn raise_late(
+        &mut self,
+        cx: &mut Cx<'_>,
+        a: &AgentId,
+        date: Date,
+        si: &ShiftInst,
+        t: i64,
+        seq: u64,
+        absent_raised: bool,
+    ) {
         let tz = cx.s.timezone;
+        let after = cx.s.rules.absent_after.as_nanos();
+        let late = t - si.start;
+        if late > after {
+            if absent_raised {
+                return;
+            }
+            if let Some(att) = self.attendance.get_mut(&(a.clone(), date)) {
+                att.absent_raised = true;
+            }
+            let due = si.start.saturating_add(after);
+            let msg = format!(
+                "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
+                hm(tz, t),
+                human(late),
+                hm(tz, si.start),
+                human(after)
+            );
+            let mut ev = vec![seq];
+            ev.extend(si.seq);
+            let id = format!("absent-{a}-{date}");
+            if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
+                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+            }
+            return;
+        }
+        let by = if si.seq.is_some() {
+            hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
+        } else {
+            cx.s.rules.login_by.to_string()
+        };
+        let msg = format!(
+            "first login at {} local on {date}, after {} ({} late; log in by {by}, seed art. 8)",
+            hm(tz, t),
+            hm(tz, si.start),
+            human(late)
+        );
+        let mut ev = vec![seq];
+        ev.extend(si.seq);
+        let id = format!("late_login-{seq}");
+        if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
+            self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+        }
+    }
+
+    fn login(&mut self, cx: &mut Cx<'_>, a: &AgentId, station: &str, t: i64, seq: u64) {
         let st = self.agents.entry_or_default(a);
         if st.first_login == 0 {
             st.first_login = seq;
@@ -913,6 +973,7 @@ impl TenantState {
             let att = self.attendance.entry((a.clone(), date)).or_default();
             if !att.attended {
                 att.attended = true;
+                att.first = Some((t, seq));
                 let absent_raised = att.absent_raised;
                 let after = cx.s.rules.absent_after.as_nanos();
                 // The shift's no-show stands against a login stamped after it was raised,
@@ -928,46 +989,7 @@ impl TenantState {
                     self.clear(cx, &format!("absent-{a}-{date}"), t, seq);
                 }
                 if !logged_in && !stands && t > si.start {
-                    let late = t - si.start;
-                    if late > after {
-                        if !absent_raised {
-                            if let Some(att) = self.attendance.get_mut(&(a.clone(), date)) {
-                                att.absent_raised = true;
-                            }
-                            let due = si.start.saturating_add(after);
-                            let msg = format!(
-                                "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
-                                hm(tz, t),
-                                human(late),
-                                hm(tz, si.start),
-                                human(after)
-                            );
-                            let mut ev = vec![seq];
-                            ev.extend(si.seq);
-                            let id = format!("absent-{a}-{date}");
-                            if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
-                                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
-                            }
-                        }
-                    } else {
-                        let msg = format!(
-                            "first login at {} local on {date}, after {} ({} late; log in by {}, seed art. 8)",
-                            hm(tz, t),
-                            hm(tz, si.start),
-                            human(late),
-                            if si.seq.is_some() {
-                                hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
-                            } else {
-                                cx.s.rules.login_by.to_string()
-                            }
-                        );
-                        let mut ev = vec![seq];
-                        ev.extend(si.seq);
-                        let id = format!("late_login-{seq}");
-                        if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
-                            self.att_alarms.entry((a.clone(), date)).or_default().push(id);
-                        }
-                    }
+                    self.raise_late(cx, a, date, &si, t, seq, absent_raised);
                 }
             }
         }
@@ -1233,8 +1255,9 @@ impl TenantState {
     /// A `shift` stamped at or before an attendance alarm of its date was raised: the
     /// alarm judged again under the new schedule (`crate::tenant::rejudge`).
     fn rejudge_attendance(&mut self, cx: &mut Cx<'_>, a: &AgentId, date: Date, stamp: i64, t: i64, seq: u64) {
-        let Some(ids) = self.att_alarms.get(&(a.clone(), date)).cloned() else { return };
-        let si = self.schedule(cx.s, a, date.to_naive()).map(|si| (si.start, si.end));
+        let ids = self.att_alarms.get(&(a.clone(), date)).cloned().unwrap_or_default();
+        let shift = self.schedule(cx.s, a, date.to_naive());
+        let si = shift.map(|si| (si.start, si.end));
         let no_show = format!("absent-{a}-{date}");
         for id in ids {
             let Some(&raised) = self.alarm_index.get(&id) else { continue };
@@ -1263,6 +1286,26 @@ impl TenantState {
                     st.absent_from = Some((date, nb));
                 }
             }
+        }
+        // The day's first login, stamped at or after the shift but folded before it: late
+        // by the new start when it came after it, inside the new window, unless the
+        // day's no-show stands.
+        let Some(si) = shift else { return };
+        let Some(&Att { first: Some((lt, lseq)), absent_raised, .. }) = self.attendance.get(&(a.clone(), date)) else {
+            return;
+        };
+        let pre = cx.s.rules.window_before_start.as_nanos();
+        if stamp > lt || lt <= si.start || lt < si.start.saturating_sub(pre) || lt >= si.end {
+            return;
+        }
+        let no_show = format!("absent-{a}-{date}");
+        let stands = self
+            .alarm_index
+            .get(&no_show)
+            .and_then(|&at| self.alarms.get(&(at, no_show.clone())))
+            .is_some_and(|x| !x.withdrawn);
+        if !stands {
+            self.raise_late(cx, a, date, &si, lt, lseq, absent_raised);
         }
     }
 
