@@ -1172,45 +1172,22 @@ impl TenantState {
         seq: u64,
         absent_raised: bool,
     ) {
-        let tz = cx.s.timezone;
         let after = cx.s.rules.absent_after.as_nanos();
-        let late = t - si.start;
-        if late > after {
-            if !absent_raised {
-                self.attendance_mut(a, date).absent_raised = true;
-                let due = si.start.saturating_add(after);
-                let msg = format!(
-                    "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
-                    hm(tz, t),
-                    human(late),
-                    hm(tz, si.start),
-                    human(after)
-                );
-                let mut ev = vec![seq];
-                ev.extend(si.seq);
-                let id = format!("absent-{a}-{date}");
-                if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
-                    self.att_alarms.entry((a.clone(), date)).or_default().push(id);
-                }
-            }
+        let absent = t - si.start > after;
+        if absent && absent_raised {
+            return;
+        }
+        let msg = late_message(cx.s, date, t, si.start, si.seq);
+        let mut ev = vec![seq];
+        ev.extend(si.seq);
+        let (rule, id, at) = if absent {
+            self.attendance_mut(a, date).absent_raised = true;
+            (Rule::Absent, format!("absent-{a}-{date}"), si.start.saturating_add(after))
         } else {
-            let msg = format!(
-                "first login at {} local on {date}, after {} ({} late; log in by {}, seed art. 8)",
-                hm(tz, t),
-                hm(tz, si.start),
-                human(late),
-                if si.seq.is_some() {
-                    hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
-                } else {
-                    cx.s.rules.login_by.to_string()
-                }
-            );
-            let mut ev = vec![seq];
-            ev.extend(si.seq);
-            let id = format!("late_login-{seq}");
-            if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
-                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
-            }
+            (Rule::LateLogin, format!("late_login-{seq}"), t)
+        };
+        if let Some(id) = self.raise(cx, rule, id, Some(a), None, at, msg, ev) {
+            self.att_alarms.entry((a.clone(), date)).or_default().push(id);
         }
     }
 
@@ -1870,6 +1847,32 @@ impl TenantState {
 /// between `login_by` and `late_after` (5 min), applied to shift overrides too.
 fn default_lead(s: &TenantSettings) -> i64 {
     i64::from(s.rules.late_after.0.saturating_sub(s.rules.login_by.0)) * 1_000_000_000
+}
+
+/// The message of a first login at `t` on `date`, after the shift start `start`
+/// (`shift_seq`: the `shift` that set it, `None` on the default schedule): absence when
+/// more than `absent_after` late, else `late_login`. Shared by both implementations.
+pub(crate) fn late_message(s: &TenantSettings, date: Date, t: i64, start: i64, shift_seq: Option<u64>) -> String {
+    let (tz, after, late) = (s.timezone, s.rules.absent_after.as_nanos(), t - start);
+    if late > after {
+        return format!(
+            "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
+            hm(tz, t),
+            human(late),
+            hm(tz, start),
+            human(after)
+        );
+    }
+    let by = match shift_seq {
+        Some(_) => hm(tz, start.saturating_sub(default_lead(s))).to_string(),
+        None => s.rules.login_by.to_string(),
+    };
+    format!(
+        "first login at {} local on {date}, after {} ({} late; log in by {by}, seed art. 8)",
+        hm(tz, t),
+        hm(tz, start),
+        human(late)
+    )
 }
 
 #[cfg(test)]

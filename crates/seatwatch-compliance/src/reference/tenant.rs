@@ -7,7 +7,7 @@ use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
 };
-use crate::tenant::{Judged, raised_at_deadline, rejudge};
+use crate::tenant::{Judged, late_message, raised_at_deadline, rejudge};
 use crate::{Alarm, AlarmChange, Rule, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -914,48 +914,26 @@ impl TenantState {
         seq: u64,
         absent_raised: bool,
     ) {
-        let tz = cx.s.timezone;
         let after = cx.s.rules.absent_after.as_nanos();
-        let late = t - si.start;
-        if late > after {
+        if t - si.start > after {
             if absent_raised {
                 return;
             }
             if let Some(att) = self.attendance.get_mut(&(a.clone(), date)) {
                 att.absent_raised = true;
             }
-            let due = si.start.saturating_add(after);
-            let msg = format!(
-                "first login at {} on {date}, {} after the shift start {}: more than {} late counts as absence (seed art. 9)",
-                hm(tz, t),
-                human(late),
-                hm(tz, si.start),
-                human(after)
-            );
-            let mut ev = vec![seq];
-            ev.extend(si.seq);
+            let msg = late_message(cx.s, date, t, si.start, si.seq);
+            let ev = [seq].into_iter().chain(si.seq).collect();
             let id = format!("absent-{a}-{date}");
-            if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, due, msg, ev) {
+            if let Some(id) = self.raise(cx, Rule::Absent, id, Some(a), None, si.start.saturating_add(after), msg, ev) {
                 self.att_alarms.entry((a.clone(), date)).or_default().push(id);
             }
-            return;
-        }
-        let by = if si.seq.is_some() {
-            hm(tz, si.start.saturating_sub(default_lead(cx.s))).to_string()
         } else {
-            cx.s.rules.login_by.to_string()
-        };
-        let msg = format!(
-            "first login at {} local on {date}, after {} ({} late; log in by {by}, seed art. 8)",
-            hm(tz, t),
-            hm(tz, si.start),
-            human(late)
-        );
-        let mut ev = vec![seq];
-        ev.extend(si.seq);
-        let id = format!("late_login-{seq}");
-        if let Some(id) = self.raise(cx, Rule::LateLogin, id, Some(a), None, t, msg, ev) {
-            self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+            let msg = late_message(cx.s, date, t, si.start, si.seq);
+            let ev = [seq].into_iter().chain(si.seq).collect();
+            if let Some(id) = self.raise(cx, Rule::LateLogin, format!("late_login-{seq}"), Some(a), None, t, msg, ev) {
+                self.att_alarms.entry((a.clone(), date)).or_default().push(id);
+            }
         }
     }
 
@@ -1582,12 +1560,6 @@ impl TenantState {
             st.leaves.retain(|(_, to, _)| *to >= old);
         }
     }
-}
-
-/// How far before a shift's start its "log in by" lies: the default schedule's gap
-/// between `login_by` and `late_after` (5 min), applied to shift overrides too.
-fn default_lead(s: &TenantSettings) -> i64 {
-    i64::from(s.rules.late_after.0.saturating_sub(s.rules.login_by.0)) * 1_000_000_000
 }
 
 /// `legs.entry((call, agent)).or_default()`, cloning the ids only to insert.
