@@ -124,6 +124,7 @@ fn memory(agents: u32, records: usize) {
         caller_policy: CallerPolicy::Hmac,
         caller_key: &key,
         max_future: None,
+        max_past: None,
     };
     let config = Config::default();
     let rss0 = rss_kib();

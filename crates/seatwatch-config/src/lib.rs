@@ -118,8 +118,12 @@ pub struct TenantConfig {
     pub caller: CallerPolicy,
     /// How far another agent's event may lag behind (watermark lateness).
     pub allowed_lateness: Dur,
-    /// For `clock = "wall"`: how far in the future an event's `ts` may lie (`clock_skew`).
-    pub max_future: Dur,
+    /// How far ahead of the server's clock an event's `ts` may lie (`clock_skew`); unset:
+    /// 5 minutes under `clock = "wall"`, 1830 days under `clock = "event"` (see
+    /// [`TenantConfig::future_limit`]).
+    pub max_future: Option<Dur>,
+    /// How far before the server's clock an event's `ts` may lie (`clock_skew`), any clock.
+    pub max_past: Dur,
     /// For `clock = "wall"`: how far behind the server's clock its ticks stamp time, so an
     /// event delayed on its way by up to this long still beats its deadline; alarms come
     /// this long after their deadline (default 500 ms: within the contract's second).
@@ -139,7 +143,8 @@ impl Default for TenantConfig {
             clock: ClockMode::Wall,
             caller: CallerPolicy::Hmac,
             allowed_lateness: Dur::secs(5),
-            max_future: Dur::mins(5),
+            max_future: None,
+            max_past: DEFAULT_MAX_PAST,
             tick_lateness: Dur(500),
             rules: seatwatch_compliance::Rules::default(),
             occupancy: seatwatch_occupancy::Settings::default(),
@@ -148,7 +153,25 @@ impl Default for TenantConfig {
     }
 }
 
+/// The default `max_past`: about ten years. Producers that buffer while offline send
+/// events days or weeks late; a stamp decades old is a device whose clock was reset.
+pub const DEFAULT_MAX_PAST: Dur = Dur(3650 * 86_400_000);
+
+/// The default `max_future` of an event-clock tenant: about five years. Such tenants
+/// replay history and run simulations ahead of today, but one heartbeat stamped years
+/// ahead would make every known agent absent on every scheduled day in between.
+pub const DEFAULT_EVENT_MAX_FUTURE: Dur = Dur(1830 * 86_400_000);
+
 impl TenantConfig {
+    /// How far ahead of the server's clock a `ts` may lie: `max_future`, else 5 minutes
+    /// under the wall clock and [`DEFAULT_EVENT_MAX_FUTURE`] under the event clock.
+    pub fn future_limit(&self) -> Dur {
+        self.max_future.unwrap_or(match self.clock {
+            ClockMode::Wall => Dur::mins(5),
+            ClockMode::Event => DEFAULT_EVENT_MAX_FUTURE,
+        })
+    }
+
     fn check(&self, table: &str) -> Result<(), ConfigError> {
         self.rules.validate().map_err(|e| ConfigError::Invalid(format!("{table}.rules: {e}")))?;
         self.occupancy.validate().map_err(|e| ConfigError::Invalid(format!("{table}.occupancy: {e}")))?;
@@ -161,8 +184,13 @@ impl TenantConfig {
                 "{table}.occupancy: set max_rings and ring_cadence in {table}.rules; the alarms and the interval statistics share them"
             )));
         }
-        if self.max_future < Dur::secs(1) {
+        if self.max_future.is_some_and(|d| d < Dur::secs(1)) {
             return Err(ConfigError::Invalid(format!("{table}: max_future must be at least 1s")));
+        }
+        if self.max_past < Dur::mins(10) {
+            return Err(ConfigError::Invalid(format!(
+                "{table}: max_past must be at least 10m (producers' delayed events must still be accepted)"
+            )));
         }
         if self.tick_lateness > Dur::mins(10) {
             return Err(ConfigError::Invalid(format!(
@@ -400,27 +428,15 @@ impl Config {
     }
 
     /// Settings a tenant's table gives that its clock ignores, one sentence per tenant:
-    /// `tick_lateness` and `max_future` act on `clock = "wall"` tenants only. Not an
-    /// error (switching the clock back makes them count), but worth a warning.
+    /// `tick_lateness` acts on `clock = "wall"` tenants only. Not an error (switching the
+    /// clock back makes it count), but worth a warning.
     pub fn ignored_settings(&self) -> Vec<String> {
         let defaults = TenantConfig::default();
         self.tenants
             .iter()
-            .filter(|(_, t)| t.clock == ClockMode::Event)
-            .filter_map(|(name, t)| {
-                let keys: Vec<&str> = [
-                    ("tick_lateness", t.tick_lateness != defaults.tick_lateness),
-                    ("max_future", t.max_future != defaults.max_future),
-                ]
-                .into_iter()
-                .filter_map(|(k, set)| set.then_some(k))
-                .collect();
-                (!keys.is_empty()).then(|| {
-                    format!(
-                        "[tenant.{name}] sets {} but its clock is \"event\": they act on clock = \"wall\" tenants only",
-                        keys.join(" and ")
-                    )
-                })
+            .filter(|(_, t)| t.clock == ClockMode::Event && t.tick_lateness != defaults.tick_lateness)
+            .map(|(name, _)| {
+                format!("[tenant.{name}] sets tick_lateness but its clock is \"event\": it acts on clock = \"wall\" tenants only")
             })
             .collect()
     }
@@ -574,14 +590,31 @@ not_ready_max = "15m"
     #[test]
     fn wall_clock_settings_on_an_event_clock_tenant_are_named() {
         let cfg = Config::parse(
-            "[tenant.acme]\nclock = \"event\"\ntick_lateness = \"2s\"\n\n[tenant.beta]\nclock = \"event\"\n\n\
+            "[tenant.acme]\nclock = \"event\"\ntick_lateness = \"2s\"\n\n[tenant.beta]\nclock = \"event\"\nmax_future = \"1d\"\n\n\
              [tenant.gamma]\ntick_lateness = \"2s\"\nmax_future = \"1m\"\n",
         )
         .unwrap();
         assert_eq!(
             cfg.ignored_settings(),
-            ["[tenant.acme] sets tick_lateness but its clock is \"event\": they act on clock = \"wall\" tenants only"]
+            ["[tenant.acme] sets tick_lateness but its clock is \"event\": it acts on clock = \"wall\" tenants only"]
         );
+    }
+
+    #[test]
+    fn stamps_are_bounded_around_the_servers_clock_under_either_clock() {
+        let cfg = Config::parse(
+            "[tenant.wall]\n\n[tenant.event]\nclock = \"event\"\n\n\
+             [tenant.set]\nclock = \"event\"\nmax_future = \"2d\"\nmax_past = \"30d\"\n",
+        )
+        .unwrap();
+        let t = |n: &str| cfg.tenants[n].clone();
+        assert_eq!((t("wall").future_limit(), t("wall").max_past), (Dur::mins(5), DEFAULT_MAX_PAST));
+        assert_eq!((t("event").future_limit(), t("event").max_past), (DEFAULT_EVENT_MAX_FUTURE, DEFAULT_MAX_PAST));
+        assert_eq!((t("set").future_limit(), t("set").max_past), (Dur(2 * 86_400_000), Dur(30 * 86_400_000)));
+        let e = Config::parse("[tenant.x]\nmax_past = \"5m\"\n").unwrap_err().to_string();
+        assert!(e.contains("max_past must be at least 10m"), "{e}");
+        let e = Config::parse("[tenant.x]\nmax_past = 30\n").unwrap_err().to_string();
+        assert!(e.contains("unit"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The ingest codec: one text frame in, the events to append and the reply out.
 
-use seatwatch_config::{ClockMode, Identity, TenantConfig};
+use seatwatch_config::{Identity, TenantConfig};
 use seatwatch_log::{AppendOutcome, LogError, Pending};
 use seatwatch_model::{CallerKey, IngestOptions, RejectCode, Rejection, Ts, parse_frame, validate_event};
 use serde::Serialize;
@@ -45,7 +45,8 @@ pub fn decode(text: &str, who: &Identity, tenant: &TenantConfig, key: &CallerKey
         tenant: &who.tenant,
         caller_policy: tenant.caller,
         caller_key: key,
-        max_future: (tenant.clock == ClockMode::Wall).then_some((now, tenant.max_future.as_nanos())),
+        max_future: Some((now, tenant.future_limit().as_nanos())),
+        max_past: Some((now, tenant.max_past.as_nanos())),
     };
     let mut work = FrameWork { pending: Vec::with_capacity(frame.items.len()), ..FrameWork::default() };
     for (i, item) in frame.items.iter().enumerate() {

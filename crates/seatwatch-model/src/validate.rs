@@ -144,9 +144,19 @@ pub struct IngestOptions<'a> {
     pub caller_policy: CallerPolicy,
     /// The data directory's caller key.
     pub caller_key: &'a CallerKey,
-    /// For wall-clock tenants: the server's clock now and how far ahead of it (in
-    /// nanoseconds) a `ts` may lie before it is rejected with `clock_skew`.
+    /// The server's clock now and how far ahead of it (in nanoseconds) a `ts` may lie
+    /// before it is rejected with `clock_skew`.
     pub max_future: Option<(Ts, i64)>,
+    /// The server's clock now and how far before it (in nanoseconds) a `ts` may lie
+    /// before it is rejected with `clock_skew`.
+    pub max_past: Option<(Ts, i64)>,
+}
+
+/// A span of nanoseconds for a `clock_skew` message: whole seconds below a day, else
+/// whole days.
+fn span(nanos: i64) -> String {
+    let secs = nanos / 1_000_000_000;
+    if secs < 86_400 { format!("{secs} s") } else { format!("{} days", secs / 86_400) }
 }
 
 /// The producer-facing event types, for messages.
@@ -360,11 +370,26 @@ pub fn validate_event(value: &Json<'_>, index: usize, opts: &IngestOptions<'_>) 
             return Err(cx.reject(
                 RejectCode::ClockSkew,
                 format!(
-                    "`ts` {} is {} s ahead of the server's clock ({}), more than the {} s allowed: check the producer's clock (NTP)",
+                    "`ts` {} is {} ahead of the server's clock ({}), more than the {} allowed (`max_future`): check the producer's clock (NTP)",
                     ts.to_datetime().to_rfc3339(),
-                    ahead / 1_000_000_000,
+                    span(ahead),
                     now.to_rfc3339(),
-                    max_ahead / 1_000_000_000
+                    span(max_ahead)
+                ),
+            ));
+        }
+    }
+    if let Some((now, max_behind)) = opts.max_past {
+        let behind = now.nanos_since(ts);
+        if behind > max_behind {
+            return Err(cx.reject(
+                RejectCode::ClockSkew,
+                format!(
+                    "`ts` {} is {} before the server's clock ({}), more than the {} allowed (`max_past`): check the producer's clock (a reset device clock reads 1970)",
+                    ts.to_datetime().to_rfc3339(),
+                    span(behind),
+                    now.to_rfc3339(),
+                    span(max_behind)
                 ),
             ));
         }
@@ -510,7 +535,13 @@ mod tests {
     use serde_json::json;
 
     fn opts(key: &CallerKey) -> IngestOptions<'_> {
-        IngestOptions { tenant: "acme", caller_policy: CallerPolicy::Hmac, caller_key: key, max_future: None }
+        IngestOptions {
+            tenant: "acme",
+            caller_policy: CallerPolicy::Hmac,
+            caller_key: key,
+            max_future: None,
+            max_past: None,
+        }
     }
 
     fn check(v: Value) -> Result<Event, Rejection> {
@@ -624,5 +655,23 @@ mod tests {
         let bad = json!({"id":"1","type":"heartbeat","ts":"2026-03-02T08:05:01Z"});
         assert!(validate_event(&Json::from_value(&ok), 0, &o).is_ok());
         assert_eq!(validate_event(&Json::from_value(&bad), 0, &o).unwrap_err().code, RejectCode::ClockSkew);
+    }
+
+    #[test]
+    fn a_stamp_too_far_in_the_past_is_clock_skew() {
+        let key = CallerKey([7; 32]);
+        let now = Ts::parse_rfc3339("2026-03-02T08:00:00Z").unwrap();
+        let day = 86_400 * 1_000_000_000;
+        let o = IngestOptions { max_past: Some((now, 3650 * day)), ..opts(&key) };
+        let ok = json!({"id":"1","type":"heartbeat","ts":"2016-03-04T08:00:00Z"});
+        let epoch = json!({"id":"1","type":"login","agent":"a","station":"s","ts":"1970-01-01T00:00:00Z"});
+        assert!(validate_event(&Json::from_value(&ok), 0, &o).is_ok());
+        let r = validate_event(&Json::from_value(&epoch), 0, &o).unwrap_err();
+        assert_eq!(r.code, RejectCode::ClockSkew);
+        assert!(r.message.contains("20514 days before") && r.message.contains("`max_past`"), "{}", r.message);
+        let far = json!({"id":"1","type":"heartbeat","ts":"2036-03-02T08:00:00Z"});
+        let o = IngestOptions { max_future: Some((now, 1830 * day)), ..opts(&key) };
+        let r = validate_event(&Json::from_value(&far), 0, &o).unwrap_err();
+        assert!(r.message.contains("3653 days ahead") && r.message.contains("1830 days allowed"), "{}", r.message);
     }
 }

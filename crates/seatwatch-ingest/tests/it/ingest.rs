@@ -88,9 +88,19 @@ async fn every_rejection_code_over_the_wire_and_the_connection_stays_open() {
     let now = chrono::Utc::now().to_rfc3339();
     let r = roundtrip(&mut wall, &ev("s", "login", &now, Some("g1"), r#","station":"G1""#)).await;
     assert_eq!(r["accepted"], 1, "{r}");
-    // The event-clock tenant accepts any time.
-    let r = roundtrip(&mut ws, &ev("future", "ready", "2099-01-01T00:00:00Z", Some("a"), "")).await;
+    // Before `max_past` (default ~10 years), whatever the clock: a reset device clock.
+    let r = roundtrip(&mut wall, &ev("epoch", "logout", "1970-01-01T00:00:00Z", Some("g1"), "")).await;
+    assert_eq!(code(&r), "clock_skew");
+    assert!(r["rejected"][0]["message"].as_str().unwrap().contains("`max_past`"), "{r}");
+    // The event-clock tenant accepts times far from the server's (history, simulations
+    // ahead) but not years ahead: one such heartbeat would move its clock past every
+    // scheduled day in between.
+    let next_year = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    let r = roundtrip(&mut ws, &ev("ahead", "ready", &next_year, Some("a"), "")).await;
     assert_eq!(r["accepted"], 1, "{r}");
+    let r = roundtrip(&mut ws, &ev("future", "heartbeat", "2099-01-01T00:00:00Z", None, "")).await;
+    assert_eq!(code(&r), "clock_skew");
+    assert!(r["rejected"][0]["message"].as_str().unwrap().contains("1830 days allowed (`max_future`)"), "{r}");
 
     // internal: the log cannot store (here: closed under the server) → "send it again".
     srv.state.log.close().unwrap();
