@@ -119,13 +119,7 @@ fn main() {
 fn memory(agents: u32, records: usize) {
     use seatwatch_model::{CallerKey, CallerPolicy, Envelope, IngestOptions, Projector, parse_frame, validate_event};
     let key = CallerKey([7; 32]);
-    let opts = IngestOptions {
-        tenant: seatwatch_benches::TENANT,
-        caller_policy: CallerPolicy::Hmac,
-        caller_key: &key,
-        max_future: None,
-        max_past: None,
-    };
+    let opts = IngestOptions::any_time(seatwatch_benches::TENANT, CallerPolicy::Hmac, &key);
     let config = Config::default();
     let rss0 = rss_kib();
     let mut engine = Engine::new(&config);

@@ -64,13 +64,7 @@ fn main() {
 /// makes them, without keeping them); how many there were.
 fn stream(sim: &seatwatch_sim::SimConfig, mut f: impl FnMut(&Envelope)) -> u64 {
     let key = CallerKey([7; 32]);
-    let opts = IngestOptions {
-        tenant: TENANT,
-        caller_policy: CallerPolicy::Hmac,
-        caller_key: &key,
-        max_future: None,
-        max_past: None,
-    };
+    let opts = IngestOptions::any_time(TENANT, CallerPolicy::Hmac, &key);
     let Ok(events) = generate(sim) else { return 0 };
     let mut seq = 0u64;
     for ev in events {

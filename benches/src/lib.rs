@@ -42,13 +42,7 @@ pub fn sim_config(agents: u32, seed: u64) -> SimConfig {
 /// records from it on (the measured mix).
 pub fn envelopes(cfg: &SimConfig, split: NaiveTime, window: usize) -> (Vec<Envelope>, Vec<Envelope>) {
     let key = CallerKey([7; 32]);
-    let opts = IngestOptions {
-        tenant: TENANT,
-        caller_policy: CallerPolicy::Hmac,
-        caller_key: &key,
-        max_future: None,
-        max_past: None,
-    };
+    let opts = IngestOptions::any_time(TENANT, CallerPolicy::Hmac, &key);
     let mut prefix = Vec::new();
     let mut measured = Vec::with_capacity(window.min(1 << 24));
     let Ok(events) = generate(cfg) else { return (prefix, measured) };

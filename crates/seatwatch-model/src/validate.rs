@@ -152,6 +152,13 @@ pub struct IngestOptions<'a> {
     pub max_past: Option<(Ts, i64)>,
 }
 
+impl<'a> IngestOptions<'a> {
+    /// Options that accept any `ts` (no `clock_skew`): for replaying logs, tools and tests.
+    pub fn any_time(tenant: &'a str, caller_policy: CallerPolicy, caller_key: &'a CallerKey) -> Self {
+        IngestOptions { tenant, caller_policy, caller_key, max_future: None, max_past: None }
+    }
+}
+
 /// A span of nanoseconds for a `clock_skew` message: whole seconds below a day, else
 /// whole days.
 fn span(nanos: i64) -> String {
@@ -535,13 +542,7 @@ mod tests {
     use serde_json::json;
 
     fn opts(key: &CallerKey) -> IngestOptions<'_> {
-        IngestOptions {
-            tenant: "acme",
-            caller_policy: CallerPolicy::Hmac,
-            caller_key: key,
-            max_future: None,
-            max_past: None,
-        }
+        IngestOptions::any_time("acme", CallerPolicy::Hmac, key)
     }
 
     fn check(v: Value) -> Result<Event, Rejection> {

@@ -1198,13 +1198,7 @@ mod tests {
     fn audit(c: &SimConfig, evs: &[SimEvent]) -> Audit {
         let mut out = Audit::default();
         let key = CallerKey([7; 32]);
-        let opts = IngestOptions {
-            tenant: "t",
-            caller_policy: CallerPolicy::Hmac,
-            caller_key: &key,
-            max_future: None,
-            max_past: None,
-        };
+        let opts = IngestOptions::any_time("t", CallerPolicy::Hmac, &key);
         let mut ids = HashSet::new();
         let mut state: BTreeMap<String, St> = BTreeMap::new();
         let mut approval_until: BTreeMap<String, DateTime<FixedOffset>> = BTreeMap::new();

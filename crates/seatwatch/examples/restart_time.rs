@@ -56,13 +56,7 @@ fn fill(log: &Log, target: u64, first_day: chrono::NaiveDate, prefix: &str) {
         ..SimConfig::default()
     };
     let key = CallerKey([1; 32]);
-    let opts = IngestOptions {
-        tenant: "acme",
-        caller_policy: CallerPolicy::Hmac,
-        caller_key: &key,
-        max_future: None,
-        max_past: None,
-    };
+    let opts = IngestOptions::any_time("acme", CallerPolicy::Hmac, &key);
     let started = Instant::now();
     let mut batch = Vec::with_capacity(2000);
     let mut n = have;

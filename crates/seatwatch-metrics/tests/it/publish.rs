@@ -18,13 +18,7 @@ const TENANT: &str = "acme";
 fn day(agents: u32) -> Vec<Envelope> {
     let sim = SimConfig { agents, queues: 3, calls_per_hour: 400.0, ..SimConfig::default() };
     let key = CallerKey([7; 32]);
-    let opts = IngestOptions {
-        tenant: TENANT,
-        caller_policy: CallerPolicy::Plain,
-        caller_key: &key,
-        max_future: None,
-        max_past: None,
-    };
+    let opts = IngestOptions::any_time(TENANT, CallerPolicy::Plain, &key);
     generate(&sim)
         .unwrap()
         .enumerate()

@@ -12,7 +12,7 @@ fn key() -> CallerKey {
 }
 
 fn opts(key: &CallerKey, policy: CallerPolicy) -> IngestOptions<'_> {
-    IngestOptions { tenant: "acme", caller_policy: policy, caller_key: key, max_future: None, max_past: None }
+    IngestOptions::any_time("acme", policy, key)
 }
 
 prop_compose! {

@@ -11,8 +11,7 @@ use std::path::Path;
 /// log's bytes do not depend on when the test runs.
 pub fn build_log(dir: &Path, tenant: &str, lines: &str) -> Log {
     let key = CallerKey([7; 32]);
-    let opts =
-        IngestOptions { tenant, caller_policy: CallerPolicy::Hmac, caller_key: &key, max_future: None, max_past: None };
+    let opts = IngestOptions::any_time(tenant, CallerPolicy::Hmac, &key);
     let log = Log::open(dir).unwrap();
     let mut batch = Vec::new();
     for (i, line) in lines.lines().enumerate() {

@@ -523,13 +523,7 @@ mod against_the_compliance_engine {
 
     fn alarms(cfg: &SimConfig) -> BTreeMap<&'static str, u64> {
         let key = CallerKey([1; 32]);
-        let opts = IngestOptions {
-            tenant: "acme",
-            caller_policy: CallerPolicy::Hmac,
-            caller_key: &key,
-            max_future: None,
-            max_past: None,
-        };
+        let opts = IngestOptions::any_time("acme", CallerPolicy::Hmac, &key);
         let mut c = Compliance::new(TenantSettings::default(), BTreeMap::new());
         c.set_change_log(false);
         for (seq, e) in (1u64..).zip(generate(cfg).unwrap()) {

@@ -235,13 +235,7 @@ fn golden(case: &str) -> PathBuf {
 /// `limit` of them).
 fn golden_log(case: &str, data: &Path, limit: usize) {
     let key = CallerKey([7; 32]);
-    let opts = IngestOptions {
-        tenant: "acme",
-        caller_policy: CallerPolicy::Hmac,
-        caller_key: &key,
-        max_future: None,
-        max_past: None,
-    };
+    let opts = IngestOptions::any_time("acme", CallerPolicy::Hmac, &key);
     let events = std::fs::read_to_string(golden(case).join("events.jsonl")).unwrap();
     let batch: Vec<Pending> = events
         .lines()
