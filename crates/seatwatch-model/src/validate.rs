@@ -527,10 +527,26 @@ pub fn validate_event(value: &Json<'_>, index: usize, opts: &IngestOptions<'_>) 
     let extra = if obj.iter().all(|(k, _)| is_known(k)) {
         None
     } else {
-        // Sorted by key (the last of a repeated key wins), compact.
-        let rest: Map<String, Value> =
-            obj.iter().filter(|(k, _)| !is_known(k)).map(|(k, v)| (k.to_owned(), v.to_value())).collect();
-        Some(Value::Object(rest).to_string())
+        // Sorted by key (the last of a repeated key wins), compact. A `caller` on a type
+        // that does not use it is customer data all the same: stored as the tenant's
+        // policy says (hashed by default, dropped with `drop`), never verbatim.
+        let rest: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !is_known(k))
+            .filter_map(|(k, v)| {
+                let v = v.to_value();
+                if k != "caller" {
+                    return Some((k.to_owned(), v));
+                }
+                let raw = match &v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let stored = CallerRef::protect(opts.caller_policy, opts.caller_key, opts.tenant, &raw)?;
+                Some((k.to_owned(), Value::String(stored.to_text())))
+            })
+            .collect();
+        (!rest.is_empty()).then(|| Value::Object(rest).to_string())
     };
 
     Ok(Event { id: Text::from(id), ts, agent, kind, extra })
@@ -598,6 +614,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.extra.as_deref(), Some(r#"{"alpha":{"x":[1,2]},"zeta":1}"#));
+    }
+
+    #[test]
+    fn a_caller_on_any_other_type_is_stored_as_the_policy_says() {
+        let key = CallerKey([7; 32]);
+        let number = "+8613800138000";
+        for (ty, extra) in [
+            ("answered", json!({"call":"c1"})),
+            ("abandoned", json!({"call":"c1","queue":"q"})),
+            ("ended", json!({"call":"c1"})),
+            ("callback_promised", json!({"call":"c1","due":"2026-03-02T10:00:00+08:00"})),
+        ] {
+            let mut v = json!({"id":"1","type":ty,"ts":"2026-03-02T08:20:00+08:00","agent":"a1","caller":number,"note":"x"});
+            if ty == "abandoned" {
+                v.as_object_mut().unwrap().remove("agent");
+            }
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            let hashed = validate_event(&Json::from_value(&v), 0, &opts(&key)).unwrap();
+            let stored = hashed.extra.unwrap_or_default();
+            assert!(!stored.contains("13800138000") && stored.contains("\"caller\":\"hmac-sha256:"), "{ty}: {stored}");
+            assert!(stored.contains("\"note\":\"x\""), "{ty}: {stored}");
+            let dropped = IngestOptions::any_time("acme", CallerPolicy::Drop, &key);
+            let stored = validate_event(&Json::from_value(&v), 0, &dropped).unwrap().extra.unwrap_or_default();
+            assert_eq!(stored, r#"{"note":"x"}"#, "{ty}");
+            let plain = IngestOptions::any_time("acme", CallerPolicy::Plain, &key);
+            let stored = validate_event(&Json::from_value(&v), 0, &plain).unwrap().extra.unwrap_or_default();
+            assert!(stored.contains(number), "{ty}: {stored}");
+        }
+        // A number given as a JSON number is hashed too; a caller alone under `drop`
+        // leaves no extra fields at all.
+        let v = json!({"id":"1","type":"ended","ts":"2026-03-02T08:20:00+08:00","agent":"a1","call":"c1","caller":8613800138000u64});
+        let stored = validate_event(&Json::from_value(&v), 0, &opts(&key)).unwrap().extra.unwrap_or_default();
+        assert!(!stored.contains("13800138000") && stored.contains("hmac-sha256:"), "{stored}");
+        let dropped = IngestOptions::any_time("acme", CallerPolicy::Drop, &key);
+        assert_eq!(validate_event(&Json::from_value(&v), 0, &dropped).unwrap().extra, None);
     }
 
     #[test]
