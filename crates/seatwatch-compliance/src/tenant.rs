@@ -170,6 +170,9 @@ struct Timer {
     /// were ~60 MiB, docs/performance.md.)
     extended: Option<Box<(String, u64)>>,
     alarm: Option<Box<str>>,
+    /// A wrap-up's call (from `ended` or `wrap_up`), named by its alarm (inline up to 24
+    /// bytes: no allocation per wrap-up).
+    call: Option<CallId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -879,19 +882,19 @@ impl TenantState {
                     self.return_to_status(cx, ix, t, seq);
                 } else if !logged_out {
                     self.end_not_ready(cx, ix, t, seq);
-                    self.start_wrap(cx, ix, t, seq);
+                    self.start_wrap(cx, ix, Some(call), t, seq);
                 }
             }
-            EventKind::WrapUp { .. } => {
+            EventKind::WrapUp { call } => {
                 self.end_not_ready(cx, ix, t, seq);
-                self.start_wrap(cx, ix, t, seq);
+                self.start_wrap(cx, ix, call.as_ref(), t, seq);
             }
             EventKind::Transferred { call, .. } => {
                 let leg = self.calls.leg_entry(call.as_str(), ix);
                 leg.set_transferred();
                 leg.last = t;
                 if self.agents.slot(ix).st.state == AState::Talking {
-                    self.start_wrap(cx, ix, t, seq);
+                    self.start_wrap(cx, ix, Some(call), t, seq);
                 }
             }
             EventKind::SurveyOffered { call } => {
@@ -1567,7 +1570,7 @@ impl TenantState {
         let slot = self.agents.slot_mut(ix);
         slot.st.state = AState::NotReady;
         if slot.st.not_ready.is_none() {
-            slot.st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            slot.st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None, call: None });
             let agent = slot.aref.clone();
             self.add_deadline(due, DKey::NotReady { agent });
         }
@@ -1637,12 +1640,12 @@ impl TenantState {
         }
     }
 
-    fn start_wrap(&mut self, cx: &mut Cx<'_>, ix: u32, t: i64, seq: u64) {
+    fn start_wrap(&mut self, cx: &mut Cx<'_>, ix: u32, call: Option<&CallId>, t: i64, seq: u64) {
         let due = t.saturating_add(cx.s.rules.wrap_up_max.as_nanos());
         let slot = self.agents.slot_mut(ix);
         slot.st.state = AState::WrapUp;
         if slot.st.wrap.is_none() {
-            slot.st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            slot.st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None, call: call.cloned() });
             let agent = slot.aref.clone();
             self.add_deadline(due, DKey::WrapUp { agent });
         }
@@ -1661,7 +1664,7 @@ impl TenantState {
     fn fire_wrap(&mut self, cx: &mut Cx<'_>, ix: u32, due: i64) {
         let max = cx.s.rules.wrap_up_max.as_nanos();
         let Some(timer) = self.agents.slot(ix).st.wrap.as_ref() else { return };
-        let (since, start_seq) = (timer.since, timer.seq);
+        let (since, start_seq, call) = (timer.since, timer.seq, timer.call.clone());
         let msg = format!(
             "in wrap-up (after-call work) since {} for more than {}, keeping calls waiting (limit {}, seed art. 22)",
             hm(cx.s.timezone, since),
@@ -1670,7 +1673,7 @@ impl TenantState {
         );
         let id = format!("wrap_up_overlong-{start_seq}");
         let a = self.agents.slot(ix).id.clone();
-        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(&a), None, due, msg, vec![start_seq]);
+        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(&a), call.as_ref(), due, msg, vec![start_seq]);
         if let Some(timer) = self.agents.slot_mut(ix).st.wrap.as_mut() {
             timer.alarm = id.map(String::into_boxed_str);
         }

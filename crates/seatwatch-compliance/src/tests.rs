@@ -127,6 +127,11 @@ impl Log {
         self.summary().into_iter().filter(|x| x.0 == rule).collect()
     }
 
+    /// The alarms of one rule, whole.
+    fn only_alarms(&self, rule: Rule) -> Vec<Alarm> {
+        self.all().into_iter().filter(|a| a.rule == rule).collect()
+    }
+
     fn rules_raised(&self) -> Vec<Rule> {
         self.all().into_iter().map(|a| a.rule).collect()
     }
@@ -977,6 +982,17 @@ fn wrap_up_boundaries_and_clear() {
     l.hb(&at("10:17:01"));
     l.not_ready(&at("10:18:00"), "b");
     assert_eq!(l.summary(), vec![(Rule::WrapUpOverlong, s("b"), s("03-02 10:17:00"), Some(s("03-02 10:18:00")))]);
+    assert_eq!(l.all()[0].call.as_ref().map(CallId::as_str), Some("c2"), "the alarm names the call that ended");
+    // An explicit `wrap_up` names its call too; one without a call names none.
+    l.ev(&at("11:00:00"), Some("a"), EventKind::WrapUp { call: Some(CallId::from("c9")) });
+    l.ev(&at("11:00:00"), Some("d"), EventKind::WrapUp { call: None });
+    l.hb(&at("11:02:01"));
+    let calls: Vec<(String, Option<String>)> = l
+        .only_alarms(Rule::WrapUpOverlong)
+        .into_iter()
+        .map(|a| (a.agent.map(|x| x.0.into_string()).unwrap_or_default(), a.call.map(|c| c.as_str().to_owned())))
+        .collect();
+    assert_eq!(calls, vec![(s("b"), Some(s("c2"))), (s("a"), Some(s("c9"))), (s("d"), None)]);
 }
 
 #[test]

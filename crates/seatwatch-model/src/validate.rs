@@ -626,7 +626,8 @@ mod tests {
             ("ended", json!({"call":"c1"})),
             ("callback_promised", json!({"call":"c1","due":"2026-03-02T10:00:00+08:00"})),
         ] {
-            let mut v = json!({"id":"1","type":ty,"ts":"2026-03-02T08:20:00+08:00","agent":"a1","caller":number,"note":"x"});
+            let mut v =
+                json!({"id":"1","type":ty,"ts":"2026-03-02T08:20:00+08:00","agent":"a1","caller":number,"note":"x"});
             if ty == "abandoned" {
                 v.as_object_mut().unwrap().remove("agent");
             }

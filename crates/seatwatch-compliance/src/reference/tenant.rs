@@ -149,6 +149,8 @@ struct Timer {
     /// Set once the supervisor's approval moved the deadline: (by, approval seq).
     extended: Option<(String, u64)>,
     alarm: Option<String>,
+    /// A wrap-up's call (from `ended` or `wrap_up`), named by its alarm.
+    call: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default, Encode, Decode)]
@@ -656,20 +658,20 @@ impl TenantState {
                     self.return_to_status(cx, a, t, seq);
                 } else if !logged_out {
                     self.end_not_ready(cx, a, t, seq);
-                    self.start_wrap(cx, a, t, seq);
+                    self.start_wrap(cx, a, Some(call), t, seq);
                 }
             }
-            EventKind::WrapUp { .. } => {
+            EventKind::WrapUp { call } => {
                 self.mark_worked(cx, a, raw, seq, wm);
                 self.end_not_ready(cx, a, t, seq);
-                self.start_wrap(cx, a, t, seq);
+                self.start_wrap(cx, a, call.as_ref(), t, seq);
             }
             EventKind::Transferred { call, .. } => {
                 let leg = leg_entry(&mut self.legs, call, a);
                 leg.transferred = true;
                 leg.last = t;
                 if self.agents.get(a).is_some_and(|st| st.state == AState::Talking) {
-                    self.start_wrap(cx, a, t, seq);
+                    self.start_wrap(cx, a, Some(call), t, seq);
                 }
             }
             EventKind::SurveyOffered { call } => {
@@ -1321,7 +1323,7 @@ impl TenantState {
         let st = self.agents.entry_or_default(a);
         st.state = AState::NotReady;
         if st.not_ready.is_none() {
-            st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            st.not_ready = Some(Timer { since: t, seq, due, extended: None, alarm: None, call: None });
             self.add_deadline(due, DKey::NotReady { agent: a.clone() });
         }
     }
@@ -1385,12 +1387,13 @@ impl TenantState {
         }
     }
 
-    fn start_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, t: i64, seq: u64) {
+    fn start_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, call: Option<&CallId>, t: i64, seq: u64) {
         let due = t.saturating_add(cx.s.rules.wrap_up_max.as_nanos());
         let st = self.agents.entry_or_default(a);
         st.state = AState::WrapUp;
         if st.wrap.is_none() {
-            st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None });
+            let call = call.map(|c| c.as_str().to_owned());
+            st.wrap = Some(Timer { since: t, seq, due, extended: None, alarm: None, call });
             self.add_deadline(due, DKey::WrapUp { agent: a.clone() });
         }
     }
@@ -1406,7 +1409,7 @@ impl TenantState {
     fn fire_wrap(&mut self, cx: &mut Cx<'_>, a: &AgentId, due: i64) {
         let max = cx.s.rules.wrap_up_max.as_nanos();
         let Some(timer) = self.agents.get(a).and_then(|st| st.wrap.as_ref()) else { return };
-        let (since, start_seq) = (timer.since, timer.seq);
+        let (since, start_seq, call) = (timer.since, timer.seq, timer.call.as_deref().map(CallId::from));
         let msg = format!(
             "in wrap-up (after-call work) since {} for more than {}, keeping calls waiting (limit {}, seed art. 22)",
             hm(cx.s.timezone, since),
@@ -1414,7 +1417,7 @@ impl TenantState {
             human(max)
         );
         let id = format!("wrap_up_overlong-{start_seq}");
-        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(a), None, due, msg, vec![start_seq]);
+        let id = self.raise(cx, Rule::WrapUpOverlong, id, Some(a), call.as_ref(), due, msg, vec![start_seq]);
         if let Some(timer) = self.agents.get_mut(a).and_then(|st| st.wrap.as_mut()) {
             timer.alarm = id;
         }
