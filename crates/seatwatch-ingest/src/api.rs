@@ -124,8 +124,36 @@ macro_rules! scoped_view {
         if let Some(r) = not_ready(&$state) {
             return r;
         }
+        folded_to_now(&$state).await;
         s
     }};
+}
+
+/// The longest a read waits for the projections to fold what was committed before it.
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Read your writes: wait until the projections have folded every record committed
+/// (and so possibly acknowledged) when the request came, so that a client reading after
+/// an acknowledgement sees the events it sent. Usually no wait at all, else a fold's
+/// few milliseconds; under a backlog at most [`READ_WAIT`], after which the read
+/// answers with what is folded (`/metrics`' `seatwatch_projection_lag_records` says how
+/// far behind).
+async fn folded_to_now(state: &AppState) {
+    let target = state.log.head().last_seq;
+    let deadline = tokio::time::Instant::now() + READ_WAIT;
+    loop {
+        // Registered before the position is read, so a fold in between is not missed.
+        let folded = state.folded.notified();
+        tokio::pin!(folded);
+        folded.as_mut().enable();
+        if state.engine.read().map_or(true, |e| e.position() >= target) {
+            return;
+        }
+        if tokio::time::timeout_at(deadline, folded).await.is_err() {
+            tracing::debug!(target, "read answered before the projections caught up with it");
+            return;
+        }
+    }
 }
 
 macro_rules! engine {
@@ -423,6 +451,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     } else {
         q.get("tenant").cloned()
     };
+    if state.is_ready() {
+        folded_to_now(&state).await;
+    }
     let render = move || {
         let head = state.log.head().last_seq;
         let position = {

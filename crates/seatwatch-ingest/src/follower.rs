@@ -40,6 +40,10 @@ pub fn catch_up(state: &AppState) -> Result<u64, seatwatch_log::LogError> {
         for p in pushes {
             state.pushes.send(p);
         }
+        // Per chunk, not per catch-up: under a steady stream of commits one catch-up
+        // can run on, and reads waiting for their own commit to be folded (and the
+        // ticker) should not wait for it to end.
+        state.folded.notify_waiters();
     }
 }
 
@@ -61,10 +65,7 @@ fn follow(state: &AppState, stop: &CancellationToken, handle: &tokio::runtime::H
     loop {
         let mut retry = false;
         match catch_up(state) {
-            Ok(n) if n > 0 => {
-                tracing::trace!(applied = n, "projections advanced");
-                state.folded.notify_waiters();
-            }
+            Ok(n) if n > 0 => tracing::trace!(applied = n, "projections advanced"),
             Ok(_) => {}
             Err(e) => {
                 // E.g. the log is being reopened after a failed write (a full disk): try

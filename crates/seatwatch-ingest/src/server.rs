@@ -198,6 +198,9 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) -> std::io::Result
         }
     }
     let stop_follower = CancellationToken::new();
+    // Should this future be dropped half-way (its runtime shutting down under it), the
+    // follower's blocking thread must still stop, or the runtime's drop waits for it.
+    let _stop_follower_on_drop = stop_follower.clone().drop_guard();
     let follower = tokio::spawn(follower::run(state.clone(), stop_follower.clone()));
     let ticker = state.tracker.spawn(ticker::run(state.clone()));
     let snapshots = state.tracker.spawn(snapshot::run(state.clone()));

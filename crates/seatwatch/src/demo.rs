@@ -65,7 +65,6 @@ fn simulation(a: &DemoArgs) -> Result<(SimConfig, f64)> {
 }
 
 async fn demo(a: DemoArgs, sim: SimConfig, speed: f64) -> Result<()> {
-    let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
     let events = generate(&sim).context("simulation settings")?;
     let dir = tempfile::Builder::new()
         .prefix("seatwatch-demo-")
@@ -119,6 +118,31 @@ async fn demo(a: DemoArgs, sim: SimConfig, speed: f64) -> Result<()> {
     let server = tokio::spawn(seatwatch_ingest::run(listener, state.clone()));
     tokio::spawn(crate::serve::signals(shutdown.clone()));
 
+    // However the day ends (an error, stdout closed under `seatwatch demo | head`), the
+    // server is stopped and awaited before the runtime goes: a server task dropped
+    // half-way through its shutdown would leave the projections' thread waiting.
+    let day = run_day(&a, &sim, speed, events, &state, &shutdown, addr, &data, &producer, &reader).await;
+    shutdown.cancel();
+    let served = server.await.context("server task").and_then(|r| r.context("server"));
+    day.and(served)
+}
+
+/// The demo's day against its running server: the banner, the simulated call centre,
+/// the summary.
+#[allow(clippy::too_many_arguments)]
+async fn run_day(
+    a: &DemoArgs,
+    sim: &SimConfig,
+    speed: f64,
+    events: seatwatch_sim::generator::Generator,
+    state: &AppState,
+    shutdown: &CancellationToken,
+    addr: std::net::SocketAddr,
+    data: &std::path::Path,
+    producer: &str,
+    reader: &str,
+) -> Result<()> {
+    let day_secs = (sim.end - sim.start).num_seconds().max(1) as f64;
     say!(
         "Seatwatch demo: {} agents, {} queues, the working day of {} (Asia/Shanghai) compressed {speed:.0}x into ~{} s.",
         sim.agents,
@@ -160,7 +184,7 @@ async fn demo(a: DemoArgs, sim: SimConfig, speed: f64) -> Result<()> {
                 p.events_acked
             ));
         })),
-        ..ClientOptions::new(format!("ws://{addr}/v1/ingest"), producer.clone())
+        ..ClientOptions::new(format!("ws://{addr}/v1/ingest"), producer.to_owned())
     };
     let report = run_client(events, opts).await.context("the simulated call centre failed")?;
     bar.finish_and_clear();
@@ -169,15 +193,13 @@ async fn demo(a: DemoArgs, sim: SimConfig, speed: f64) -> Result<()> {
     while state.engine.read().map(|e| e.position()).unwrap_or(0) < state.log.head().last_seq {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    print_summary(&state, &report)?;
+    print_summary(state, &report)?;
 
     if a.keep {
         say!();
         say!("The server keeps running at http://{addr}/ — press Ctrl-C to stop.");
         shutdown.cancelled().await;
     }
-    shutdown.cancel();
-    server.await.context("server task")?.context("server")?;
     Ok(())
 }
 

@@ -137,3 +137,34 @@ async fn alarms_intervals_and_the_stream_follow_ingest_live() {
     }
     srv.task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_read_after_an_acknowledgement_sees_the_acknowledged_events() {
+    // Read your writes, with no waiting on the client's side: each read right after an
+    // ack shows the event (the read waits for the projections to fold what was
+    // committed when it came). Clients written from the contract read straight after
+    // their ack; before, a read could miss the last event for the few milliseconds the
+    // fold took.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), config("")).await;
+    let mut acme = srv.connect(Some(ACME_ACD)).await.unwrap();
+    for i in 0..150 {
+        let agent = format!("a{i}");
+        let (state, e) = if i % 2 == 0 {
+            ("ready", ev(&format!("r-{i}"), "login", "2026-03-02T08:20:00+08:00", Some(&agent), r#","station":"S""#))
+        } else {
+            ("not_ready", ev(&format!("r-{i}"), "not_ready", "2026-03-02T08:20:00+08:00", Some(&agent), ""))
+        };
+        assert_eq!(roundtrip(&mut acme, &e).await["accepted"], 1);
+        let agents = srv.get_json("/v1/agents", ACME_READER).await;
+        let seen = agents["agents"].as_array().unwrap().iter().find(|a| a["agent"] == agent.as_str()).cloned();
+        assert_eq!(seen.map(|a| a["state"].clone()), Some(Value::from(state)), "read {i} after its ack: {agents}");
+    }
+    // The same for the alarms: a not-ready spell past its limit, then a heartbeat past
+    // it; the alarm is listed at once.
+    let late = ev("hb", "heartbeat", "2026-03-02T08:40:00+08:00", None, "");
+    assert_eq!(roundtrip(&mut acme, &late).await["accepted"], 1);
+    let alarms = srv.get_json("/v1/alarms?rule=not_ready_overlong", ACME_READER).await;
+    assert_eq!(alarms["alarms"].as_array().unwrap().len(), 75, "{alarms}");
+    srv.stop().await;
+}
