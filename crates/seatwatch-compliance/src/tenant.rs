@@ -1341,7 +1341,13 @@ impl TenantState {
     fn logout(&mut self, cx: &mut Cx<'_>, a: &AgentId, ix: u32, t: i64, seq: u64) {
         let tz = cx.s.timezone;
         let was_out = self.agents.get(a).is_some_and(|st| st.state == AState::LoggedOut);
-        if !was_out && let Some(si) = self.window_for(cx.s, a, t) {
+        // A logout before a shift's start counts for that shift only when the session
+        // began in its window (the agent came for it): a night shift's logout the next
+        // morning, inside that day's window, is not leaving the day shift early.
+        let window = self.window_for(cx.s, a, t).filter(|si| {
+            t >= si.start || self.attendance.get(&(a.clone(), to_date(si.date))).is_some_and(|x| x.first.is_some())
+        });
+        if !was_out && let Some(si) = window {
             let date = to_date(si.date);
             self.attendance_mut(a, date).attended = true;
             if t < si.end {

@@ -638,6 +638,38 @@ fn overnight_shift_ends_next_day() {
 }
 
 #[test]
+fn a_night_shifts_logout_next_morning_is_not_leaving_that_days_shift() {
+    // The contract tester's case: Monday 22:00–06:00, Tuesday on the default schedule
+    // (08:30–17:35, window from 04:30). The logout at Tue 06:10 is after the night shift's
+    // end and inside Tuesday's window, but the agent came for Monday night: not an early
+    // leave of Tuesday (it was "absent, 11 h 25 min before the shift end 17:35").
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.shift("2026-02-27T12:00:00", "n", MON, Some(("22:00", "06:00")));
+    l.login(&at("21:55:00"), "n", "s1");
+    l.logout("2026-03-03T06:10:00", "n");
+    assert!(l.all().is_empty(), "{:?}", l.summary());
+    // Tuesday is still a working day the agent did not come to.
+    l.hb("2026-03-03T09:30:01");
+    assert_eq!(l.summary(), vec![(Rule::Absent, s("n"), s("03-03 09:30:00"), None)]);
+    assert_eq!(l.all()[0].id, "absent-n-2026-03-03");
+    // Who comes for a shift and leaves before it starts has left it: absence by leaving
+    // early (and no no-show: the agent came).
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.login(&at("07:00:00"), "e", "s1");
+    l.logout(&at("08:00:00"), "e");
+    l.hb(&at("09:30:01"));
+    let all = l.all();
+    assert_eq!(all.len(), 1, "{:?}", l.summary());
+    assert_eq!((all[0].rule, all[0].id.starts_with("absent-") && !all[0].id.contains("2026")), (Rule::Absent, true));
+    // A logout inside a night shift before its end is early for it, as before.
+    let mut l = Log::rules(|r| r.disabled = vec![Rule::QaCoverageLow]);
+    l.shift("2026-02-27T12:00:00", "n", MON, Some(("22:00", "06:00")));
+    l.login(&at("21:55:00"), "n", "s1");
+    l.logout("2026-03-03T05:30:00", "n");
+    assert_eq!(l.summary(), vec![(Rule::EarlyLogout, s("n"), s("03-03 05:30:00"), None)]);
+}
+
+#[test]
 fn overnight_no_show() {
     let mut l = Log::new();
     l.roster("2026-02-27T12:00:00", "n", true, true);
