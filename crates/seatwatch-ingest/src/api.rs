@@ -361,8 +361,14 @@ async fn push_loop(
     }
 }
 
-/// `GET /v1/log?from_seq=N` (admin): the raw records from N on, as a stream of
-/// `[seq: u64 BE][len: u32 BE][record bytes]`, for backups and audits.
+/// The raw log's binary content type (`seatwatch backup` asks for it).
+const RAW_LOG_TYPE: &str = "application/vnd.seatwatch.log-v1";
+
+/// `GET /v1/log?from_seq=N` (admin): the records from N on, for backups and audits. JSON
+/// by default, as every read (`{"last_seq", "records": [{"seq", "tenant", "source",
+/// "received", "event", "link"}]}`: `seatwatch export`'s lines, streamed); the stored
+/// bytes, `[seq: u64 BE][len: u32 BE][record bytes]`, when the request's `Accept` names
+/// `application/vnd.seatwatch.log-v1` or it says `?format=raw`.
 pub async fn log(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Params) -> Response {
     let who = match auth::authorize(
         &state.tokens,
@@ -384,28 +390,65 @@ pub async fn log(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q
             );
         }
     };
+    let raw = match q.get("format").map(String::as_str) {
+        Some("raw") => true,
+        Some("json") => false,
+        Some(other) => {
+            let shown: String = other.chars().take(32).collect();
+            return bad_request(format!("`format` is `json` (the default) or `raw`, not {shown:?}"));
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with(RAW_LOG_TYPE))),
+    };
     let to_seq = state.log.head().last_seq;
-    tracing::info!(admin = %who.name, from_seq, to_seq, "raw log requested");
+    tracing::info!(admin = %who.name, from_seq, to_seq, raw, "log requested");
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
     let log = state.log.clone();
     tokio::task::spawn_blocking(move || {
         let mut buf = Vec::with_capacity(64 * 1024);
+        if !raw {
+            buf.extend_from_slice(format!("{{\"last_seq\":{to_seq},\"records\":[").as_bytes());
+        }
+        let mut first = true;
         for r in log.read_raw_from(from_seq) {
             match r {
-                Ok(raw) if raw.seq > to_seq => break,
-                Ok(raw) => {
-                    buf.extend_from_slice(&raw.seq.to_be_bytes());
-                    buf.extend_from_slice(&u32::try_from(raw.bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-                    buf.extend_from_slice(&raw.bytes);
-                    if buf.len() >= 60 * 1024 && tx.blocking_send(Ok(std::mem::take(&mut buf))).is_err() {
+                Ok(rec) if rec.seq > to_seq => break,
+                Ok(rec) if raw => {
+                    buf.extend_from_slice(&rec.seq.to_be_bytes());
+                    buf.extend_from_slice(&u32::try_from(rec.bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+                    buf.extend_from_slice(&rec.bytes);
+                }
+                Ok(rec) => match seatwatch_log::format::decode_record(&rec.bytes) {
+                    Ok((env, link)) => {
+                        let mut line = env.to_export_json();
+                        if let Some(obj) = line.as_object_mut() {
+                            let link = seatwatch_log::Head { last_seq: rec.seq, hash: link }.hash_hex();
+                            obj.insert("link".into(), serde_json::Value::String(link));
+                        }
+                        if !std::mem::take(&mut first) {
+                            buf.push(b',');
+                        }
+                        buf.extend_from_slice(line.to_string().as_bytes());
+                    }
+                    Err(e) => {
+                        let msg = format!("record {} does not decode: {e}", rec.seq);
+                        let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
                         return;
                     }
-                }
+                },
                 Err(e) => {
                     let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
                     return;
                 }
             }
+            if buf.len() >= 60 * 1024 && tx.blocking_send(Ok(std::mem::take(&mut buf))).is_err() {
+                return;
+            }
+        }
+        if !raw {
+            buf.extend_from_slice(b"]}");
         }
         if !buf.is_empty() {
             let _ = tx.blocking_send(Ok(buf));
@@ -414,7 +457,7 @@ pub async fn log(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q
     let body = Body::from_stream(tokio_stream_from(rx));
     (
         [
-            (header::CONTENT_TYPE, "application/vnd.seatwatch.log-v1".to_owned()),
+            (header::CONTENT_TYPE, if raw { RAW_LOG_TYPE } else { "application/json" }.to_owned()),
             (header::HeaderName::from_static("x-seatwatch-last-seq"), to_seq.to_string()),
         ],
         body,

@@ -840,9 +840,6 @@ impl Tenant {
             self.agents[a] = Agent::new(agent, ts);
         }
         let (eff, before) = self.begin(cfg, a, ts);
-        // A call answered by another agent than the one it rang at (a pickup): the
-        // ringing there stops, as when the caller hangs up.
-        let mut rang_at: Option<(usize, &CallId)> = None;
         match kind {
             EventKind::Login { station } => {
                 let ag = &mut self.agents[a];
@@ -910,11 +907,11 @@ impl Tenant {
             }
             EventKind::Answered { call, rings } => {
                 let (max_rings, cadence) = (cfg.max_rings, cfg.cadence_ns);
-                let (q, first, delay, ring_ns, cohorts, prev) = self.with_call(call, ts, |c| {
+                let (q, first, delay, ring_ns, cohorts) = self.with_call(call, ts, |c| {
                     let first = !c.answered;
                     c.answered = true;
                     c.waiting = false;
-                    let prev = c.agent.replace(a as u32);
+                    c.agent = Some(a as u32);
                     let delay = c.queued_at.get().or(c.first_offered_at.get()).map_or(0, |t| ts.nanos_since(t).max(0));
                     let ring_ns = c.offered_at.get().map_or(0, |t| ts.nanos_since(t));
                     let cohorts = Cohorts {
@@ -924,9 +921,8 @@ impl Tenant {
                             .map(|t| (t, (c.offer_queue != NO_QUEUE).then_some(c.offer_queue))),
                         queued: c.queued_at.get().map(|t| (t, c.queue)),
                     };
-                    (c.queue, first, delay, ring_ns, cohorts, prev)
+                    (c.queue, first, delay, ring_ns, cohorts)
                 });
-                rang_at = prev.map(|p| p as usize).filter(|&p| p != a).map(|p| (p, call));
                 if first {
                     let rings = rings.unwrap_or_else(|| rings_heard(ring_ns, cadence));
                     let in_time = rings <= max_rings;
@@ -1072,13 +1068,6 @@ impl Tenant {
             _ => {}
         }
         self.settle(cx, a, eff, before);
-        if let Some((p, call)) = rang_at
-            && self.agents.get(p).is_some_and(|ag| ag.on_call(Act::Ringing, call))
-        {
-            let (eff, before) = self.begin(cfg, p, ts);
-            self.agents[p].clear_call();
-            self.settle(cx, p, eff, before);
-        }
     }
 
     fn prune(&mut self, cfg: &Resolved, now: i64) {

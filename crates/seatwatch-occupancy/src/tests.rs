@@ -401,31 +401,6 @@ fn abandons_short_and_long_and_while_ringing() {
 }
 
 #[test]
-fn a_call_picked_up_by_another_agent_stops_ringing_where_it_rang() {
-    // Offered to a1, answered 30 s later by a2 (a pickup): a1 is ready again from the
-    // answer on, not ringing until its own next event.
-    let mut s = Sim::new();
-    s.login("08:00:00", "a1", "st1")
-        .login("08:00:00", "a2", "st2")
-        .queued("08:01:00", "c1", "sales")
-        .offered("08:01:00", "a1", "c1", Some("sales"))
-        .answered("08:01:30", "a2", "c1");
-    let v = s.agent("a1");
-    assert_eq!((v.state, v.since), (AgentState::Ready, at("08:01:30")), "the ringing stopped at a1");
-    assert_eq!(s.agent("a2").state, AgentState::Talking);
-    s.heartbeat("08:30:00");
-    assert!(close(s.agent("a1").today.ringing_seconds, 30.0), "{}", s.agent("a1").today.ringing_seconds);
-    let counts = s.occ.agent_state_counts(T);
-    assert_eq!(
-        (counts.get(&AgentState::Ringing).copied(), counts.get(&AgentState::Talking).copied()),
-        (Some(0), Some(1))
-    );
-    // a1's own later events change nothing of it; a1 takes the next call as usual.
-    s.ready("08:31:00", "a1").offered("08:32:00", "a1", "c2", None).answered("08:32:05", "a1", "c2");
-    assert_eq!(s.agent("a1").state, AgentState::Talking);
-}
-
-#[test]
 fn ring_count_comes_from_the_event_or_from_ring_time() {
     let mut s = Sim::new();
     s.login("08:00:00", "a1", "st");

@@ -50,6 +50,25 @@ async fn the_tenant_comes_from_the_token_and_reads_are_scoped() {
     // The raw log is for admins only.
     assert_eq!(srv.get("/v1/log?from_seq=1", Some(ACME_READER)).await.0, 403);
     assert_eq!(srv.get("/v1/log?from_seq=1", Some(ADMIN)).await.0, 200);
+    // JSON by default, as every read: the records with their chain links.
+    let log = srv.get_json("/v1/log?from_seq=1", ADMIN).await;
+    assert_eq!(log["last_seq"], 2, "{log}");
+    let records = log["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{log}");
+    assert_eq!((records[0]["seq"].clone(), records[0]["tenant"].clone()), (Value::from(1), Value::from("acme")));
+    assert_eq!(records[0]["event"]["type"], "login", "{log}");
+    assert_eq!(records[0]["event"]["agent"], "li.lei", "{log}");
+    assert_eq!(records[1]["link"].as_str().map(str::len), Some(64), "{log}");
+    let tail = srv.get_json("/v1/log?from_seq=2", ADMIN).await;
+    assert_eq!(tail["records"].as_array().map(Vec::len), Some(1), "{tail}");
+    assert_eq!(tail["records"][0], records[1]);
+    // The stored bytes on request (what `seatwatch backup` reads); a bad format is a 400.
+    let (status, raw) = srv.get("/v1/log?from_seq=1&format=raw", Some(ADMIN)).await;
+    assert_eq!(status, 200);
+    assert!(raw.starts_with('\0') && !raw.contains("\"records\""), "{raw:?}");
+    let (status, body) = srv.get("/v1/log?format=xml", Some(ADMIN)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("`format` is `json` (the default) or `raw`"), "{body}");
     drop(acme);
     srv.stop().await;
 }

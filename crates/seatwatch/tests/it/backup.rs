@@ -166,7 +166,7 @@ fn a_record_altered_on_the_way_is_named_as_such_and_nothing_is_left() {
     let data = dir.path().join("data");
     let server = Serve::start(&cfg, &data);
     simulate_a_day(&server);
-    let (head, body) = raw_get(server.addr, "/v1/log?from_seq=1");
+    let (head, body) = raw_get(server.addr, "/v1/log?from_seq=1&format=raw");
     let (status, log) = server.terminate();
     assert!(status.success(), "{log}");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
