@@ -356,6 +356,19 @@ pub(crate) fn raised_at_deadline(rule: Rule, id: &str) -> bool {
     }
 }
 
+/// From when a `shift` for a date checks its no-show (its override's third field): a
+/// deadline that passed before the schedule existed is not checked. A shift with hours
+/// that makes the date a working day again (`scheduled`: whether it was one before)
+/// checks from its own `stamp`; one that moves the hours of a working day keeps the
+/// previous override's limit (`prev`), if any; an `off` has none.
+pub(crate) fn no_show_checked_from(has_hours: bool, scheduled: bool, prev: Option<i64>, stamp: i64) -> i64 {
+    match (has_hours, scheduled) {
+        (true, false) => stamp,
+        (true, true) => prev.unwrap_or(i64::MIN),
+        (false, _) => i64::MIN,
+    }
+}
+
 /// Which attendance alarm a late `shift` judges again ([`rejudge`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Judged {
@@ -1445,14 +1458,9 @@ impl TenantState {
         t: i64,
         seq: u64,
     ) {
-        // A deadline that passed before the schedule existed is not checked: a shift
-        // that makes the date a working day again is checked for a no-show only from
-        // its own stamp on; one that moves the hours of a working day keeps what it had.
-        let checked_from = match (hours, self.schedule(cx.s, a, date.to_naive())) {
-            (Some(_), None) => stamp,
-            (Some(_), Some(_)) => self.agents.get(a).and_then(|st| st.shifts.get(&date)).map_or(i64::MIN, |s| s.2),
-            (None, _) => i64::MIN,
-        };
+        let scheduled = self.schedule(cx.s, a, date.to_naive()).is_some();
+        let prev = self.agents.get(a).and_then(|st| st.shifts.get(&date)).map(|s| s.2);
+        let checked_from = no_show_checked_from(hours.is_some(), scheduled, prev, stamp);
         self.agents.entry_or_default(a).shifts.insert(date, (hours, seq, checked_from));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());

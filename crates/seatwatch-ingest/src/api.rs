@@ -422,11 +422,7 @@ pub async fn log(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q
                 }
                 Ok(rec) => match seatwatch_log::format::decode_record(&rec.bytes) {
                     Ok((env, link)) => {
-                        let mut line = env.to_export_json();
-                        if let Some(obj) = line.as_object_mut() {
-                            let link = seatwatch_log::Head { last_seq: rec.seq, hash: link }.hash_hex();
-                            obj.insert("link".into(), serde_json::Value::String(link));
-                        }
+                        let line = env.to_export_json_linked(&link);
                         if !std::mem::take(&mut first) {
                             buf.push(b',');
                         }

@@ -124,4 +124,14 @@ impl Envelope {
             "event": self.event.to_json(),
         })
     }
+
+    /// [`Envelope::to_export_json`] with the record's chain `link` (hex): the head hash
+    /// of the log as it was at this seq. What `seatwatch export` and `GET /v1/log` print.
+    pub fn to_export_json_linked(&self, link: &[u8; 32]) -> Value {
+        let mut json = self.to_export_json();
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("link".into(), Value::String(hex::encode(link)));
+        }
+        json
+    }
 }

@@ -33,11 +33,7 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
             }
             return Ok(());
         }
-        let mut json = env.to_export_json();
-        if let Some(obj) = json.as_object_mut() {
-            // The record's chain link: the head hash of the log as it was at this seq.
-            obj.insert("link".into(), serde_json::Value::String(hex::encode(link)));
-        }
+        let json = env.to_export_json_linked(link);
         let line = serde_json::to_string(&json).context("cannot encode an event as JSON")?;
         match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
             Ok(()) => written += 1,

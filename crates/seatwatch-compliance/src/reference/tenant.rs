@@ -7,7 +7,7 @@ use crate::local::{
     Month, date_hm, end_of_24th, hm, human, iso_week_label, local_date, midnight, month_label, next_month, to_date,
     week_monday,
 };
-use crate::tenant::{Judged, late_message, raised_at_deadline, rejudge};
+use crate::tenant::{Judged, late_message, no_show_checked_from, raised_at_deadline, rejudge};
 use crate::{Alarm, AlarmChange, Rule, TenantSettings};
 use bincode::{Decode, Encode};
 use chrono::{Datelike, Duration, NaiveDate};
@@ -1204,14 +1204,9 @@ impl TenantState {
         t: i64,
         seq: u64,
     ) {
-        // A deadline that passed before the schedule existed is not checked: a shift
-        // that makes the date a working day again is checked for a no-show only from
-        // its own stamp on; one that moves the hours of a working day keeps what it had.
-        let checked_from = match (hours, self.schedule(cx.s, a, date.to_naive())) {
-            (Some(_), None) => stamp,
-            (Some(_), Some(_)) => self.agents.get(a).and_then(|st| st.shifts.get(&date)).map_or(i64::MIN, |s| s.2),
-            (None, _) => i64::MIN,
-        };
+        let scheduled = self.schedule(cx.s, a, date.to_naive()).is_some();
+        let prev = self.agents.get(a).and_then(|st| st.shifts.get(&date)).map(|s| s.2);
+        let checked_from = no_show_checked_from(hours.is_some(), scheduled, prev, stamp);
         self.agents.entry_or_default(a).shifts.insert(date, (hours, seq, checked_from));
         let nd = date.to_naive();
         let month = (nd.year(), nd.month());
